@@ -1,0 +1,97 @@
+//! The shared, type-independent part of an actor: identity, stop flag, counters.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::telemetry::Tracing;
+
+/// A unique actor id within a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActorId(pub(crate) u64);
+
+impl ActorId {
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ActorId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// Per-system settings every actor reference reads on its send path.
+pub(crate) struct SystemShared {
+    pub name: Arc<str>,
+    pub tracing: Tracing,
+    pub ask_timeout: Option<Duration>,
+}
+
+/// State shared by every reference to one actor and by its receive loop.
+pub(crate) struct ActorCell {
+    pub id: ActorId,
+    pub name: Arc<str>,
+    pub system: Arc<SystemShared>,
+    stop_requested: AtomicBool,
+    /// Wakes a parked receive loop when a stop is requested.
+    pub wake: Notify,
+    next_message_id: AtomicU64,
+    /// Messages sent and not yet handled; kept only for pool members (least-loaded dispatch).
+    load: Option<AtomicUsize>,
+}
+
+impl ActorCell {
+    pub fn new(id: ActorId, name: Arc<str>, system: Arc<SystemShared>, track_load: bool) -> Self {
+        ActorCell {
+            id,
+            name,
+            system,
+            stop_requested: AtomicBool::new(false),
+            wake: Notify::new(),
+            next_message_id: AtomicU64::new(1),
+            load: track_load.then(|| AtomicUsize::new(0)),
+        }
+    }
+
+    /// Asks the receive loop to stop: refuse new messages, drain the queued ones, stop.
+    pub fn request_stop(&self) {
+        self.stop_requested.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Whether a stop was requested.
+    pub fn stop_requested(&self) -> bool {
+        self.stop_requested.load(Ordering::Acquire)
+    }
+
+    /// A fresh `messaging.message.id` for a message to this actor.
+    pub fn next_message_id(&self) -> u64 {
+        self.next_message_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts a message into the load (pool members only).
+    pub fn load_add(&self) {
+        if let Some(load) = &self.load {
+            load.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a handled or returned message out of the load (pool members only).
+    pub fn load_sub(&self) {
+        if let Some(load) = &self.load {
+            load.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Messages queued or in progress (pool members only; 0 otherwise).
+    pub fn load(&self) -> usize {
+        self.load
+            .as_ref()
+            .map_or(0, |load| load.load(Ordering::Relaxed))
+    }
+}

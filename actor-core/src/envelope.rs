@@ -1,0 +1,103 @@
+//! What travels through a mailbox: a type-erased message, its reply slot and its trace.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+
+use futures::future::LocalBoxFuture;
+use futures::FutureExt;
+
+use crate::telemetry::{Outcome, TraceMeta};
+use crate::{Actor, Ctx, Handler, Message, Reply};
+
+/// Why an ask got no reply from the actor's side.
+pub(crate) enum Failure {
+    Panicked(String),
+}
+
+/// The reply slot of an ask.
+pub(crate) type ReplyTx<R> = oneshot::Sender<Result<R, Failure>>;
+
+/// A message for actor `A`, with everything the receive loop needs.
+pub(crate) struct Envelope<A: Actor> {
+    pub payload: Box<dyn Payload<A>>,
+    pub trace: TraceMeta,
+}
+
+/// A message of some type `M` that `A` handles, with its reply slot.
+pub(crate) trait Payload<A: Actor>: Send {
+    /// Runs the handler, catches a panic, sends the reply.
+    fn handle<'a>(self: Box<Self>, actor: &'a mut A, cx: &'a mut Ctx<A>)
+        -> LocalBoxFuture<'a, Outcome>;
+    /// The Rust type name of the message.
+    fn message_type(&self) -> &'static str;
+    /// For handing an undelivered message back to its sender.
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// The concrete payload: a message and, for an ask, where its reply goes.
+pub(crate) struct Letter<M: Message> {
+    pub msg: M,
+    pub reply: Option<ReplyTx<M::Reply>>,
+}
+
+impl<M: Message> Letter<M> {
+    /// Takes the message out of an envelope that came back undelivered.
+    pub fn unwrap_from<A: Actor>(payload: Box<dyn Payload<A>>) -> M {
+        match payload.into_any().downcast::<Letter<M>>() {
+            Ok(letter) => letter.msg,
+            Err(_) => unreachable!("an envelope always returns to the sender that made it"),
+        }
+    }
+}
+
+impl<A: Handler<M>, M: Message> Payload<A> for Letter<M> {
+    fn handle<'a>(
+        self: Box<Self>,
+        actor: &'a mut A,
+        cx: &'a mut Ctx<A>,
+    ) -> LocalBoxFuture<'a, Outcome> {
+        let Letter { msg, reply } = *self;
+        Box::pin(async move {
+            let run = AssertUnwindSafe(async move { actor.handle(msg, cx).await });
+            match run.catch_unwind().await {
+                Ok(answer) => {
+                    let error = answer.error();
+                    if let Some(tx) = reply {
+                        // The asker may have timed out and gone: nothing to do then.
+                        let _ = tx.send(Ok(answer));
+                    }
+                    Outcome { error, panic: None }
+                }
+                Err(panic) => {
+                    let text = panic_text(panic.as_ref());
+                    if let Some(tx) = reply {
+                        let _ = tx.send(Err(Failure::Panicked(text.clone())));
+                    }
+                    Outcome {
+                        error: None,
+                        panic: Some(text),
+                    }
+                }
+            }
+        })
+    }
+
+    fn message_type(&self) -> &'static str {
+        std::any::type_name::<M>()
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_owned()
+    }
+}

@@ -1,0 +1,280 @@
+//! The actor's thread: its runtime, its receive loop, its restarts and its teardown.
+
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::FutureExt;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::Context;
+use tokio::sync::mpsc::error::TryRecvError;
+
+use crate::cell::ActorCell;
+use crate::envelope::Envelope;
+use crate::mailbox::MailboxRx;
+use crate::supervision::Supervisor;
+use crate::system::{ActorOptions, Hooks};
+use crate::telemetry::{set_current_actor, Outcome, ProcessSpans, Relation, TraceCarrier};
+use crate::{Actor, ActorInfo, ActorReport, ActorSystem, Ctx, StopReason};
+
+/// Everything an actor thread needs, moved onto it at spawn.
+pub(crate) struct ActorThread<A: Actor, F> {
+    pub cell: Arc<ActorCell>,
+    pub rx: MailboxRx<A>,
+    pub myself: crate::ActorRef<A>,
+    pub factory: F,
+    pub options: ActorOptions,
+    pub info: Arc<ActorInfo>,
+    pub system: ActorSystem,
+    pub hooks: Arc<Hooks>,
+    pub done: oneshot::Sender<ActorReport>,
+}
+
+/// Counters that end up in the actor's report.
+#[derive(Default)]
+struct Counters {
+    handled: u64,
+    drained: u64,
+    dropped: u64,
+    panics: u32,
+    restarts: u32,
+}
+
+impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
+    /// The body of the actor's OS thread.
+    pub fn run(self) {
+        if let Some(core) = self.options.core {
+            core_affinity::set_for_current(core_affinity::CoreId { id: core });
+        }
+        let started = Instant::now();
+        let system = self.system.clone();
+        let done = self.done;
+        let id = self.cell.id;
+        let name = self.cell.name.to_string();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let report = match runtime {
+            Ok(runtime) => {
+                let local = tokio::task::LocalSet::new();
+                let body = Body {
+                    cell: self.cell,
+                    rx: self.rx,
+                    myself: self.myself,
+                    factory: self.factory,
+                    options: self.options,
+                    info: self.info,
+                    system: self.system,
+                    hooks: self.hooks,
+                };
+                let report = local.block_on(&runtime, body.receive_loop(started));
+                drop(local);
+                drop(runtime);
+                report
+            }
+            Err(_) => ActorReport::failed_to_start(id, name),
+        };
+        system.actor_finished(id, report, done);
+    }
+}
+
+/// The part of [`ActorThread`] that lives inside the runtime.
+struct Body<A: Actor, F> {
+    cell: Arc<ActorCell>,
+    rx: MailboxRx<A>,
+    myself: crate::ActorRef<A>,
+    factory: F,
+    options: ActorOptions,
+    info: Arc<ActorInfo>,
+    system: ActorSystem,
+    hooks: Arc<Hooks>,
+}
+
+impl<A: Actor, F: Fn() -> A> Body<A, F> {
+    async fn receive_loop(mut self, started: Instant) -> ActorReport {
+        let tracing = &self.cell.system.tracing;
+        let telemetry = tracing
+            .instrumentation
+            .as_ref()
+            .map(|i| i.actor_started(&self.info));
+        let (tracer, teardown) = match telemetry {
+            Some(t) => (Rc::new(t.tracer), t.teardown),
+            None => (
+                Rc::new(opentelemetry::global::tracer(crate::telemetry::MESSAGING_SYSTEM)),
+                None,
+            ),
+        };
+        let instrumented = tracing.instrumentation.is_some();
+        set_current_actor(self.cell.id, instrumented.then(|| tracer.clone()));
+        let spans = (instrumented && tracing.options.process_spans).then(|| ProcessSpans {
+            tracer: tracer.clone(),
+            name: self.cell.name.clone(),
+            span_name: format!("process {}", self.cell.name).into(),
+            thread_name: self.cell.name.clone(),
+            thread_id: self.info.thread_id as i64,
+            from_others: self.options.from_others,
+            from_self: self.options.from_self,
+        });
+        for hook in &self.hooks.on_start {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));
+        }
+
+        let mut cx = Ctx {
+            myself: self.myself.clone(),
+            system: self.system.clone(),
+            info: self.info.clone(),
+            tracer,
+        };
+        let mut counters = Counters::default();
+        let mut supervisor = Supervisor::new(self.options.supervision);
+        let mut state = self.build_state(&mut cx, &mut supervisor, &mut counters).await;
+        let mut closed = false;
+
+        while let Some(actor) = state.as_mut() {
+            if !closed && self.cell.stop_requested() {
+                self.rx.close();
+                closed = true;
+            }
+            let Some(envelope) = self.next(closed).await else {
+                if closed {
+                    break;
+                }
+                continue;
+            };
+            if closed {
+                counters.drained += 1;
+            }
+            let outcome = dispatch(envelope, actor, &mut cx, spans.as_ref(), &self.cell, &self.options).await;
+            self.cell.load_sub();
+            counters.handled += 1;
+            if outcome.panic.is_some() {
+                counters.panics += 1;
+                state = None;
+                if supervisor.allow_restart() {
+                    counters.restarts += 1;
+                    state = self.build_state(&mut cx, &mut supervisor, &mut counters).await;
+                }
+            }
+        }
+
+        let reason = match state.as_mut() {
+            Some(actor) => {
+                if AssertUnwindSafe(actor.stopped(&mut cx)).catch_unwind().await.is_err() {
+                    counters.panics += 1;
+                }
+                StopReason::Requested
+            }
+            None => {
+                // Supervision gave up: refuse new messages; queued asks learn it at once.
+                self.rx.close();
+                while let Some(envelope) = self.rx.recv().await {
+                    counters.dropped += 1;
+                    self.cell.load_sub();
+                    drop(envelope);
+                }
+                StopReason::Failed
+            }
+        };
+        drop(state);
+        drop(cx);
+        for hook in &self.hooks.on_stop {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));
+        }
+        if let Some(teardown) = teardown {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(teardown));
+        }
+        ActorReport {
+            id: self.cell.id,
+            name: self.cell.name.to_string(),
+            handled: counters.handled,
+            drained: counters.drained,
+            dropped: counters.dropped,
+            panics: counters.panics,
+            restarts: counters.restarts,
+            reason,
+            stopped_in_time: true,
+            lifetime: started.elapsed(),
+        }
+    }
+
+    /// The next envelope. Drains what is queued without parking; parks only when empty.
+    /// `None` means: woken for a stop request (open) or closed and empty (closed).
+    async fn next(&mut self, closed: bool) -> Option<Envelope<A>> {
+        if closed {
+            return self.rx.recv().await;
+        }
+        match self.rx.try_recv() {
+            Ok(envelope) => Some(envelope),
+            Err(TryRecvError::Disconnected) => {
+                self.cell.request_stop();
+                None
+            }
+            Err(TryRecvError::Empty) => {
+                tokio::select! {
+                    biased;
+                    _ = self.cell.wake.notified() => None,
+                    envelope = self.rx.recv() => envelope,
+                }
+            }
+        }
+    }
+
+    /// Builds the state with the factory and runs `started`, restarting on panic as the
+    /// policy allows. `None` when the policy gives up.
+    async fn build_state(
+        &self,
+        cx: &mut Ctx<A>,
+        supervisor: &mut Supervisor,
+        counters: &mut Counters,
+    ) -> Option<A> {
+        loop {
+            if let Ok(mut actor) = std::panic::catch_unwind(AssertUnwindSafe(&self.factory)) {
+                if AssertUnwindSafe(actor.started(cx)).catch_unwind().await.is_ok() {
+                    return Some(actor);
+                }
+            }
+            counters.panics += 1;
+            if !supervisor.allow_restart() {
+                return None;
+            }
+            counters.restarts += 1;
+        }
+    }
+}
+
+/// Restores the sender's context, runs the handler inside it (and inside its `process`
+/// span when tracing is on) and reports how it ended.
+async fn dispatch<A: Actor>(
+    envelope: Envelope<A>,
+    actor: &mut A,
+    cx: &mut Ctx<A>,
+    spans: Option<&ProcessSpans>,
+    cell: &ActorCell,
+    options: &ActorOptions,
+) -> Outcome {
+    let Envelope { payload, mut trace } = envelope;
+    let carrier = std::mem::replace(&mut trace.carrier, TraceCarrier::Context(Context::new()));
+    let parent = cell.system.tracing.restore(carrier);
+    match spans {
+        Some(spans) => {
+            let message_type = payload.message_type();
+            let handler_cx = spans.start(parent, &trace, message_type);
+            let outcome = payload.handle(actor, cx).with_context(handler_cx.clone()).await;
+            ProcessSpans::end(&handler_cx, &outcome);
+            outcome
+        }
+        None => {
+            let relation = if trace.from_self {
+                options.from_self
+            } else {
+                options.from_others
+            };
+            let handler_cx = match relation {
+                Relation::Parent => parent,
+                Relation::Link => Context::new(),
+            };
+            payload.handle(actor, cx).with_context(handler_cx).await
+        }
+    }
+}

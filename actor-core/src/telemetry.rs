@@ -1,0 +1,397 @@
+//! Tracing through the OpenTelemetry API only: what the envelope carries, the `send` and
+//! `process` spans, and the [`Instrumentation`] extension point that `actor-otel` plugs into.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use opentelemetry::global::{BoxedSpan, BoxedTracer};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::attribute as semconv;
+
+use crate::{ActorId, ReplyError};
+
+/// Value of `messaging.system` on every span this crate makes.
+pub const MESSAGING_SYSTEM: &str = "actor-core";
+/// Attribute: the Rust type of the message.
+pub const MESSAGE_TYPE: &str = "actor.message.type";
+/// Attribute: nanoseconds the message waited in the mailbox before its handler started.
+pub const MAILBOX_WAIT_NS: &str = "actor.mailbox.wait_ns";
+
+/// Static facts about one actor, handed to instrumentation hooks on the actor's thread.
+#[derive(Debug, Clone)]
+pub struct ActorInfo {
+    /// The actor's unique id in its system.
+    pub id: ActorId,
+    /// The actor's name (also its thread's name).
+    pub name: Arc<str>,
+    /// The name of the system the actor belongs to.
+    pub system: Arc<str>,
+    /// The managed thread id of the actor's thread (unique per process, never reused).
+    pub thread_id: u64,
+    /// The CPU core the thread is bound to, if any.
+    pub core: Option<usize>,
+}
+
+/// What an actor's thread gets from [`Instrumentation`]: its tracer and a teardown.
+pub struct ActorTelemetry {
+    /// The tracer for the actor's `process` spans, its `send` spans and [`Ctx::tracer`](crate::Ctx::tracer).
+    pub tracer: BoxedTracer,
+    /// Runs on the actor's thread after the mailbox is drained and the `stopped` hook ran:
+    /// the place to flush and shut down a per-actor pipeline.
+    pub teardown: Option<Box<dyn FnOnce()>>,
+}
+
+impl std::fmt::Debug for ActorTelemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActorTelemetry")
+            .field("teardown", &self.teardown.is_some())
+            .finish()
+    }
+}
+
+/// The extension point for an OpenTelemetry SDK (see `actor-otel`). Installing one turns on
+/// the `send`/`process` spans; without one, messages still carry and restore the caller's
+/// context, so spans a handler makes through the global tracer join the caller's trace.
+pub trait Instrumentation: Send + Sync + 'static {
+    /// The tracer for spans made outside actor threads (the caller side, the system's own
+    /// pipeline).
+    fn system_tracer(&self) -> BoxedTracer;
+
+    /// Called on each actor's thread before its state is built.
+    fn actor_started(&self, actor: &ActorInfo) -> ActorTelemetry;
+
+    /// Called once, after every actor has stopped: flush the system's own pipeline here.
+    fn system_stopped(&self) {}
+}
+
+/// Instrumentation through the global tracer provider (`opentelemetry::global`): for
+/// applications that install their SDK themselves. No per-actor pipeline, no teardown.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GlobalInstrumentation;
+
+impl Instrumentation for GlobalInstrumentation {
+    fn system_tracer(&self) -> BoxedTracer {
+        opentelemetry::global::tracer(MESSAGING_SYSTEM)
+    }
+
+    fn actor_started(&self, _actor: &ActorInfo) -> ActorTelemetry {
+        ActorTelemetry {
+            tracer: opentelemetry::global::tracer(MESSAGING_SYSTEM),
+            teardown: None,
+        }
+    }
+}
+
+/// How the sender's context travels inside the envelope.
+#[derive(Clone, Default)]
+pub enum Propagation {
+    /// Carry the `Context` itself: in-process, no formatting on the hot path. The default.
+    #[default]
+    InProcess,
+    /// Inject into a text carrier with this propagator (W3C, B3, Jaeger, a composite…) and
+    /// extract it in the receive loop, as across a process or language boundary.
+    Carrier(Arc<dyn TextMapPropagator + Send + Sync>),
+}
+
+impl std::fmt::Debug for Propagation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Propagation::InProcess => f.write_str("InProcess"),
+            Propagation::Carrier(_) => f.write_str("Carrier(..)"),
+        }
+    }
+}
+
+/// How a `process` span relates to the span of the message's sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Relation {
+    /// Child of the sender's span (and linked to it): one trace.
+    #[default]
+    Parent,
+    /// A new trace whose root links to the sender's span. The default for self-sends, so a
+    /// timer or polling loop does not grow one endless trace.
+    Link,
+}
+
+/// System-wide tracing switches.
+#[derive(Debug, Clone)]
+pub struct TracingOptions {
+    /// Make a PRODUCER `send <actor>` span around each `tell` (default: on).
+    pub send_span_on_tell: bool,
+    /// Make a PRODUCER `send <actor>` span around each `ask` (default: off; the caller's own
+    /// span usually covers the round trip).
+    pub send_span_on_ask: bool,
+    /// Make a CONSUMER `process <actor>` span around each handler (default: on).
+    pub process_spans: bool,
+    /// How the context travels in the envelope.
+    pub propagation: Propagation,
+}
+
+impl Default for TracingOptions {
+    fn default() -> Self {
+        TracingOptions {
+            send_span_on_tell: true,
+            send_span_on_ask: false,
+            process_spans: true,
+            propagation: Propagation::InProcess,
+        }
+    }
+}
+
+/// Which send operation made an envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendOp {
+    Tell,
+    Ask,
+}
+
+impl SendOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            SendOp::Tell => "tell",
+            SendOp::Ask => "ask",
+        }
+    }
+}
+
+/// The sender's context as it travels in an envelope.
+pub(crate) enum TraceCarrier {
+    /// The context itself (in-process).
+    Context(Context),
+    /// Text headers injected by the configured propagator.
+    Headers(HashMap<String, String>),
+}
+
+/// What the send side records in an envelope for the receive side's span.
+pub(crate) struct TraceMeta {
+    pub carrier: TraceCarrier,
+    /// Set only when instrumentation is installed.
+    pub sent_at: Option<Instant>,
+    pub message_id: u64,
+    pub from_self: bool,
+}
+
+/// The per-system tracing state shared by every actor reference.
+pub(crate) struct Tracing {
+    pub options: TracingOptions,
+    pub instrumentation: Option<Arc<dyn Instrumentation>>,
+    system_tracer: Option<BoxedTracer>,
+}
+
+thread_local! {
+    /// Set on actor threads: the id of the actor running here and its tracer.
+    static CURRENT_ACTOR: std::cell::RefCell<Option<(ActorId, Option<std::rc::Rc<BoxedTracer>>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The id of the actor whose thread this is, if any.
+pub(crate) fn current_actor() -> Option<ActorId> {
+    CURRENT_ACTOR.with(|c| c.borrow().as_ref().map(|(id, _)| *id))
+}
+
+/// Marks this thread as the thread of actor `id`.
+pub(crate) fn set_current_actor(id: ActorId, tracer: Option<std::rc::Rc<BoxedTracer>>) {
+    CURRENT_ACTOR.with(|c| *c.borrow_mut() = Some((id, tracer)));
+}
+
+/// Ends a `send` span, marking it Error when the message was not delivered.
+pub(crate) fn end_send_span(cx: Context, delivered: bool) {
+    let span = cx.span();
+    if !delivered {
+        span.set_status(Status::error("message not delivered"));
+    }
+    span.end();
+}
+
+impl Tracing {
+    pub fn new(options: TracingOptions, instrumentation: Option<Arc<dyn Instrumentation>>) -> Self {
+        let system_tracer = instrumentation.as_ref().map(|i| i.system_tracer());
+        Tracing {
+            options,
+            instrumentation,
+            system_tracer,
+        }
+    }
+
+    /// Captures the caller's context for a message to `target`; with instrumentation, also
+    /// starts the `send` span that the message's `process` span will follow.
+    pub fn capture(
+        &self,
+        target: &crate::cell::ActorCell,
+        op: SendOp,
+        message_type: &'static str,
+    ) -> (TraceMeta, Option<Context>) {
+        let from_self = current_actor() == Some(target.id);
+        let mut cx = Context::current();
+        let mut send_span = None;
+        let mut sent_at = None;
+        let mut message_id = 0;
+        if self.instrumentation.is_some() {
+            message_id = target.next_message_id();
+            sent_at = Some(Instant::now());
+            let wanted = match op {
+                SendOp::Tell => self.options.send_span_on_tell,
+                SendOp::Ask => self.options.send_span_on_ask,
+            };
+            if wanted {
+                let span = self.with_caller_tracer(|tracer| {
+                    start_send_span(tracer, target, op, message_type, message_id, &cx)
+                });
+                cx = cx.with_span(span);
+                send_span = Some(cx.clone());
+            }
+        }
+        let carrier = match &self.options.propagation {
+            Propagation::InProcess => TraceCarrier::Context(cx),
+            Propagation::Carrier(propagator) => {
+                let mut headers = HashMap::new();
+                propagator.inject_context(&cx, &mut headers);
+                TraceCarrier::Headers(headers)
+            }
+        };
+        let meta = TraceMeta {
+            carrier,
+            sent_at,
+            message_id,
+            from_self,
+        };
+        (meta, send_span)
+    }
+
+    /// The sender's context, restored on the receive side.
+    pub fn restore(&self, carrier: TraceCarrier) -> Context {
+        match carrier {
+            TraceCarrier::Context(cx) => cx,
+            TraceCarrier::Headers(headers) => match &self.options.propagation {
+                Propagation::Carrier(p) => p.extract(&headers),
+                Propagation::InProcess => {
+                    opentelemetry::global::get_text_map_propagator(|p| p.extract(&headers))
+                }
+            },
+        }
+    }
+
+    fn with_caller_tracer<R>(&self, f: impl FnOnce(&BoxedTracer) -> R) -> R {
+        let actor_tracer =
+            CURRENT_ACTOR.with(|c| c.borrow().as_ref().and_then(|(_, t)| t.clone()));
+        match (&actor_tracer, &self.system_tracer) {
+            (Some(t), _) => f(t),
+            (None, Some(t)) => f(t),
+            (None, None) => f(&opentelemetry::global::tracer(MESSAGING_SYSTEM)),
+        }
+    }
+}
+
+fn start_send_span(
+    tracer: &BoxedTracer,
+    target: &crate::cell::ActorCell,
+    op: SendOp,
+    message_type: &'static str,
+    message_id: u64,
+    parent: &Context,
+) -> BoxedSpan {
+    tracer
+        .span_builder(Cow::Owned(format!("send {}", target.name)))
+        .with_kind(SpanKind::Producer)
+        .with_attributes([
+            KeyValue::new(semconv::MESSAGING_SYSTEM, MESSAGING_SYSTEM),
+            KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, target.name.clone()),
+            KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "send"),
+            KeyValue::new(semconv::MESSAGING_OPERATION_NAME, op.as_str()),
+            KeyValue::new(semconv::MESSAGING_MESSAGE_ID, message_id.to_string()),
+            KeyValue::new(MESSAGE_TYPE, message_type),
+        ])
+        .start_with_context(tracer, parent)
+}
+
+/// The receive side's span maker, one per actor thread.
+pub(crate) struct ProcessSpans {
+    pub tracer: std::rc::Rc<BoxedTracer>,
+    pub name: Arc<str>,
+    pub span_name: Cow<'static, str>,
+    pub thread_name: Arc<str>,
+    pub thread_id: i64,
+    pub from_others: Relation,
+    pub from_self: Relation,
+}
+
+/// How one handler call ended, for its span.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub error: Option<ReplyError>,
+    pub panic: Option<String>,
+}
+
+impl ProcessSpans {
+    /// Starts the `process` span for a message and returns the context the handler runs in.
+    pub fn start(&self, parent: Context, meta: &TraceMeta, message_type: &'static str) -> Context {
+        let relation = if meta.from_self {
+            self.from_self
+        } else {
+            self.from_others
+        };
+        let sender = parent.span().span_context().clone();
+        let links = if sender.is_valid() {
+            vec![Link::with_context(sender)]
+        } else {
+            Vec::new()
+        };
+        let wait_ns = meta
+            .sent_at
+            .map(|t| t.elapsed().as_nanos() as i64)
+            .unwrap_or(0);
+        let builder = self
+            .tracer
+            .span_builder(self.span_name.clone())
+            .with_kind(SpanKind::Consumer)
+            .with_links(links)
+            .with_attributes([
+                KeyValue::new(semconv::MESSAGING_SYSTEM, MESSAGING_SYSTEM),
+                KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, self.name.clone()),
+                KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"),
+                KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "process"),
+                KeyValue::new(semconv::MESSAGING_MESSAGE_ID, meta.message_id.to_string()),
+                KeyValue::new(MESSAGE_TYPE, message_type),
+                KeyValue::new(MAILBOX_WAIT_NS, wait_ns),
+                KeyValue::new(semconv::THREAD_NAME, self.thread_name.clone()),
+                KeyValue::new(semconv::THREAD_ID, self.thread_id),
+            ]);
+        match relation {
+            Relation::Parent => {
+                let span = builder.start_with_context(&*self.tracer, &parent);
+                parent.with_span(span)
+            }
+            Relation::Link => {
+                let span = builder.start_with_context(&*self.tracer, &Context::new());
+                parent.with_span(span)
+            }
+        }
+    }
+
+    /// Records how the handler ended and ends the span.
+    pub fn end(cx: &Context, outcome: &Outcome) {
+        let span = cx.span();
+        if let Some(panic) = &outcome.panic {
+            record_failure(&span, "panic", panic);
+        } else if let Some(err) = &outcome.error {
+            record_failure(&span, err.error_type, &err.message);
+        }
+        span.end();
+    }
+}
+
+fn record_failure(span: &opentelemetry::trace::SpanRef<'_>, error_type: &'static str, text: &str) {
+    span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, error_type));
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new(semconv::EXCEPTION_TYPE, error_type),
+            KeyValue::new(semconv::EXCEPTION_MESSAGE, text.to_owned()),
+        ],
+    );
+    span.set_status(Status::error(text.to_owned()));
+}
