@@ -73,7 +73,7 @@ pub use shutdown::{ActorReport, ShutdownReport, StopReason};
 pub use supervision::Supervision;
 pub use system::{ActorBuilder, ActorHook, ActorSystem, ActorSystemBuilder};
 pub use telemetry::{
-    ActorInfo, ActorTelemetry, GlobalInstrumentation, Instrumentation, Propagation, Relation,
+    current_actor_id, current_thread_id, ActorInfo, ActorTelemetry, GlobalInstrumentation, Instrumentation, Propagation, Relation,
     TracingOptions, MAILBOX_WAIT_NS, MESSAGE_TYPE, MESSAGING_SYSTEM,
 };
 

@@ -93,6 +93,7 @@ struct Body<A: Actor, F> {
 
 impl<A: Actor, F: Fn() -> A> Body<A, F> {
     async fn receive_loop(mut self, started: Instant) -> ActorReport {
+        crate::telemetry::set_thread_id(self.info.thread_id);
         let tracing = &self.cell.system.tracing;
         let telemetry = tracing
             .instrumentation

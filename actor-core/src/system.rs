@@ -19,8 +19,6 @@ use crate::{
 
 /// Ids are unique per process, across systems.
 static NEXT_ACTOR_ID: AtomicU64 = AtomicU64::new(1);
-/// Managed thread ids (`thread.id`), unique per process.
-static NEXT_THREAD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A hook run on an actor's thread.
 pub type ActorHook = Arc<dyn Fn(&ActorInfo) + Send + Sync>;
@@ -365,7 +363,7 @@ impl ActorSystem {
             id,
             name: name.clone(),
             system: self.inner.shared.name.clone(),
-            thread_id: NEXT_THREAD_ID.fetch_add(1, Ordering::Relaxed),
+            thread_id: crate::telemetry::new_thread_id(),
             core: options.core,
         });
         let thread = ActorThread {

@@ -188,6 +188,39 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// Managed thread ids (`thread.id`), unique per process and never reused.
+static NEXT_THREAD_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    static THREAD_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A fresh managed thread id.
+pub(crate) fn new_thread_id() -> u64 {
+    NEXT_THREAD_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Gives this thread the managed id `id` (actor threads take the id in their [`ActorInfo`]).
+pub(crate) fn set_thread_id(id: u64) {
+    THREAD_ID.with(|t| t.set(id));
+}
+
+/// The managed `thread.id` of the calling thread: the same number an actor's spans carry,
+/// assigned on first use for other threads.
+pub fn current_thread_id() -> u64 {
+    THREAD_ID.with(|t| {
+        if t.get() == 0 {
+            t.set(new_thread_id());
+        }
+        t.get()
+    })
+}
+
+/// The id of the actor whose thread is calling, if it is an actor thread.
+pub fn current_actor_id() -> Option<ActorId> {
+    current_actor()
+}
+
 /// The id of the actor whose thread this is, if any.
 pub(crate) fn current_actor() -> Option<ActorId> {
     CURRENT_ACTOR.with(|c| c.borrow().as_ref().map(|(id, _)| *id))

@@ -1,0 +1,218 @@
+//! The export hub: one thread with its own runtime and one exporter, fed by the span
+//! processors of many tracer providers. Exports never run on an actor's runtime, so a flush
+//! that blocks an actor thread cannot deadlock on its own I/O.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
+
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::Resource;
+use tokio::sync::mpsc;
+
+use crate::processor::Buffer;
+use crate::stats::Stats;
+use crate::{BatchConfig, TelemetryError};
+
+enum Command {
+    Register(Weak<Buffer>),
+    Export { resource: Resource, batch: Vec<SpanData> },
+    Flush { label: String, ack: oneshot::Sender<()> },
+    Shutdown { ack: oneshot::Sender<()> },
+}
+
+/// A running export hub: its command channel and its thread.
+pub(crate) struct Hub {
+    tx: mpsc::UnboundedSender<Command>,
+    queued: Arc<AtomicUsize>,
+    stats: Arc<Stats>,
+    config: BatchConfig,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Builds an exporter on the hub's thread, inside its runtime.
+pub(crate) type MakeExporter<E> = Box<dyn FnOnce() -> Result<E, TelemetryError> + Send>;
+
+impl Hub {
+    /// Starts a hub thread named `name` around the exporter `make` builds there.
+    pub fn spawn<E: SpanExporter + 'static>(
+        name: &str,
+        make: MakeExporter<E>,
+        config: BatchConfig,
+        stats: Arc<Stats>,
+    ) -> Result<Arc<Hub>, TelemetryError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let worker = Worker {
+            rx,
+            queued: queued.clone(),
+            stats: stats.clone(),
+            config: config.clone(),
+            buffers: Vec::new(),
+            resource: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || worker.run(make, ready_tx))
+            .map_err(|e| TelemetryError::Exporter(format!("cannot start export thread: {e}")))?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(Arc::new(Hub {
+                tx,
+                queued,
+                stats,
+                config,
+                thread: Mutex::new(Some(thread)),
+            })),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err(TelemetryError::Exporter("export thread died at start".into())),
+        }
+    }
+
+    /// Lets the hub drain `buffer` on its schedule.
+    pub fn register(&self, buffer: Weak<Buffer>) {
+        let _ = self.tx.send(Command::Register(buffer));
+    }
+
+    /// Queues a batch for export; drops it (counted) when the queue is full.
+    pub fn export(&self, resource: Resource, batch: Vec<SpanData>) {
+        let n = batch.len();
+        if n == 0 {
+            return;
+        }
+        let before = self.queued.fetch_add(n, Ordering::AcqRel);
+        if before + n > self.config.max_queue_size {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            Stats::add(&self.stats.dropped_queue_full, n);
+            return;
+        }
+        if self.tx.send(Command::Export { resource, batch }).is_err() {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            Stats::add(&self.stats.dropped_after_shutdown, n);
+        }
+    }
+
+    /// Waits until everything queued before this call is exported (or the flush timeout).
+    pub fn flush(&self, label: &str) -> bool {
+        let (ack, done) = oneshot::channel();
+        let label = label.to_owned();
+        if self.tx.send(Command::Flush { label, ack }).is_err() {
+            return false;
+        }
+        done.recv_timeout(self.config.flush_timeout).is_ok()
+    }
+
+    /// Exports what is queued, shuts the exporter down and joins the thread.
+    pub fn shutdown(&self) -> bool {
+        let (ack, done) = oneshot::channel();
+        let sent = self.tx.send(Command::Shutdown { ack }).is_ok();
+        let acked = sent && done.recv_timeout(self.config.flush_timeout).is_ok();
+        if acked {
+            if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = thread.join();
+            }
+        }
+        acked
+    }
+}
+
+/// The hub thread's state.
+struct Worker {
+    rx: mpsc::UnboundedReceiver<Command>,
+    queued: Arc<AtomicUsize>,
+    stats: Arc<Stats>,
+    config: BatchConfig,
+    buffers: Vec<Weak<Buffer>>,
+    resource: Option<Resource>,
+}
+
+impl Worker {
+    fn run<E: SpanExporter>(
+        mut self,
+        make: MakeExporter<E>,
+        ready: oneshot::Sender<Result<(), TelemetryError>>,
+    ) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = ready.send(Err(TelemetryError::Exporter(e.to_string())));
+                return;
+            }
+        };
+        let exporter = {
+            let _in_runtime = runtime.enter();
+            make()
+        };
+        let mut exporter = match exporter {
+            Ok(exporter) => exporter,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let _ = ready.send(Ok(()));
+        runtime.block_on(async move {
+            let mut tick = tokio::time::interval(self.config.scheduled_delay);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let command = tokio::select! {
+                    command = self.rx.recv() => command,
+                    _ = tick.tick() => {
+                        self.drain_buffers(&mut exporter).await;
+                        continue;
+                    }
+                };
+                match command {
+                    Some(Command::Register(buffer)) => self.buffers.push(buffer),
+                    Some(Command::Export { resource, batch }) => {
+                        let n = batch.len();
+                        self.export(&mut exporter, resource, batch).await;
+                        self.queued.fetch_sub(n, Ordering::AcqRel);
+                    }
+                    Some(Command::Flush { label, ack }) => {
+                        let _ = exporter.force_flush();
+                        self.stats.flush_log.lock().unwrap_or_else(|e| e.into_inner()).push(label);
+                        let _ = ack.send(());
+                    }
+                    Some(Command::Shutdown { ack }) => {
+                        self.drain_buffers(&mut exporter).await;
+                        let _ = exporter.shutdown_with_timeout(self.config.flush_timeout);
+                        let _ = ack.send(());
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        });
+    }
+
+    /// Exports whatever the registered processors buffered since the last tick.
+    async fn drain_buffers<E: SpanExporter>(&mut self, exporter: &mut E) {
+        self.buffers.retain(|b| b.strong_count() > 0);
+        let buffers: Vec<Arc<Buffer>> = self.buffers.iter().filter_map(Weak::upgrade).collect();
+        for buffer in buffers {
+            if let Some((resource, batch)) = buffer.take() {
+                self.export(exporter, resource, batch).await;
+            }
+        }
+    }
+
+    async fn export<E: SpanExporter>(&mut self, exporter: &mut E, resource: Resource, batch: Vec<SpanData>) {
+        let n = batch.len();
+        if self.resource.as_ref() != Some(&resource) {
+            exporter.set_resource(&resource);
+            self.resource = Some(resource);
+        }
+        match tokio::time::timeout(self.config.export_timeout, exporter.export(batch)).await {
+            Ok(Ok(())) => Stats::add(&self.stats.exported, n),
+            Ok(Err(e)) => self.stats.record_error(n, e.to_string()),
+            Err(_) => self.stats.record_error(n, format!("export timed out after {:?}", self.config.export_timeout)),
+        }
+    }
+}

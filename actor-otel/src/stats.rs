@@ -1,0 +1,72 @@
+//! Counters of what the pipelines did with spans: ended, exported, dropped (and why).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Live counters shared by the processors and export hubs of one [`Telemetry`](crate::Telemetry).
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub ended: AtomicU64,
+    pub exported: AtomicU64,
+    pub dropped_queue_full: AtomicU64,
+    pub dropped_after_shutdown: AtomicU64,
+    pub failed_export: AtomicU64,
+    pub export_errors: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+    pub flush_log: Mutex<Vec<String>>,
+}
+
+impl Stats {
+    pub fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn record_error(&self, spans: usize, error: String) {
+        Stats::add(&self.failed_export, spans);
+        self.export_errors.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    }
+
+    pub fn snapshot(&self) -> TelemetryStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        TelemetryStats {
+            spans_ended: get(&self.ended),
+            spans_exported: get(&self.exported),
+            spans_dropped_queue_full: get(&self.dropped_queue_full),
+            spans_dropped_after_shutdown: get(&self.dropped_after_shutdown),
+            spans_failed_export: get(&self.failed_export),
+            export_errors: get(&self.export_errors),
+            last_error: self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            flush_order: self.flush_log.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+}
+
+/// A snapshot of what the telemetry pipelines did. Every ended span is either exported,
+/// dropped for a counted reason, or still queued.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TelemetryStats {
+    /// Spans that ended and entered a pipeline.
+    pub spans_ended: u64,
+    /// Spans the exporter accepted.
+    pub spans_exported: u64,
+    /// Spans dropped because the export queue was full (collector down or slow).
+    pub spans_dropped_queue_full: u64,
+    /// Spans that ended after their pipeline was shut down.
+    pub spans_dropped_after_shutdown: u64,
+    /// Spans in batches the exporter rejected or that timed out.
+    pub spans_failed_export: u64,
+    /// Failed export calls.
+    pub export_errors: u64,
+    /// The last export error.
+    pub last_error: Option<String>,
+    /// Pipelines in the order they were flushed at shutdown (actor names, then `system`).
+    pub flush_order: Vec<String>,
+}
+
+impl TelemetryStats {
+    /// Spans lost for any reason.
+    pub fn spans_lost(&self) -> u64 {
+        self.spans_dropped_queue_full + self.spans_dropped_after_shutdown + self.spans_failed_export
+    }
+}
