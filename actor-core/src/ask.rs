@@ -1,6 +1,8 @@
 //! [`Ask`]: a pending request/reply, shared by actor references, pools and recipients.
 
-use std::future::IntoFuture;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -25,20 +27,24 @@ pub trait AskTarget<M: Message>: sealed::Sealed + Sync {
 }
 
 /// A pending `ask`: optionally set a timeout, then `.await` it, or call
-/// [`blocking`](Ask::blocking) from sync code.
+/// [`blocking`](Ask::blocking) from sync code. Nothing is sent until the first poll, so the
+/// caller's context is the one active then: `ask(m).with_context(cx).await` works.
 #[must_use = "an ask does nothing until awaited or run with .blocking()"]
-pub struct Ask<'a, T: ?Sized, M> {
+#[pin_project::pin_project]
+pub struct Ask<'a, T: ?Sized, M: Message> {
     target: &'a T,
-    msg: M,
+    msg: Option<M>,
     timeout: Option<Duration>,
+    running: Option<BoxFuture<'a, Result<M::Reply, AskError<M>>>>,
 }
 
 impl<'a, T: AskTarget<M> + ?Sized, M: Message> Ask<'a, T, M> {
     pub(crate) fn new(target: &'a T, msg: M, timeout: Option<Duration>) -> Self {
         Ask {
             target,
-            msg,
+            msg: Some(msg),
             timeout,
+            running: None,
         }
     }
 
@@ -57,16 +63,22 @@ impl<'a, T: AskTarget<M> + ?Sized, M: Message> Ask<'a, T, M> {
     /// Runs the ask from sync code, blocking this thread until the reply or the timeout.
     /// On an actor thread it fails with [`SendError::WouldBlock`](crate::SendError::WouldBlock)
     /// rather than block the actor.
-    pub fn blocking(self) -> Result<M::Reply, AskError<M>> {
-        self.target.ask_blocking(self.msg, self.timeout)
+    pub fn blocking(mut self) -> Result<M::Reply, AskError<M>> {
+        let msg = self.msg.take().expect("an unpolled ask still holds its message");
+        self.target.ask_blocking(msg, self.timeout)
     }
 }
 
-impl<'a, T: AskTarget<M> + ?Sized, M: Message> IntoFuture for Ask<'a, T, M> {
+impl<'a, T: AskTarget<M> + ?Sized, M: Message> Future for Ask<'a, T, M> {
     type Output = Result<M::Reply, AskError<M>>;
-    type IntoFuture = BoxFuture<'a, Self::Output>;
 
-    fn into_future(self) -> Self::IntoFuture {
-        self.target.ask_async(self.msg, self.timeout)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let target: &'a T = this.target;
+        let running = this.running.get_or_insert_with(|| {
+            let msg = this.msg.take().expect("an ask is polled after completion");
+            target.ask_async(msg, *this.timeout)
+        });
+        running.as_mut().poll(cx)
     }
 }

@@ -44,6 +44,7 @@
 mod actor;
 mod actor_ref;
 mod ask;
+pub mod carrier;
 mod cell;
 mod ctx;
 mod envelope;

@@ -300,10 +300,10 @@ impl Tracing {
         match carrier {
             TraceCarrier::Context(cx) => cx,
             TraceCarrier::Headers(headers) => match &self.options.propagation {
-                Propagation::Carrier(p) => p.extract(&headers),
-                Propagation::InProcess => {
-                    opentelemetry::global::get_text_map_propagator(|p| p.extract(&headers))
+                Propagation::Carrier(p) => {
+                    crate::carrier::extract_with(p.as_ref(), &headers, &Default::default())
                 }
+                Propagation::InProcess => crate::carrier::extract(&headers),
             },
         }
     }

@@ -53,7 +53,11 @@ pub fn render_trace(spans: &[WaterfallSpan]) -> String {
     let label = |i: usize, depth: usize| format!("{}{}", "  ".repeat(depth), spans[i].span.name);
     let name_width = rows.iter().map(|&(i, d)| label(i, d).chars().count()).max().unwrap_or(0);
     let thread_width = rows.iter().map(|&(i, _)| spans[i].thread.chars().count()).max().unwrap_or(0);
-    let mut out = format!("trace {trace_id}  {} spans  {}\n", spans.len(), millis(total));
+    let count = match spans.len() {
+        1 => "1 span".to_owned(),
+        n => format!("{n} spans"),
+    };
+    let mut out = format!("trace {trace_id}  {count}  {}\n", millis(total));
     for (i, depth) in rows {
         let s = &spans[i].span;
         let offset = s.start_time.duration_since(start).unwrap_or_default();
@@ -67,12 +71,14 @@ pub fn render_trace(spans: &[WaterfallSpan]) -> String {
             Status::Error { description } => format!("  ERROR {description}"),
             _ => String::new(),
         };
-        out.push_str(&format!(
-            "  {:<name_width$}  [{bar}] {:>10}  {:<thread_width$}{error}\n",
+        let line = format!(
+            "  {:<name_width$}  [{bar}] {:>10}  {:<thread_width$}{error}",
             label(i, depth),
             millis(length),
             spans[i].thread,
-        ));
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
 }
