@@ -283,7 +283,10 @@ async fn supervision_gives_up_after_the_limit_and_queued_asks_are_told() {
         .filter(|o| matches!(o, Err(AskError::Dropped)))
         .count();
     assert_eq!((panicked, dropped), (2, 1), "{outcomes:?}");
-    assert!(matches!(queued_after.await.unwrap(), Err(AskError::Dropped)));
+    assert!(matches!(
+        queued_after.await.unwrap(),
+        Err(AskError::Dropped)
+    ));
     common::eventually("the actor to stop", || !probe.is_alive());
     assert!(matches!(
         probe.tell(Push(1)).await,
@@ -322,7 +325,10 @@ async fn shutdown_drains_every_queued_message() {
         tokio::spawn(async move { system.shutdown().await })
     };
     common::eventually("shutdown to refuse new messages", || !counter.is_alive());
-    assert!(matches!(counter.tell(Push(0)).await, Err(SendError::Closed(_))));
+    assert!(matches!(
+        counter.tell(Push(0)).await,
+        Err(SendError::Closed(_))
+    ));
     drop(key);
     let report = shutdown.await.unwrap();
     assert_eq!(handled.load(Ordering::Relaxed), 2_000);
@@ -363,7 +369,10 @@ async fn shutdown_runs_in_reverse_spawn_order_or_the_declared_one() {
         .unwrap();
     let _metrics = system.spawn("metrics", probe(&log)).unwrap();
     let report = system.shutdown().await;
-    assert_eq!(report.order(), vec!["metrics", "worker", "api", "cache", "db"]);
+    assert_eq!(
+        report.order(),
+        vec!["metrics", "worker", "api", "cache", "db"]
+    );
     let expected: Vec<String> = ["metrics", "worker", "api", "cache", "db"]
         .iter()
         .flat_map(|n| [format!("stopped {n}"), format!("hook {n}")])
@@ -426,7 +435,10 @@ async fn recipients_and_lookup_by_name() {
         system.spawn("late", Probe::default),
         Err(SpawnError::SystemStopped)
     ));
-    assert!(matches!(pusher.tell(Push(3)).await, Err(SendError::Closed(_))));
+    assert!(matches!(
+        pusher.tell(Push(3)).await,
+        Err(SendError::Closed(_))
+    ));
 }
 
 /// An actor that asks itself, and blocks on another from its handler.
@@ -463,7 +475,10 @@ async fn misuse_gets_errors_not_deadlocks() {
         "Err(AskError::SelfAsk(..)) / Err(AskError::Send(SendError::WouldBlock(..)))"
     );
     assert!(matches!(
-        system.actor("pinned").pin_to_core(10_000).spawn(Probe::default),
+        system
+            .actor("pinned")
+            .pin_to_core(10_000)
+            .spawn(Probe::default),
         Err(SpawnError::NoSuchCore { .. })
     ));
     assert!(matches!(

@@ -157,7 +157,11 @@ impl Handler<WhatContext> for Worker {
     async fn handle(&mut self, _: WhatContext, _cx: &mut Ctx<Self>) -> (SpanContext, String) {
         tokio::task::yield_now().await;
         let cx = Context::current();
-        let tenant = cx.baggage().get("tenant").map(|v| v.to_string()).unwrap_or_default();
+        let tenant = cx
+            .baggage()
+            .get("tenant")
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         (cx.span().span_context().clone(), tenant)
     }
 }
@@ -197,19 +201,43 @@ async fn tell_one_trace_with_exact_edges() {
     assert_child(&inner, &process);
     assert_eq!(send.span.span_kind, SpanKind::Producer);
     assert_eq!(process.span.span_kind, SpanKind::Consumer);
-    assert_eq!(process.span.links.links[0].span_context.span_id(), send.span_id());
+    assert_eq!(
+        process.span.links.links[0].span_context.span_id(),
+        send.span_id()
+    );
     assert_eq!(store.len(), 4);
     assert_all_exported(&telemetry, &store);
 
     // Messaging conventions on both sides.
     for span in [&send, &process] {
-        assert_eq!(span.attribute("messaging.system").unwrap().as_str(), "actor-core");
-        assert_eq!(span.attribute("messaging.destination.name").unwrap().as_str(), "worker");
+        assert_eq!(
+            span.attribute("messaging.system").unwrap().as_str(),
+            "actor-core"
+        );
+        assert_eq!(
+            span.attribute("messaging.destination.name")
+                .unwrap()
+                .as_str(),
+            "worker"
+        );
         assert!(span.attribute("messaging.message.id").is_some());
-        assert!(span.attribute("actor.message.type").unwrap().as_str().ends_with("Work"));
+        assert!(span
+            .attribute("actor.message.type")
+            .unwrap()
+            .as_str()
+            .ends_with("Work"));
     }
-    assert_eq!(send.attribute("messaging.operation.type").unwrap().as_str(), "send");
-    assert_eq!(process.attribute("messaging.operation.type").unwrap().as_str(), "process");
+    assert_eq!(
+        send.attribute("messaging.operation.type").unwrap().as_str(),
+        "send"
+    );
+    assert_eq!(
+        process
+            .attribute("messaging.operation.type")
+            .unwrap()
+            .as_str(),
+        "process"
+    );
     assert_eq!(
         send.attribute("messaging.message.id"),
         process.attribute("messaging.message.id")
@@ -236,7 +264,10 @@ async fn ask_spans_after_awaits_are_children() {
     let inner = store.one("inner");
     assert_child(&process, &request);
     assert_child(&inner, &process);
-    assert!(store.named("send worker").is_empty(), "no send span for ask by default");
+    assert!(
+        store.named("send worker").is_empty(),
+        "no send span for ask by default"
+    );
     assert_all_exported(&telemetry, &store);
 }
 
@@ -248,13 +279,17 @@ async fn a_chain_of_three_actors_is_one_trace() {
     let enrich = system
         .actor("enrich")
         .depends_on(store_actor.id())
-        .spawn(move || Worker { next: Some(s.clone()) })
+        .spawn(move || Worker {
+            next: Some(s.clone()),
+        })
         .unwrap();
     let e = enrich.clone();
     let parse = system
         .actor("parse")
         .depends_on(enrich.id())
-        .spawn(move || Worker { next: Some(e.clone()) })
+        .spawn(move || Worker {
+            next: Some(e.clone()),
+        })
         .unwrap();
     let cx = root(&telemetry, "request");
     // parse tells enrich, enrich... the hop flags: parse asks enrich, enrich tells store.
@@ -320,13 +355,25 @@ async fn each_pool_request_is_its_own_trace() {
     for request in &roots {
         let trace = store.trace(request.trace_id());
         assert_eq!(trace.len(), 3, "request, process, inner");
-        let process = trace.iter().find(|s| s.name().starts_with("process pool-")).unwrap();
+        let process = trace
+            .iter()
+            .find(|s| s.name().starts_with("process pool-"))
+            .unwrap();
         let inner = trace.iter().find(|s| s.name() == "inner").unwrap();
         assert_child(process, request);
         assert_child(inner, process);
-        workers.insert(process.resource_attribute("thread.name").unwrap().to_string());
+        workers.insert(
+            process
+                .resource_attribute("thread.name")
+                .unwrap()
+                .to_string(),
+        );
     }
-    assert_eq!(workers.len(), 3, "the pool spread the requests: {workers:?}");
+    assert_eq!(
+        workers.len(),
+        3,
+        "the pool spread the requests: {workers:?}"
+    );
     assert_all_exported(&telemetry, &store);
 }
 
@@ -359,8 +406,11 @@ async fn concurrent_callers_on_one_current_thread_runtime_do_not_mix_contexts() 
     }
     system.shutdown().await;
 
-    let by_id: HashMap<SpanId, ExportedSpan> =
-        store.spans().into_iter().map(|s| (s.span_id(), s)).collect();
+    let by_id: HashMap<SpanId, ExportedSpan> = store
+        .spans()
+        .into_iter()
+        .map(|s| (s.span_id(), s))
+        .collect();
     let inners = store.named("inner");
     assert_eq!(inners.len(), 80);
     for inner in inners {
@@ -390,8 +440,7 @@ async fn baggage_arrives_in_process_and_through_a_carrier() {
     ] {
         let (system, telemetry, store) = traced_with(PipelineMode::PerActor, options);
         let worker = system.spawn("worker", Worker::default).unwrap();
-        let cx = root(&telemetry, "request")
-            .with_baggage(vec![KeyValue::new("tenant", "acme")]);
+        let cx = root(&telemetry, "request").with_baggage(vec![KeyValue::new("tenant", "acme")]);
         let tenant = worker
             .ask(Work { awaits: 2, tag: 0 })
             .with_context(cx.clone())
@@ -411,13 +460,20 @@ async fn an_external_w3c_traceparent_continues() {
     let (system, telemetry, store) = traced(PipelineMode::PerActor);
     let worker = system.spawn("worker", Worker::default).unwrap();
     let headers: HashMap<String, String> = [
-        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
         ("tracestate", "vendor=opaque"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    let cx = extract_with(&TraceContextPropagator::new(), &headers, &CarrierPolicy::default());
+    let cx = extract_with(
+        &TraceContextPropagator::new(),
+        &headers,
+        &CarrierPolicy::default(),
+    );
     worker
         .tell(Work { awaits: 1, tag: 0 })
         .with_context(cx)
@@ -430,9 +486,15 @@ async fn an_external_w3c_traceparent_continues() {
         send.trace_id(),
         TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
     );
-    assert_eq!(send.parent_span_id(), SpanId::from_hex("00f067aa0ba902b7").unwrap());
+    assert_eq!(
+        send.parent_span_id(),
+        SpanId::from_hex("00f067aa0ba902b7").unwrap()
+    );
     assert!(send.span.parent_span_is_remote);
-    assert_eq!(send.span.span_context.trace_state().header(), "vendor=opaque");
+    assert_eq!(
+        send.span.span_context.trace_state().header(),
+        "vendor=opaque"
+    );
     assert_child(&store.one("process worker"), &send);
     assert_all_exported(&telemetry, &store);
 }
@@ -443,29 +505,55 @@ async fn malformed_or_oversized_carriers_start_a_fresh_trace() {
     let worker = system.spawn("worker", Worker::default).unwrap();
     let good_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let huge = "x".repeat(100_000);
-    let many_entries = (0..5_000).map(|i| format!("k{i}=v")).collect::<Vec<_>>().join(",");
+    let many_entries = (0..5_000)
+        .map(|i| format!("k{i}=v"))
+        .collect::<Vec<_>>()
+        .join(",");
     let bad: Vec<Vec<(&str, String)>> = vec![
         vec![("traceparent", "garbage".into())],
         vec![("traceparent", format!("00-{good_id}-00f067aa0ba9"))],
-        vec![("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01".into())],
+        vec![(
+            "traceparent",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01".into(),
+        )],
         vec![("traceparent", format!("00-{good_id}-0000000000000000-01"))],
         vec![("traceparent", format!("ff-{good_id}-00f067aa0ba902b7-01"))],
-        vec![("traceparent", format!("00-{good_id}-00f067aa0ba902b7-01{huge}"))],
-        vec![("traceparent", format!("00-{}-00f067aa0ba902b7-01", "é".repeat(16)))],
-        vec![("traceparent", format!("00-{good_id}-00f067aa0ba902b7-01")), ("baggage", many_entries.clone())],
-        vec![("traceparent", format!("00-{good_id}-00f067aa0ba902b7-01")), ("tracestate", huge.clone())],
-        vec![("traceparent", format!("00-{good_id}-00f067aa0ba902b7-01")), ("baggage", huge.clone())],
+        vec![(
+            "traceparent",
+            format!("00-{good_id}-00f067aa0ba902b7-01{huge}"),
+        )],
+        vec![(
+            "traceparent",
+            format!("00-{}-00f067aa0ba902b7-01", "é".repeat(16)),
+        )],
+        vec![
+            ("traceparent", format!("00-{good_id}-00f067aa0ba902b7-01")),
+            ("baggage", many_entries.clone()),
+        ],
+        vec![
+            ("traceparent", format!("00-{good_id}-00f067aa0ba902b7-01")),
+            ("tracestate", huge.clone()),
+        ],
+        vec![
+            ("traceparent", format!("00-{good_id}-00f067aa0ba902b7-01")),
+            ("baggage", huge.clone()),
+        ],
     ];
     let composite = TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
     ]);
     for (i, carrier) in bad.iter().enumerate() {
-        let headers: HashMap<String, String> =
-            carrier.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let headers: HashMap<String, String> = carrier
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         let cx = extract_with(&composite, &headers, &CarrierPolicy::default());
         let tenant = worker
-            .ask(Work { awaits: 0, tag: i as i64 })
+            .ask(Work {
+                awaits: 0,
+                tag: i as i64,
+            })
             .with_context(cx.clone())
             .await
             .unwrap();
@@ -474,7 +562,10 @@ async fn malformed_or_oversized_carriers_start_a_fresh_trace() {
         // Only the last three keep their (valid) traceparent; their oversized extras are dropped.
         assert_eq!(valid_parent, i >= 7, "carrier {i}");
         if i >= 7 {
-            assert!(cx.span().span_context().trace_state().header().is_empty(), "carrier {i}");
+            assert!(
+                cx.span().span_context().trace_state().header().is_empty(),
+                "carrier {i}"
+            );
         }
     }
     system.shutdown().await;
@@ -488,9 +579,16 @@ async fn malformed_or_oversized_carriers_start_a_fresh_trace() {
     assert_all_exported(&telemetry, &store);
 
     let refused = CarrierPolicy::without_baggage();
-    let headers: HashMap<String, String> = [("baggage".to_string(), "tenant=evil".to_string())].into();
-    assert!(extract_with(&composite, &headers, &refused).baggage().is_empty());
-    assert!(!extract_with(&composite, &headers, &CarrierPolicy::default()).baggage().is_empty());
+    let headers: HashMap<String, String> =
+        [("baggage".to_string(), "tenant=evil".to_string())].into();
+    assert!(extract_with(&composite, &headers, &refused)
+        .baggage()
+        .is_empty());
+    assert!(
+        !extract_with(&composite, &headers, &CarrierPolicy::default())
+            .baggage()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -506,10 +604,17 @@ async fn errors_and_panics_mark_the_process_span() {
     let processes = store.named("process worker");
     assert_eq!(processes.len(), 2);
     for p in &processes {
-        assert!(matches!(p.span.status, Status::Error { .. }), "{:?}", p.span.status);
+        assert!(
+            matches!(p.span.status, Status::Error { .. }),
+            "{:?}",
+            p.span.status
+        );
         let event = &p.span.events.events[0];
         assert_eq!(event.name, "exception");
-        assert!(event.attributes.iter().any(|kv| kv.key.as_str() == "exception.message"));
+        assert!(event
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "exception.message"));
     }
     let types: HashSet<String> = processes
         .iter()
@@ -537,7 +642,12 @@ async fn self_sends_are_linked_not_parented_by_default() {
         let processes: Vec<_> = store
             .named("process ticker")
             .into_iter()
-            .filter(|p| p.attribute("actor.message.type").unwrap().as_str().ends_with("Tick"))
+            .filter(|p| {
+                p.attribute("actor.message.type")
+                    .unwrap()
+                    .as_str()
+                    .ends_with("Tick")
+            })
             .collect();
         assert_eq!(processes.len(), 4);
         let traces: HashSet<TraceId> = processes.iter().map(|p| p.trace_id()).collect();
@@ -549,7 +659,10 @@ async fn self_sends_are_linked_not_parented_by_default() {
                     .filter(|p| p.parent_span_id() == SpanId::INVALID)
                     .count();
                 assert_eq!(linked, 3);
-                for p in processes.iter().filter(|p| p.parent_span_id() == SpanId::INVALID) {
+                for p in processes
+                    .iter()
+                    .filter(|p| p.parent_span_id() == SpanId::INVALID)
+                {
                     let link = &p.span.links.links[0].span_context;
                     let sender = store
                         .spans()
@@ -590,7 +703,14 @@ async fn shutdown_under_load_exports_every_span() {
                 for i in 0..400 {
                     let cx = Context::current_with_span(tracer.start("produce"));
                     let w = &workers[(p + i) % workers.len()];
-                    match w.tell(Work { awaits: 0, tag: i as i64 }).with_context(cx.clone()).await {
+                    match w
+                        .tell(Work {
+                            awaits: 0,
+                            tag: i as i64,
+                        })
+                        .with_context(cx.clone())
+                        .await
+                    {
                         Ok(()) => sent += 1,
                         Err(_) => refused += 1,
                     }
@@ -613,10 +733,21 @@ async fn shutdown_under_load_exports_every_span() {
     assert!(report.all_in_time());
     // Producers that finished after the system pipeline shut down are counted, not lost silently.
     let stats = telemetry.stats();
-    let processes = store.spans().iter().filter(|s| s.name().starts_with("process w")).count();
-    assert_eq!(processes as u64, sent, "one process span per handled message");
+    let processes = store
+        .spans()
+        .iter()
+        .filter(|s| s.name().starts_with("process w"))
+        .count();
+    assert_eq!(
+        processes as u64, sent,
+        "one process span per handled message"
+    );
     assert_eq!(store.named("inner").len() as u64, sent);
-    assert_eq!(stats.spans_failed_export + stats.spans_dropped_queue_full, 0, "{stats:?}");
+    assert_eq!(
+        stats.spans_failed_export + stats.spans_dropped_queue_full,
+        0,
+        "{stats:?}"
+    );
     assert_eq!(
         stats.spans_ended,
         stats.spans_exported + stats.spans_dropped_after_shutdown,
@@ -628,7 +759,11 @@ async fn shutdown_under_load_exports_every_span() {
 
 #[tokio::test]
 async fn per_actor_resources_and_modes() {
-    for mode in [PipelineMode::PerActor, PipelineMode::PerActorExporter, PipelineMode::Shared] {
+    for mode in [
+        PipelineMode::PerActor,
+        PipelineMode::PerActorExporter,
+        PipelineMode::Shared,
+    ] {
         let (system, telemetry, store) = traced(mode);
         let worker = system.spawn("worker", Worker::default).unwrap();
         let cx = root(&telemetry, "request");
@@ -642,13 +777,22 @@ async fn per_actor_resources_and_modes() {
         let request = store.one("request");
         let process = store.one("process worker");
         assert_child(&process, &request);
-        assert_eq!(request.resource_attribute("service.name").unwrap().as_str(), "tracing-test");
+        assert_eq!(
+            request.resource_attribute("service.name").unwrap().as_str(),
+            "tracing-test"
+        );
         assert!(request.resource_attribute("actor.name").is_none());
         match mode {
             PipelineMode::Shared => assert!(process.resource_attribute("actor.name").is_none()),
             _ => {
-                assert_eq!(process.resource_attribute("actor.name").unwrap().as_str(), "worker");
-                assert_eq!(process.resource_attribute("thread.name").unwrap().as_str(), "worker");
+                assert_eq!(
+                    process.resource_attribute("actor.name").unwrap().as_str(),
+                    "worker"
+                );
+                assert_eq!(
+                    process.resource_attribute("thread.name").unwrap().as_str(),
+                    "worker"
+                );
                 assert_eq!(
                     process.resource_attribute("thread.id"),
                     process.attribute("thread.id").cloned()
@@ -677,7 +821,11 @@ async fn without_an_sdk_the_context_still_travels() {
     let cx = Context::new()
         .with_remote_span_context(caller.clone())
         .with_baggage(vec![KeyValue::new("tenant", "acme")]);
-    let (seen, tenant) = worker.ask(WhatContext).with_context(cx.clone()).await.unwrap();
+    let (seen, tenant) = worker
+        .ask(WhatContext)
+        .with_context(cx.clone())
+        .await
+        .unwrap();
     assert_eq!(seen, caller);
     assert_eq!(tenant, "acme");
     // tell too: the handler replies through another ask, so check with a follow-up in order.

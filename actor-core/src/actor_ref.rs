@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use crate::ask::{Ask, AskTarget};
 use crate::cell::ActorCell;
 use crate::envelope::{Envelope, Failure, Letter, ReplyTx};
 use crate::mailbox::{MailboxTx, Refused};
 use crate::telemetry::{current_actor, end_send_span, SendOp};
-use crate::ask::{Ask, AskTarget};
 use crate::{Actor, ActorId, AskError, Handler, Message, Recipient, SendError};
 
 /// A handle to a running actor: `Clone + Send + Sync`, usable from any thread, any runtime
@@ -182,7 +182,12 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// Sends, waiting for room in the mailbox.
-    async fn send<M>(&self, msg: M, reply: Option<ReplyTx<M::Reply>>, op: SendOp) -> Result<(), SendError<M>>
+    async fn send<M>(
+        &self,
+        msg: M,
+        reply: Option<ReplyTx<M::Reply>>,
+        op: SendOp,
+    ) -> Result<(), SendError<M>>
     where
         A: Handler<M>,
         M: Message,
@@ -255,7 +260,11 @@ where
     A: Handler<M>,
     M: Message,
 {
-    fn ask_async(&self, msg: M, timeout: Option<Duration>) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
+    fn ask_async(
+        &self,
+        msg: M,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
         Box::pin(ActorRef::ask_async(self, msg, timeout))
     }
 

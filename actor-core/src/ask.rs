@@ -19,7 +19,11 @@ pub(crate) mod sealed {
 pub trait AskTarget<M: Message>: sealed::Sealed + Sync {
     /// Sends `msg` and waits for its reply, at most `timeout`.
     #[doc(hidden)]
-    fn ask_async(&self, msg: M, timeout: Option<Duration>) -> BoxFuture<'_, Result<M::Reply, AskError<M>>>;
+    fn ask_async(
+        &self,
+        msg: M,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'_, Result<M::Reply, AskError<M>>>;
 
     /// Sends `msg` and blocks the thread until its reply, at most `timeout`.
     #[doc(hidden)]
@@ -64,7 +68,10 @@ impl<'a, T: AskTarget<M> + ?Sized, M: Message> Ask<'a, T, M> {
     /// On an actor thread it fails with [`SendError::WouldBlock`](crate::SendError::WouldBlock)
     /// rather than block the actor.
     pub fn blocking(mut self) -> Result<M::Reply, AskError<M>> {
-        let msg = self.msg.take().expect("an unpolled ask still holds its message");
+        let msg = self
+            .msg
+            .take()
+            .expect("an unpolled ask still holds its message");
         self.target.ask_blocking(msg, self.timeout)
     }
 }

@@ -26,8 +26,11 @@ pub(crate) struct Envelope<A: Actor> {
 /// A message of some type `M` that `A` handles, with its reply slot.
 pub(crate) trait Payload<A: Actor>: Send {
     /// Runs the handler, catches a panic, sends the reply.
-    fn handle<'a>(self: Box<Self>, actor: &'a mut A, cx: &'a mut Ctx<A>)
-        -> LocalBoxFuture<'a, Outcome>;
+    fn handle<'a>(
+        self: Box<Self>,
+        actor: &'a mut A,
+        cx: &'a mut Ctx<A>,
+    ) -> LocalBoxFuture<'a, Outcome>;
     /// The Rust type name of the message.
     fn message_type(&self) -> &'static str;
     /// For handing an undelivered message back to its sender.

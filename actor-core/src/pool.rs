@@ -68,9 +68,9 @@ impl<'a> PoolBuilder<'a> {
         A: Actor,
         F: Fn() -> A + Send + Sync + 'static,
     {
-        let workers = self
-            .system
-            .spawn_pool(&self.name, self.workers, self.options, Arc::new(factory))?;
+        let workers =
+            self.system
+                .spawn_pool(&self.name, self.workers, self.options, Arc::new(factory))?;
         Ok(Pool {
             name: self.name.into(),
             workers: workers.into(),
@@ -221,7 +221,11 @@ where
     A: Handler<M>,
     M: Message,
 {
-    fn ask_async(&self, mut msg: M, timeout: Option<Duration>) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
+    fn ask_async(
+        &self,
+        mut msg: M,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
         Box::pin(async move {
             for worker in self.candidates() {
                 match worker.ask_async(msg, timeout).await {

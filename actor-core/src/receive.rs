@@ -102,7 +102,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         let (tracer, teardown) = match telemetry {
             Some(t) => (Rc::new(t.tracer), t.teardown),
             None => (
-                Rc::new(opentelemetry::global::tracer(crate::telemetry::MESSAGING_SYSTEM)),
+                Rc::new(opentelemetry::global::tracer(
+                    crate::telemetry::MESSAGING_SYSTEM,
+                )),
                 None,
             ),
         };
@@ -129,7 +131,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         };
         let mut counters = Counters::default();
         let mut supervisor = Supervisor::new(self.options.supervision);
-        let mut state = self.build_state(&mut cx, &mut supervisor, &mut counters).await;
+        let mut state = self
+            .build_state(&mut cx, &mut supervisor, &mut counters)
+            .await;
         let mut closed = false;
 
         while let Some(actor) = state.as_mut() {
@@ -146,7 +150,15 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             if closed {
                 counters.drained += 1;
             }
-            let outcome = dispatch(envelope, actor, &mut cx, spans.as_ref(), &self.cell, &self.options).await;
+            let outcome = dispatch(
+                envelope,
+                actor,
+                &mut cx,
+                spans.as_ref(),
+                &self.cell,
+                &self.options,
+            )
+            .await;
             self.cell.load_sub();
             counters.handled += 1;
             if outcome.panic.is_some() {
@@ -154,14 +166,20 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 state = None;
                 if supervisor.allow_restart() {
                     counters.restarts += 1;
-                    state = self.build_state(&mut cx, &mut supervisor, &mut counters).await;
+                    state = self
+                        .build_state(&mut cx, &mut supervisor, &mut counters)
+                        .await;
                 }
             }
         }
 
         let reason = match state.as_mut() {
             Some(actor) => {
-                if AssertUnwindSafe(actor.stopped(&mut cx)).catch_unwind().await.is_err() {
+                if AssertUnwindSafe(actor.stopped(&mut cx))
+                    .catch_unwind()
+                    .await
+                    .is_err()
+                {
                     counters.panics += 1;
                 }
                 StopReason::Requested
@@ -231,7 +249,11 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
     ) -> Option<A> {
         loop {
             if let Ok(mut actor) = std::panic::catch_unwind(AssertUnwindSafe(&self.factory)) {
-                if AssertUnwindSafe(actor.started(cx)).catch_unwind().await.is_ok() {
+                if AssertUnwindSafe(actor.started(cx))
+                    .catch_unwind()
+                    .await
+                    .is_ok()
+                {
                     return Some(actor);
                 }
             }
@@ -261,7 +283,10 @@ async fn dispatch<A: Actor>(
         Some(spans) => {
             let message_type = payload.message_type();
             let handler_cx = spans.start(parent, &trace, message_type);
-            let outcome = payload.handle(actor, cx).with_context(handler_cx.clone()).await;
+            let outcome = payload
+                .handle(actor, cx)
+                .with_context(handler_cx.clone())
+                .await;
             ProcessSpans::end(&handler_cx, &outcome);
             outcome
         }

@@ -100,7 +100,11 @@ impl<M: Message> Recipient<M> {
 impl<M: Message> sealed::Sealed for Recipient<M> {}
 
 impl<M: Message> AskTarget<M> for Recipient<M> {
-    fn ask_async(&self, msg: M, timeout: Option<Duration>) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
+    fn ask_async(
+        &self,
+        msg: M,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
         self.target.ask_async(msg, timeout)
     }
 
@@ -108,4 +112,3 @@ impl<M: Message> AskTarget<M> for Recipient<M> {
         self.target.ask_blocking(msg, timeout)
     }
 }
-

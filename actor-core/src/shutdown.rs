@@ -106,7 +106,11 @@ impl ShutdownReport {
 ///
 /// `actors` is in spawn order: `(id, ids it depends on)`.
 pub(crate) fn stop_order(actors: &[(ActorId, Vec<ActorId>)]) -> Vec<ActorId> {
-    let index: HashMap<ActorId, usize> = actors.iter().enumerate().map(|(i, (id, _))| (*id, i)).collect();
+    let index: HashMap<ActorId, usize> = actors
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (*id, i))
+        .collect();
     let mut dependents = vec![0usize; actors.len()];
     for (_, deps) in actors {
         for dep in deps {
@@ -130,7 +134,12 @@ pub(crate) fn stop_order(actors: &[(ActorId, Vec<ActorId>)]) -> Vec<ActorId> {
             }
         }
     }
-    order.extend((0..actors.len()).rev().filter(|&i| !done[i]).map(|i| actors[i].0));
+    order.extend(
+        (0..actors.len())
+            .rev()
+            .filter(|&i| !done[i])
+            .map(|i| actors[i].0),
+    );
     order
 }
 

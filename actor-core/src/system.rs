@@ -13,8 +13,8 @@ use crate::receive::ActorThread;
 use crate::shutdown::stop_order;
 use crate::telemetry::{current_actor, Instrumentation, Relation, Tracing, TracingOptions};
 use crate::{
-    Actor, ActorId, ActorInfo, ActorRef, ActorReport, PoolBuilder, ShutdownReport,
-    SpawnError, Supervision,
+    Actor, ActorId, ActorInfo, ActorRef, ActorReport, PoolBuilder, ShutdownReport, SpawnError,
+    Supervision,
 };
 
 /// Ids are unique per process, across systems.
@@ -260,7 +260,11 @@ impl ActorSystem {
 
     /// Spawns an actor with the system's defaults. `factory` runs on the actor's new thread,
     /// so the state may be `!Send`.
-    pub fn spawn<A, F>(&self, name: impl Into<String>, factory: F) -> Result<ActorRef<A>, SpawnError>
+    pub fn spawn<A, F>(
+        &self,
+        name: impl Into<String>,
+        factory: F,
+    ) -> Result<ActorRef<A>, SpawnError>
     where
         A: Actor,
         F: Fn() -> A + Send + 'static,
@@ -286,12 +290,21 @@ impl ActorSystem {
     pub fn lookup<A: Actor>(&self, name: &str) -> Option<ActorRef<A>> {
         let registry = self.registry();
         let id = registry.names.get(name)?;
-        registry.actors.get(id)?.handle.downcast_ref::<ActorRef<A>>().cloned()
+        registry
+            .actors
+            .get(id)?
+            .handle
+            .downcast_ref::<ActorRef<A>>()
+            .cloned()
     }
 
     /// Names of the live actors, in spawn order.
     pub fn actor_names(&self) -> Vec<String> {
-        self.registry().actors.values().map(|e| e.name.to_string()).collect()
+        self.registry()
+            .actors
+            .values()
+            .map(|e| e.name.to_string())
+            .collect()
     }
 
     pub(crate) fn default_options(&self) -> ActorOptions {
@@ -308,7 +321,10 @@ impl ActorSystem {
 
     fn registry(&self) -> MutexGuard<'_, Registry> {
         // The registry holds no invariant a panicking holder could break halfway.
-        self.inner.registry.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn spawn_with<A, F>(
@@ -336,7 +352,10 @@ impl ActorSystem {
             options.track_load,
         ));
         let (tx, rx) = mailbox::<A>(options.mailbox);
-        let myself = ActorRef { cell: cell.clone(), tx };
+        let myself = ActorRef {
+            cell: cell.clone(),
+            tx,
+        };
         let (done_tx, done_rx) = oneshot::channel();
         {
             let mut registry = self.registry();
@@ -472,7 +491,9 @@ impl ActorSystem {
         let limit = self.inner.defaults.stop_timeout;
         let mut reports = Vec::with_capacity(entries.len());
         for id in stop_order(&graph) {
-            let Some(mut entry) = entries.remove(&id) else { continue };
+            let Some(mut entry) = entries.remove(&id) else {
+                continue;
+            };
             entry.cell.request_stop();
             if Some(id) == caller {
                 continue;

@@ -309,8 +309,7 @@ impl Tracing {
     }
 
     fn with_caller_tracer<R>(&self, f: impl FnOnce(&BoxedTracer) -> R) -> R {
-        let actor_tracer =
-            CURRENT_ACTOR.with(|c| c.borrow().as_ref().and_then(|(_, t)| t.clone()));
+        let actor_tracer = CURRENT_ACTOR.with(|c| c.borrow().as_ref().and_then(|(_, t)| t.clone()));
         match (&actor_tracer, &self.system_tracer) {
             (Some(t), _) => f(t),
             (None, Some(t)) => f(t),

@@ -30,10 +30,21 @@ pub fn render_trace(spans: &[WaterfallSpan]) -> String {
         return String::new();
     };
     let trace_id = first.span.span_context.trace_id();
-    let start = spans.iter().map(|s| s.span.start_time).min().unwrap_or(SystemTime::UNIX_EPOCH);
+    let start = spans
+        .iter()
+        .map(|s| s.span.start_time)
+        .min()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
     let end = spans.iter().map(|s| s.span.end_time).max().unwrap_or(start);
-    let total = end.duration_since(start).unwrap_or_default().max(Duration::from_nanos(1));
-    let ids: HashMap<SpanId, usize> = spans.iter().enumerate().map(|(i, s)| (s.span.span_context.span_id(), i)).collect();
+    let total = end
+        .duration_since(start)
+        .unwrap_or_default()
+        .max(Duration::from_nanos(1));
+    let ids: HashMap<SpanId, usize> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.span.span_context.span_id(), i))
+        .collect();
     let mut children: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
     for (i, s) in spans.iter().enumerate() {
         let parent = ids.get(&s.span.parent_span_id).copied().filter(|&p| p != i);
@@ -43,7 +54,10 @@ pub fn render_trace(spans: &[WaterfallSpan]) -> String {
         list.sort_by_key(|&i| spans[i].span.start_time);
     }
     let mut rows = Vec::new();
-    let mut stack: Vec<(usize, usize)> = children.get(&None).map(|r| r.iter().rev().map(|&i| (i, 0)).collect()).unwrap_or_default();
+    let mut stack: Vec<(usize, usize)> = children
+        .get(&None)
+        .map(|r| r.iter().rev().map(|&i| (i, 0)).collect())
+        .unwrap_or_default();
     while let Some((i, depth)) = stack.pop() {
         rows.push((i, depth));
         if let Some(kids) = children.get(&Some(i)) {
@@ -51,8 +65,16 @@ pub fn render_trace(spans: &[WaterfallSpan]) -> String {
         }
     }
     let label = |i: usize, depth: usize| format!("{}{}", "  ".repeat(depth), spans[i].span.name);
-    let name_width = rows.iter().map(|&(i, d)| label(i, d).chars().count()).max().unwrap_or(0);
-    let thread_width = rows.iter().map(|&(i, _)| spans[i].thread.chars().count()).max().unwrap_or(0);
+    let name_width = rows
+        .iter()
+        .map(|&(i, d)| label(i, d).chars().count())
+        .max()
+        .unwrap_or(0);
+    let thread_width = rows
+        .iter()
+        .map(|&(i, _)| spans[i].thread.chars().count())
+        .max()
+        .unwrap_or(0);
     let count = match spans.len() {
         1 => "1 span".to_owned(),
         n => format!("{n} spans"),
@@ -63,10 +85,16 @@ pub fn render_trace(spans: &[WaterfallSpan]) -> String {
         let offset = s.start_time.duration_since(start).unwrap_or_default();
         let length = s.end_time.duration_since(s.start_time).unwrap_or_default();
         let from = (offset.as_secs_f64() / total.as_secs_f64() * BAR as f64).floor() as usize;
-        let width = ((length.as_secs_f64() / total.as_secs_f64() * BAR as f64).round() as usize).max(1);
+        let width =
+            ((length.as_secs_f64() / total.as_secs_f64() * BAR as f64).round() as usize).max(1);
         let from = from.min(BAR - 1);
         let width = width.min(BAR - from);
-        let bar = format!("{}{}{}", " ".repeat(from), "=".repeat(width), " ".repeat(BAR - from - width));
+        let bar = format!(
+            "{}{}{}",
+            " ".repeat(from),
+            "=".repeat(width),
+            " ".repeat(BAR - from - width)
+        );
         let error = match &s.status {
             Status::Error { description } => format!("  ERROR {description}"),
             _ => String::new(),
@@ -98,7 +126,9 @@ pub struct ConsoleExporter {
 
 impl std::fmt::Debug for ConsoleExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleExporter").field("linger", &self.linger).finish()
+        f.debug_struct("ConsoleExporter")
+            .field("linger", &self.linger)
+            .finish()
     }
 }
 
@@ -149,7 +179,11 @@ impl ConsoleExporter {
             .copied()
             .collect();
         pending.order.retain(|id| !ready.contains(id));
-        ready.iter().filter_map(|id| pending.traces.remove(id)).map(|(spans, _, _)| spans).collect()
+        ready
+            .iter()
+            .filter_map(|id| pending.traces.remove(id))
+            .map(|(spans, _, _)| spans)
+            .collect()
     }
 }
 
@@ -171,7 +205,10 @@ impl SpanExporter for ConsoleExporter {
                 if !pending.traces.contains_key(&id) {
                     pending.order.push(id);
                 }
-                let entry = pending.traces.entry(id).or_insert_with(|| (Vec::new(), now, false));
+                let entry = pending
+                    .traces
+                    .entry(id)
+                    .or_insert_with(|| (Vec::new(), now, false));
                 entry.0.push(WaterfallSpan { span, thread });
                 entry.1 = now;
                 entry.2 |= is_root;
@@ -187,6 +224,8 @@ impl SpanExporter for ConsoleExporter {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        self.resource_thread = resource.get(&Key::from_static_str(THREAD_NAME)).map(|v| v.to_string());
+        self.resource_thread = resource
+            .get(&Key::from_static_str(THREAD_NAME))
+            .map(|v| v.to_string());
     }
 }

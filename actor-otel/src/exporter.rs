@@ -13,7 +13,8 @@ use crate::memory::{MemoryExporter, NoopExporter, SpanStore};
 use crate::stats::Stats;
 use crate::{BatchConfig, TelemetryError};
 
-type SpawnHub = dyn Fn(&str, BatchConfig, Arc<Stats>) -> Result<Arc<Hub>, TelemetryError> + Send + Sync;
+type SpawnHub =
+    dyn Fn(&str, BatchConfig, Arc<Stats>) -> Result<Arc<Hub>, TelemetryError> + Send + Sync;
 
 /// The OTLP wire protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,7 +50,9 @@ pub struct Exporter {
 
 impl std::fmt::Debug for Exporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Exporter").field("kind", &self.kind).finish()
+        f.debug_struct("Exporter")
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -75,7 +78,12 @@ impl Exporter {
         &self.kind
     }
 
-    pub(crate) fn spawn_hub(&self, name: &str, config: BatchConfig, stats: Arc<Stats>) -> Result<Arc<Hub>, TelemetryError> {
+    pub(crate) fn spawn_hub(
+        &self,
+        name: &str,
+        config: BatchConfig,
+        stats: Arc<Stats>,
+    ) -> Result<Arc<Hub>, TelemetryError> {
         (self.spawn)(name, config, stats)
     }
 
@@ -83,10 +91,15 @@ impl Exporter {
     /// `stdout`, `none`); when unset, OTLP if `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces
     /// variant) is set, otherwise the console waterfall.
     pub fn from_env() -> Self {
-        let chosen = std::env::var("OTEL_TRACES_EXPORTER").unwrap_or_default().to_ascii_lowercase();
-        let endpoint_set = ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
-            .iter()
-            .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
+        let chosen = std::env::var("OTEL_TRACES_EXPORTER")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let endpoint_set = [
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
         match chosen.trim() {
             "otlp" => Exporter::otlp(OtlpProtocol::from_env(), None),
             "console" => Exporter::console(),
@@ -109,21 +122,27 @@ impl Exporter {
                 if let Some(base) = &endpoint {
                     builder = builder.with_endpoint(http_traces_url(base));
                 }
-                builder.build().map_err(|e| TelemetryError::Exporter(e.to_string()))
+                builder
+                    .build()
+                    .map_err(|e| TelemetryError::Exporter(e.to_string()))
             }),
             OtlpProtocol::Grpc => Exporter::custom("otlp-grpc", move || {
                 let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic();
                 if let Some(base) = &endpoint {
                     builder = builder.with_endpoint(base.clone());
                 }
-                builder.build().map_err(|e| TelemetryError::Exporter(e.to_string()))
+                builder
+                    .build()
+                    .map_err(|e| TelemetryError::Exporter(e.to_string()))
             }),
         }
     }
 
     /// The `opentelemetry-stdout` exporter: every span as text on standard output.
     pub fn stdout() -> Self {
-        Exporter::custom("stdout", || Ok(opentelemetry_stdout::SpanExporter::default()))
+        Exporter::custom("stdout", || {
+            Ok(opentelemetry_stdout::SpanExporter::default())
+        })
     }
 
     /// The console waterfall on standard output: each trace printed when complete.
@@ -133,7 +152,9 @@ impl Exporter {
 
     /// The console waterfall written to `out` (a file, a buffer in a test).
     pub fn console_to(out: Arc<Mutex<dyn Write + Send>>) -> Self {
-        Exporter::custom("console", move || Ok(ConsoleExporter::to_writer(out.clone())))
+        Exporter::custom("console", move || {
+            Ok(ConsoleExporter::to_writer(out.clone()))
+        })
     }
 
     /// Into `store`, kept through shutdown: for tests.

@@ -16,9 +16,17 @@ use crate::{BatchConfig, TelemetryError};
 
 enum Command {
     Register(Weak<Buffer>),
-    Export { resource: Resource, batch: Vec<SpanData> },
-    Flush { label: String, ack: oneshot::Sender<()> },
-    Shutdown { ack: oneshot::Sender<()> },
+    Export {
+        resource: Resource,
+        batch: Vec<SpanData>,
+    },
+    Flush {
+        label: String,
+        ack: oneshot::Sender<()>,
+    },
+    Shutdown {
+        ack: oneshot::Sender<()>,
+    },
 }
 
 /// A running export hub: its command channel and its thread.
@@ -68,7 +76,9 @@ impl Hub {
                 let _ = thread.join();
                 Err(e)
             }
-            Err(_) => Err(TelemetryError::Exporter("export thread died at start".into())),
+            Err(_) => Err(TelemetryError::Exporter(
+                "export thread died at start".into(),
+            )),
         }
     }
 
@@ -177,7 +187,11 @@ impl Worker {
                     }
                     Some(Command::Flush { label, ack }) => {
                         let _ = exporter.force_flush();
-                        self.stats.flush_log.lock().unwrap_or_else(|e| e.into_inner()).push(label);
+                        self.stats
+                            .flush_log
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(label);
                         let _ = ack.send(());
                     }
                     Some(Command::Shutdown { ack }) => {
@@ -203,7 +217,12 @@ impl Worker {
         }
     }
 
-    async fn export<E: SpanExporter>(&mut self, exporter: &mut E, resource: Resource, batch: Vec<SpanData>) {
+    async fn export<E: SpanExporter>(
+        &mut self,
+        exporter: &mut E,
+        resource: Resource,
+        batch: Vec<SpanData>,
+    ) {
         let n = batch.len();
         if self.resource.as_ref() != Some(&resource) {
             exporter.set_resource(&resource);
@@ -212,7 +231,10 @@ impl Worker {
         match tokio::time::timeout(self.config.export_timeout, exporter.export(batch)).await {
             Ok(Ok(())) => Stats::add(&self.stats.exported, n),
             Ok(Err(e)) => self.stats.record_error(n, e.to_string()),
-            Err(_) => self.stats.record_error(n, format!("export timed out after {:?}", self.config.export_timeout)),
+            Err(_) => self.stats.record_error(
+                n,
+                format!("export timed out after {:?}", self.config.export_timeout),
+            ),
         }
     }
 }

@@ -42,4 +42,9 @@ pub use error::TelemetryError;
 pub use exporter::{Exporter, OtlpProtocol};
 pub use memory::{ExportedSpan, MemoryExporter, NoopExporter, SpanStore};
 pub use stats::TelemetryStats;
-pub use telemetry::{BatchConfig, PipelineMode, Telemetry, TelemetryBuilder, ACTOR_ID, ACTOR_NAME, SCOPE};
+pub use telemetry::{
+    BatchConfig, PipelineMode, Telemetry, TelemetryBuilder, ACTOR_ID, ACTOR_NAME, SCOPE,
+};
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -94,20 +94,36 @@ impl SpanStore {
 
     /// The spans with this name.
     pub fn named(&self, name: &str) -> Vec<ExportedSpan> {
-        self.lock().iter().filter(|s| s.name() == name).cloned().collect()
+        self.lock()
+            .iter()
+            .filter(|s| s.name() == name)
+            .cloned()
+            .collect()
     }
 
     /// The one span with this name; panics (for tests) when there is not exactly one.
     pub fn one(&self, name: &str) -> ExportedSpan {
         let mut found = self.named(name);
-        assert_eq!(found.len(), 1, "expected one span named {name:?}, found {}: {:?}", found.len(),
-            self.spans().iter().map(|s| s.name().to_owned()).collect::<Vec<_>>());
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one span named {name:?}, found {}: {:?}",
+            found.len(),
+            self.spans()
+                .iter()
+                .map(|s| s.name().to_owned())
+                .collect::<Vec<_>>()
+        );
         found.remove(0)
     }
 
     /// The spans of one trace.
     pub fn trace(&self, trace_id: TraceId) -> Vec<ExportedSpan> {
-        self.lock().iter().filter(|s| s.trace_id() == trace_id).cloned().collect()
+        self.lock()
+            .iter()
+            .filter(|s| s.trace_id() == trace_id)
+            .cloned()
+            .collect()
     }
 
     /// Waits until at least `count` spans were exported; `false` after `limit`.

@@ -33,7 +33,10 @@ impl Buffer {
     }
 
     fn resource(&self) -> Resource {
-        self.resource.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.resource
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -51,12 +54,20 @@ pub(crate) struct HubSpanProcessor {
 
 impl std::fmt::Debug for HubSpanProcessor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubSpanProcessor").field("label", &self.label).finish()
+        f.debug_struct("HubSpanProcessor")
+            .field("label", &self.label)
+            .finish()
     }
 }
 
 impl HubSpanProcessor {
-    pub fn new(label: impl Into<String>, hub: Arc<Hub>, stats: Arc<Stats>, max_batch: usize, stamp_thread: bool) -> Self {
+    pub fn new(
+        label: impl Into<String>,
+        hub: Arc<Hub>,
+        stats: Arc<Stats>,
+        max_batch: usize,
+        stamp_thread: bool,
+    ) -> Self {
         let buffer = Arc::new(Buffer {
             spans: Mutex::new(Vec::new()),
             resource: Mutex::new(Resource::builder_empty().build()),
@@ -128,11 +139,16 @@ impl SpanProcessor for HubSpanProcessor {
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
         let flushed = self.force_flush();
-        self.shut_down.store(true, std::sync::atomic::Ordering::Release);
+        self.shut_down
+            .store(true, std::sync::atomic::Ordering::Release);
         flushed
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        *self.buffer.resource.lock().unwrap_or_else(|e| e.into_inner()) = resource.clone();
+        *self
+            .buffer
+            .resource
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = resource.clone();
     }
 }

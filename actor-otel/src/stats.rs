@@ -36,8 +36,16 @@ impl Stats {
             spans_dropped_after_shutdown: get(&self.dropped_after_shutdown),
             spans_failed_export: get(&self.failed_export),
             export_errors: get(&self.export_errors),
-            last_error: self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-            flush_order: self.flush_log.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            flush_order: self
+                .flush_log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
         }
     }
 }

@@ -245,7 +245,10 @@ impl Telemetry {
 
     /// Exports what the system pipeline has buffered and waits for it.
     pub fn force_flush(&self) -> Result<(), TelemetryError> {
-        self.inner.provider.force_flush().map_err(|e| TelemetryError::Flush(e.to_string()))
+        self.inner
+            .provider
+            .force_flush()
+            .map_err(|e| TelemetryError::Flush(e.to_string()))
     }
 
     /// Flushes and shuts down the system pipeline and the export hub. The actor system's
@@ -259,7 +262,9 @@ impl Telemetry {
         match (flushed, hub_done) {
             (Ok(()), true) => Ok(()),
             (Err(e), _) => Err(TelemetryError::Flush(e.to_string())),
-            (_, false) => Err(TelemetryError::Flush("export hub did not finish in time".into())),
+            (_, false) => Err(TelemetryError::Flush(
+                "export hub did not finish in time".into(),
+            )),
         }
     }
 
@@ -269,14 +274,20 @@ impl Telemetry {
 
     /// The resource of one actor's pipeline.
     fn actor_resource(&self, actor: &ActorInfo) -> Resource {
-        let base = self.inner.resource.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone()));
+        let base = self
+            .inner
+            .resource
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()));
         let own = [
             KeyValue::new(semconv::THREAD_NAME, actor.name.to_string()),
             KeyValue::new(semconv::THREAD_ID, actor.thread_id as i64),
             KeyValue::new(ACTOR_NAME, actor.name.to_string()),
             KeyValue::new(ACTOR_ID, actor.id.as_u64() as i64),
         ];
-        Resource::builder_empty().with_attributes(base.chain(own)).build()
+        Resource::builder_empty()
+            .with_attributes(base.chain(own))
+            .build()
     }
 
     /// Builds one actor's own provider, exporting through `hub`.
@@ -312,7 +323,11 @@ impl Instrumentation for Telemetry {
             PipelineMode::PerActorExporter => self
                 .inner
                 .exporter
-                .spawn_hub(&format!("otel-{}", actor.name), self.inner.batch.clone(), self.inner.stats.clone())
+                .spawn_hub(
+                    &format!("otel-{}", actor.name),
+                    self.inner.batch.clone(),
+                    self.inner.stats.clone(),
+                )
                 .ok(),
         };
         let hub = own_hub.clone().unwrap_or_else(|| self.inner.hub.clone());

@@ -102,7 +102,10 @@ impl Handler<Sleep> for Probe {
 pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + PATIENCE;
     while !check() {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
