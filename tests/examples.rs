@@ -1,0 +1,181 @@
+//! The examples run and print what the README says they show (issue 4). `cargo test`
+//! builds the examples; these tests run the built binaries.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use actor_otel::testing::OtlpReceiver;
+
+/// Runs an example binary with a clean OpenTelemetry environment plus `env`; returns stdout.
+fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path: PathBuf = dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test --workspace` builds the examples",
+        path.display()
+    );
+    let mut command = Command::new(&path);
+    command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OTEL_") {
+            command.env_remove(key);
+        }
+    }
+    command.envs(env.iter().copied());
+    let mut child = command.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("example {name} did not finish in time");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "example {name} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The waterfall blocks printed by the console exporter: one `Vec` of lines per trace.
+fn traces(output: &str) -> Vec<Vec<String>> {
+    let mut blocks: Vec<Vec<String>> = Vec::new();
+    let mut in_block = false;
+    for line in output.lines() {
+        if line.starts_with("trace ") {
+            blocks.push(vec![line.to_owned()]);
+            in_block = true;
+        } else if in_block && line.starts_with("  ") {
+            blocks.last_mut().unwrap().push(line.to_owned());
+        } else {
+            in_block = false;
+        }
+    }
+    blocks
+}
+
+/// The line of span `name` in a block, with its indentation depth and thread.
+fn row<'a>(block: &'a [String], name: &str) -> (usize, &'a str) {
+    let line = block
+        .iter()
+        .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no span {name} in {block:#?}"));
+    let depth = (line.len() - line.trim_start().len() - 2) / 2;
+    let thread = line.rsplit("  ").next().unwrap().trim();
+    (depth, thread)
+}
+
+#[test]
+fn worker_offload_shows_one_connected_trace_across_threads() {
+    let out = run("worker_offload", &[], &[]);
+    let blocks = traces(&out);
+    assert_eq!(blocks.len(), 1, "{out}");
+    let (d0, t0) = row(&blocks[0], "process_data");
+    let (d1, t1) = row(&blocks[0], "process worker");
+    let (d2, t2) = row(&blocks[0], "worker_process");
+    assert_eq!((d0, d1, d2), (0, 1, 2), "{out}");
+    assert_eq!(t0, "main");
+    assert_eq!((t1, t2), ("worker", "worker"));
+    assert!(out.contains("lost 0"), "{out}");
+}
+
+#[test]
+fn worker_offload_on_a_plain_thread_shows_the_orphan() {
+    let out = run("worker_offload", &["--plain-thread"], &[]);
+    let blocks = traces(&out);
+    assert_eq!(blocks.len(), 2, "{out}");
+    let with = |name: &str| {
+        blocks
+            .iter()
+            .position(|b| b.iter().any(|l| l.contains(name)))
+            .unwrap()
+    };
+    assert_ne!(
+        with("process_data"),
+        with("worker_process"),
+        "two separate traces"
+    );
+}
+
+#[test]
+fn pool_gives_each_request_its_own_trace() {
+    let out = run("pool", &[], &[]);
+    let blocks = traces(&out);
+    assert_eq!(blocks.len(), 8, "{out}");
+    for block in &blocks {
+        let (d, _) = row(block, "GET /thumbnail");
+        let (dp, worker) = row(block, "resize");
+        assert_eq!((d, dp), (0, 2));
+        assert!(worker.starts_with("resizer-"), "{block:#?}");
+    }
+    assert!(out.contains("8 requests, 8 traces"), "{out}");
+}
+
+#[test]
+fn pipeline_is_one_trace_through_three_actors() {
+    let out = run("pipeline", &[], &[]);
+    let blocks = traces(&out);
+    assert_eq!(blocks.len(), 1, "{out}");
+    let block = &blocks[0];
+    assert_eq!(row(block, "ingest line").0, 0);
+    assert_eq!(row(block, "process parse"), (1, "parse"));
+    assert_eq!(row(block, "send enrich"), (2, "parse"));
+    assert_eq!(row(block, "process enrich"), (3, "enrich"));
+    assert_eq!(row(block, "process store"), (4, "store"));
+    assert_eq!(row(block, "insert"), (5, "store"));
+    assert!(
+        out.contains("stopped in order: parse -> enrich -> store"),
+        "{out}"
+    );
+}
+
+#[test]
+fn graceful_shutdown_drains_and_flushes_in_order() {
+    let out = run("graceful_shutdown", &[], &[]);
+    let summary = out.lines().find(|l| l.starts_with("drained ")).expect(&out);
+    assert!(summary.contains("handled 800"), "{summary}");
+    assert!(summary.contains("(0 lost)"), "{summary}");
+    assert!(summary.contains("exported 2000 of 2000 spans"), "{summary}");
+    assert!(
+        summary.ends_with("flushed crawler -> indexer -> system"),
+        "{summary}"
+    );
+    assert!(out.contains("stopped in order crawler -> indexer"), "{out}");
+}
+
+#[test]
+fn otlp_example_reaches_a_real_collector_over_http_and_grpc() {
+    for (receiver, protocol) in [
+        (OtlpReceiver::http().unwrap(), "http/protobuf"),
+        (OtlpReceiver::grpc().unwrap(), "grpc"),
+    ] {
+        let out = run(
+            "otlp",
+            &[],
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+            ],
+        );
+        assert!(out.contains("exported 3 of 3 spans (0 failed"), "{out}");
+        let spans = receiver.spans();
+        assert_eq!(spans.len(), 3);
+        let trace = out
+            .lines()
+            .find_map(|l| l.split("trace ").nth(1))
+            .unwrap()
+            .trim();
+        assert!(spans.iter().all(|s| s.trace_id() == trace), "{protocol}");
+        assert_eq!(receiver.connections(), 1, "{protocol}");
+    }
+}
