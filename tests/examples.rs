@@ -14,7 +14,7 @@ fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     let path: PathBuf = dir.join("examples").join(name);
     assert!(
         path.exists(),
-        "{} is missing: `cargo test --workspace` builds the examples",
+        "{} is missing: `cargo test` builds the examples",
         path.display()
     );
     let mut command = Command::new(&path);

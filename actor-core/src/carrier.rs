@@ -70,7 +70,9 @@ impl CarrierPolicy {
     fn admits(&self, key: &str, value: &str) -> bool {
         let members = || value.split(',').filter(|m| !m.trim().is_empty()).count();
         match key.to_ascii_lowercase().as_str() {
-            "traceparent" => value.len() <= self.max_traceparent_len && value.is_ascii(),
+            "traceparent" => {
+                value.len() <= self.max_traceparent_len && well_formed_traceparent(value)
+            }
             "tracestate" => {
                 value.len() <= self.max_tracestate_len && members() <= self.max_tracestate_entries
             }
@@ -82,6 +84,31 @@ impl CarrierPolicy {
             _ => value.len() <= self.max_other_len,
         }
     }
+}
+
+/// Whether `value` follows the W3C `traceparent` grammar: 2-hex version other than `ff`,
+/// 32-hex non-zero trace id, 16-hex non-zero parent id, 2-hex flags, lowercase; version
+/// `00` has exactly these four fields. (Propagators are lenient: the SDK's accepts short
+/// ids and pads them, which would adopt a parent the sender never had.)
+pub fn well_formed_traceparent(value: &str) -> bool {
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+    let parts: Vec<&str> = value.trim().split('-').collect();
+    let [version, trace_id, parent_id, flags, rest @ ..] = parts.as_slice() else {
+        return false;
+    };
+    hex(version, 2)
+        && *version != "ff"
+        && hex(trace_id, 32)
+        && nonzero(trace_id)
+        && hex(parent_id, 16)
+        && nonzero(parent_id)
+        && hex(flags, 2)
+        && (rest.is_empty() || *version != "00")
 }
 
 /// An extractor that hides what the policy does not admit.

@@ -174,8 +174,13 @@ impl OtlpReceiver {
             .thread_name("otlp-receiver")
             .enable_all()
             .build()?;
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
         let addr: SocketAddr = listener.local_addr()?;
+        let listener = {
+            let _in_runtime = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
         let state = Arc::new(State::default());
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
         let served = state.clone();
