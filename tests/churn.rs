@@ -1,4 +1,4 @@
-//! Churn (issue 6): spawning and stopping 10,000 actors in waves leaks no thread, file
+//! Churn (issue 6): spawning and stopping 15,000 actors in waves leaks no thread, file
 //! descriptor or memory. Its own test binary, so no other test shares the process counts.
 
 mod common;
@@ -33,10 +33,10 @@ fn resident_kib() -> u64 {
 }
 
 #[test]
-fn churn_of_ten_thousand_actors_leaks_nothing() {
+fn churn_of_fifteen_thousand_actors_leaks_nothing() {
     let system = ActorSystem::builder().build();
     // One warm-up wave so lazily made process-wide state is not counted as a leak.
-    let warm: Vec<_> = (0..100)
+    let warm: Vec<_> = (0..500)
         .map(|i| system.spawn(format!("warm-{i}"), Probe::default).unwrap())
         .collect();
     warm.iter().for_each(|a| a.blocking_tell(Push(1)).unwrap());
@@ -45,12 +45,12 @@ fn churn_of_ten_thousand_actors_leaks_nothing() {
         system.actor_names().is_empty()
     });
     let (threads_before, fds_before) = process_counts();
-    let rss_before = resident_kib();
     eventually("warm-up threads to exit", || {
         process_counts().0 <= threads_before
     });
 
-    for wave in 0..20 {
+    let mut rss = Vec::new();
+    for wave in 0..30 {
         let actors: Vec<_> = (0..500)
             .map(|i| {
                 system
@@ -66,6 +66,7 @@ fn churn_of_ten_thousand_actors_leaks_nothing() {
         eventually("the wave to leave the registry", || {
             system.actor_names().is_empty()
         });
+        rss.push(resident_kib());
     }
     eventually("every actor thread to exit", || {
         process_counts().0 <= threads_before
@@ -76,10 +77,14 @@ fn churn_of_ten_thousand_actors_leaks_nothing() {
         "threads {threads_before} -> {threads_after}"
     );
     assert!(fds_after <= fds_before, "fds {fds_before} -> {fds_after}");
-    let grown = resident_kib().saturating_sub(rss_before);
+    // The allocator keeps freed memory around (and grows its arenas over the first waves),
+    // so RSS wanders from wave to wave; a leak would make it climb. Compare waves 5-9 with
+    // the last five, 10,000 actors later.
+    let mean = |w: &[u64]| w.iter().sum::<u64>() / w.len() as u64;
+    let (first, last) = (mean(&rss[5..10]), mean(&rss[25..]));
     assert!(
-        grown < 16 * 1024,
-        "RSS grew by {grown} KiB over 10,000 actors"
+        last <= first + 6 * 1024,
+        "RSS climbs from {first} KiB to {last} KiB over 10,000 more actors: {rss:?}"
     );
     system.shutdown_blocking();
 }

@@ -153,7 +153,7 @@ impl<A: Actor> ActorRef<A> {
         // Load is counted before the send so the receive loop never sees it go negative.
         self.cell.load_add();
         let envelope = Envelope {
-            payload: Box::new(Letter { msg, reply }),
+            payload: Letter::wrap::<A>(msg, reply),
             trace,
         };
         (envelope, send_span)

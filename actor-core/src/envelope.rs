@@ -5,6 +5,8 @@ use std::panic::AssertUnwindSafe;
 
 use futures::future::LocalBoxFuture;
 use futures::FutureExt;
+use smallbox::space::S8;
+use smallbox::{smallbox, SmallBox};
 
 use crate::telemetry::{Outcome, TraceMeta};
 use crate::{Actor, Ctx, Handler, Message, Reply};
@@ -17,50 +19,60 @@ pub(crate) enum Failure {
 /// The reply slot of an ask.
 pub(crate) type ReplyTx<R> = oneshot::Sender<Result<R, Failure>>;
 
+/// Where a payload lives: inline in the envelope when it fits in 64 bytes (most messages),
+/// on the heap otherwise. Inline payloads spare an allocation on the sender's thread that
+/// would be freed on the actor's thread, the costliest pattern for the allocator.
+pub(crate) type PayloadBox<A> = SmallBox<dyn Payload<A>, S8>;
+
 /// A message for actor `A`, with everything the receive loop needs.
 pub(crate) struct Envelope<A: Actor> {
-    pub payload: Box<dyn Payload<A>>,
+    pub payload: PayloadBox<A>,
     pub trace: TraceMeta,
 }
 
 /// A message of some type `M` that `A` handles, with its reply slot.
 pub(crate) trait Payload<A: Actor>: Send {
-    /// Runs the handler, catches a panic, sends the reply.
-    fn handle<'a>(
-        self: Box<Self>,
-        actor: &'a mut A,
-        cx: &'a mut Ctx<A>,
-    ) -> LocalBoxFuture<'a, Outcome>;
+    /// Takes the message out and runs the handler on it; catches a panic, sends the reply.
+    fn handle<'a>(&mut self, actor: &'a mut A, cx: &'a mut Ctx<A>) -> LocalBoxFuture<'a, Outcome>;
     /// The Rust type name of the message.
     fn message_type(&self) -> &'static str;
     /// For handing an undelivered message back to its sender.
-    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+    fn as_any(&mut self) -> &mut dyn Any;
 }
 
 /// The concrete payload: a message and, for an ask, where its reply goes.
 pub(crate) struct Letter<M: Message> {
-    pub msg: M,
-    pub reply: Option<ReplyTx<M::Reply>>,
+    msg: Option<M>,
+    reply: Option<ReplyTx<M::Reply>>,
 }
 
 impl<M: Message> Letter<M> {
+    /// Wraps a message (and the reply slot of an ask) for actor `A`.
+    pub fn wrap<A: Handler<M>>(msg: M, reply: Option<ReplyTx<M::Reply>>) -> PayloadBox<A> {
+        smallbox!(Letter {
+            msg: Some(msg),
+            reply
+        })
+    }
+
     /// Takes the message out of an envelope that came back undelivered.
-    pub fn unwrap_from<A: Actor>(payload: Box<dyn Payload<A>>) -> M {
-        match payload.into_any().downcast::<Letter<M>>() {
-            Ok(letter) => letter.msg,
-            Err(_) => unreachable!("an envelope always returns to the sender that made it"),
-        }
+    pub fn unwrap_from<A: Actor>(mut payload: PayloadBox<A>) -> M {
+        payload
+            .as_any()
+            .downcast_mut::<Letter<M>>()
+            .and_then(|letter| letter.msg.take())
+            .expect("an undelivered envelope returns unopened to the sender that made it")
     }
 }
 
 impl<A: Handler<M>, M: Message> Payload<A> for Letter<M> {
-    fn handle<'a>(
-        self: Box<Self>,
-        actor: &'a mut A,
-        cx: &'a mut Ctx<A>,
-    ) -> LocalBoxFuture<'a, Outcome> {
-        let Letter { msg, reply } = *self;
+    fn handle<'a>(&mut self, actor: &'a mut A, cx: &'a mut Ctx<A>) -> LocalBoxFuture<'a, Outcome> {
+        let msg = self.msg.take();
+        let reply = self.reply.take();
         Box::pin(async move {
+            let Some(msg) = msg else {
+                return Outcome::default();
+            };
             let run = AssertUnwindSafe(async move { actor.handle(msg, cx).await });
             match run.catch_unwind().await {
                 Ok(answer) => {
@@ -89,7 +101,7 @@ impl<A: Handler<M>, M: Message> Payload<A> for Letter<M> {
         std::any::type_name::<M>()
     }
 
-    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+    fn as_any(&mut self) -> &mut dyn Any {
         self
     }
 }

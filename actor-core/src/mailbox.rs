@@ -102,11 +102,12 @@ impl<A: Actor> MailboxTx<A> {
 }
 
 impl<A: Actor> MailboxRx<A> {
-    /// Takes a queued envelope without waiting.
-    pub fn try_recv(&mut self) -> Result<Envelope<A>, mpsc::error::TryRecvError> {
+    /// Waits until something is queued, then moves up to `limit` envelopes into `batch`;
+    /// 0 once the mailbox is closed and empty.
+    pub async fn recv_many(&mut self, batch: &mut Vec<Envelope<A>>, limit: usize) -> usize {
         match self {
-            MailboxRx::Bounded(rx) => rx.try_recv(),
-            MailboxRx::Unbounded(rx) => rx.try_recv(),
+            MailboxRx::Bounded(rx) => rx.recv_many(batch, limit).await,
+            MailboxRx::Unbounded(rx) => rx.recv_many(batch, limit).await,
         }
     }
 

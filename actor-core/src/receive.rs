@@ -6,17 +6,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::FutureExt;
-use opentelemetry::context::FutureExt as _;
 use opentelemetry::Context;
-use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::cell::ActorCell;
 use crate::envelope::Envelope;
 use crate::mailbox::MailboxRx;
 use crate::supervision::Supervisor;
 use crate::system::{ActorOptions, Hooks};
-use crate::telemetry::{set_current_actor, Outcome, ProcessSpans, Relation, TraceCarrier};
+use crate::telemetry::{
+    set_current_actor, InContext, Outcome, ProcessSpans, Relation, TraceCarrier,
+};
 use crate::{Actor, ActorInfo, ActorReport, ActorSystem, Ctx, StopReason};
+
+/// Most envelopes taken from the mailbox at once.
+const BATCH: usize = 64;
 
 /// Everything an actor thread needs, moved onto it at spawn.
 pub(crate) struct ActorThread<A: Actor, F> {
@@ -136,39 +139,48 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             .await;
         let mut closed = false;
 
-        while let Some(actor) = state.as_mut() {
+        let mut batch = Vec::with_capacity(BATCH);
+        while state.is_some() {
             if !closed && self.cell.stop_requested() {
                 self.rx.close();
                 closed = true;
             }
-            let Some(envelope) = self.next(closed).await else {
+            if !self.fill(&mut batch, closed).await {
                 if closed {
                     break;
                 }
                 continue;
-            };
-            if closed {
-                counters.drained += 1;
             }
-            let outcome = dispatch(
-                envelope,
-                actor,
-                &mut cx,
-                spans.as_ref(),
-                &self.cell,
-                &self.options,
-            )
-            .await;
-            self.cell.load_sub();
-            counters.handled += 1;
-            if outcome.panic.is_some() {
-                counters.panics += 1;
-                state = None;
-                if supervisor.allow_restart() {
-                    counters.restarts += 1;
-                    state = self
-                        .build_state(&mut cx, &mut supervisor, &mut counters)
-                        .await;
+            for envelope in batch.drain(..) {
+                let Some(actor) = state.as_mut() else {
+                    // Supervision gave up mid-batch: the rest is dropped like the mailbox.
+                    counters.dropped += 1;
+                    self.cell.load_sub();
+                    continue;
+                };
+                if closed || self.cell.stop_requested() {
+                    counters.drained += 1;
+                }
+                let outcome = dispatch(
+                    envelope,
+                    actor,
+                    &mut cx,
+                    spans.as_ref(),
+                    &self.cell,
+                    &self.options,
+                )
+                .await;
+                self.cell.load_sub();
+                counters.handled += 1;
+                if outcome.panic.is_some() {
+                    counters.panics += 1;
+                    state = None;
+                    if supervisor.allow_restart() {
+                        counters.restarts += 1;
+                        state = self
+                            .build_state(&mut cx, &mut supervisor, &mut counters)
+                            .await;
+                    }
                 }
             }
         }
@@ -217,25 +229,23 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         }
     }
 
-    /// The next envelope. Drains what is queued without parking; parks only when empty.
-    /// `None` means: woken for a stop request (open) or closed and empty (closed).
-    async fn next(&mut self, closed: bool) -> Option<Envelope<A>> {
+    /// Takes what is queued (up to [`BATCH`]) into `batch`, parking only when the mailbox
+    /// is empty: a burst costs one wake-up. `false` when nothing came: woken by a stop
+    /// request (open mailbox), or closed and empty.
+    async fn fill(&mut self, batch: &mut Vec<Envelope<A>>, closed: bool) -> bool {
         if closed {
-            return self.rx.recv().await;
+            return self.rx.recv_many(batch, BATCH).await > 0;
         }
-        match self.rx.try_recv() {
-            Ok(envelope) => Some(envelope),
-            Err(TryRecvError::Disconnected) => {
-                self.cell.request_stop();
-                None
-            }
-            Err(TryRecvError::Empty) => {
-                tokio::select! {
-                    biased;
-                    _ = self.cell.wake.notified() => None,
-                    envelope = self.rx.recv() => envelope,
+        tokio::select! {
+            biased;
+            received = self.rx.recv_many(batch, BATCH) => {
+                if received == 0 {
+                    // Every sender is gone: nothing can arrive any more.
+                    self.cell.request_stop();
                 }
+                received > 0
             }
+            _ = self.cell.wake.notified() => false,
         }
     }
 
@@ -276,17 +286,17 @@ async fn dispatch<A: Actor>(
     cell: &ActorCell,
     options: &ActorOptions,
 ) -> Outcome {
-    let Envelope { payload, mut trace } = envelope;
+    let Envelope {
+        mut payload,
+        mut trace,
+    } = envelope;
     let carrier = std::mem::replace(&mut trace.carrier, TraceCarrier::Context(Context::new()));
     let parent = cell.system.tracing.restore(carrier);
     match spans {
         Some(spans) => {
             let message_type = payload.message_type();
             let handler_cx = spans.start(parent, &trace, message_type);
-            let outcome = payload
-                .handle(actor, cx)
-                .with_context(handler_cx.clone())
-                .await;
+            let outcome = InContext::new(payload.handle(actor, cx), handler_cx.clone()).await;
             ProcessSpans::end(&handler_cx, &outcome);
             outcome
         }
@@ -300,7 +310,7 @@ async fn dispatch<A: Actor>(
                 Relation::Parent => parent,
                 Relation::Link => Context::new(),
             };
-            payload.handle(actor, cx).with_context(handler_cx).await
+            InContext::new(payload.handle(actor, cx), handler_cx).await
         }
     }
 }

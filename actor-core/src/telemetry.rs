@@ -163,7 +163,7 @@ pub(crate) enum TraceCarrier {
     /// The context itself (in-process).
     Context(Context),
     /// Text headers injected by the configured propagator.
-    Headers(HashMap<String, String>),
+    Headers(Box<HashMap<String, String>>),
 }
 
 /// What the send side records in an envelope for the receive side's span.
@@ -283,7 +283,7 @@ impl Tracing {
             Propagation::Carrier(propagator) => {
                 let mut headers = HashMap::new();
                 propagator.inject_context(&cx, &mut headers);
-                TraceCarrier::Headers(headers)
+                TraceCarrier::Headers(Box::new(headers))
             }
         };
         let meta = TraceMeta {
@@ -301,9 +301,9 @@ impl Tracing {
             TraceCarrier::Context(cx) => cx,
             TraceCarrier::Headers(headers) => match &self.options.propagation {
                 Propagation::Carrier(p) => {
-                    crate::carrier::extract_with(p.as_ref(), &headers, &Default::default())
+                    crate::carrier::extract_with(p.as_ref(), &*headers, &Default::default())
                 }
-                Propagation::InProcess => crate::carrier::extract(&headers),
+                Propagation::InProcess => crate::carrier::extract(&*headers),
             },
         }
     }
@@ -426,4 +426,43 @@ fn record_failure(span: &opentelemetry::trace::SpanRef<'_>, error_type: &'static
         ],
     );
     span.set_status(Status::error(text.to_owned()));
+}
+
+/// Runs a future with `cx` as the active context on every poll, like
+/// `opentelemetry::context::FutureExt::with_context`, but moves the context in on the first
+/// poll instead of cloning it: a handler that finishes in one poll costs no extra reference
+/// count traffic on a context that the sender's thread is also touching.
+#[pin_project::pin_project]
+pub(crate) struct InContext<F> {
+    #[pin]
+    inner: F,
+    cx: Option<Context>,
+}
+
+impl<F> InContext<F> {
+    pub fn new(inner: F, cx: Context) -> Self {
+        InContext {
+            inner,
+            cx: Some(cx),
+        }
+    }
+}
+
+impl<F: std::future::Future> std::future::Future for InContext<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        task: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        let cx = this.cx.take().unwrap_or_default();
+        let _active = cx.attach();
+        let poll = this.inner.poll(task);
+        if poll.is_pending() {
+            // Keep it for the next poll (the guard still holds it as the current one).
+            *this.cx = Some(Context::current());
+        }
+        poll
+    }
 }

@@ -1,0 +1,259 @@
+//! Our framework: actors on their own threads, with or without tracing.
+
+use actor_core::{Actor, ActorRef, ActorSystem, Ctx, Handler, MailboxSize, Message};
+use actor_otel::{Exporter, PipelineMode, Telemetry};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::Context;
+
+use crate::Workload;
+
+/// Counts `Tell`s, answers `Ping`s with the count.
+pub struct Counter(u64);
+impl Actor for Counter {}
+
+/// A fire-and-forget message.
+pub struct Tell(pub u64);
+impl Message for Tell {
+    type Reply = ();
+}
+impl Handler<Tell> for Counter {
+    async fn handle(&mut self, _: Tell, _cx: &mut Ctx<Self>) {
+        self.0 += 1;
+    }
+}
+
+/// An ask: replies with the number of `Tell`s handled so far.
+pub struct Ping(pub u64);
+impl Message for Ping {
+    type Reply = u64;
+}
+impl Handler<Ping> for Counter {
+    async fn handle(&mut self, _: Ping, _cx: &mut Ctx<Self>) -> u64 {
+        self.0
+    }
+}
+
+/// What tracing is installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tracing {
+    /// No SDK: messages only carry and restore the context.
+    None,
+    /// An SDK with one batching pipeline (shared by all actors) and a no-op exporter.
+    Batching,
+    /// An SDK with a pipeline per actor and a no-op exporter.
+    PerActor,
+}
+
+/// Our framework under one tracing set-up.
+pub struct Ours {
+    system: ActorSystem,
+    telemetry: Option<Telemetry>,
+    actors: Vec<ActorRef<Counter>>,
+    expected: Vec<u64>,
+    runtime: tokio::runtime::Runtime,
+    /// The caller's context: every message is sent from inside a sampled span.
+    caller: Context,
+}
+
+impl Ours {
+    /// Starts `actors` counters under `tracing`.
+    pub fn start_with(actors: usize, tracing: Tracing) -> Self {
+        let telemetry = match tracing {
+            Tracing::None => None,
+            Tracing::Batching | Tracing::PerActor => Some(
+                Telemetry::builder()
+                    .service_name("bench")
+                    .exporter(Exporter::noop())
+                    .pipeline(if tracing == Tracing::PerActor {
+                        PipelineMode::PerActor
+                    } else {
+                        PipelineMode::Shared
+                    })
+                    .global(false)
+                    .build()
+                    .expect("the no-op exporter always starts"),
+            ),
+        };
+        let mut builder = ActorSystem::builder()
+            .name("bench")
+            .mailbox(MailboxSize::Bounded(1024));
+        let caller = match &telemetry {
+            Some(t) => {
+                builder = builder.instrumentation(t.clone());
+                use opentelemetry::trace::Tracer;
+                Context::current_with_span(t.tracer("bench").start("caller"))
+            }
+            None => Context::new().with_remote_span_context(SpanContext::new(
+                TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
+                SpanId::from(0xb7ad_6b71_6920_3331),
+                TraceFlags::SAMPLED,
+                true,
+                TraceState::default(),
+            )),
+        };
+        let system = builder.build();
+        let actors: Vec<ActorRef<Counter>> = (0..actors)
+            .map(|i| {
+                system
+                    .spawn(format!("counter-{i}"), || Counter(0))
+                    .expect("spawn")
+            })
+            .collect();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        Ours {
+            system,
+            telemetry,
+            expected: vec![0; actors.len()],
+            actors,
+            runtime,
+            caller,
+        }
+    }
+
+    fn confirm(&mut self, i: usize) {
+        let actor = &self.actors[i];
+        let seen = self
+            .runtime
+            .block_on(actor.ask(Ping(0)))
+            .expect("ask to confirm");
+        assert_eq!(seen, self.expected[i], "every tell was handled");
+    }
+}
+
+impl Workload for Ours {
+    const NAME: &'static str = "actor-core";
+
+    fn start(actors: usize) -> Self {
+        Ours::start_with(actors, Tracing::None)
+    }
+
+    fn ask_rtt(&mut self, n: u64) {
+        let _in_span = self.caller.clone().attach();
+        let actor = &self.actors[0];
+        self.runtime.block_on(async {
+            for i in 0..n {
+                actor.ask(Ping(i)).await.expect("ask");
+            }
+        });
+    }
+
+    fn tell(&mut self, n: u64) {
+        let _in_span = self.caller.clone().attach();
+        let actor = &self.actors[0];
+        self.runtime.block_on(async {
+            for i in 0..n {
+                actor.tell(Tell(i)).await.expect("tell");
+            }
+        });
+        self.expected[0] += n;
+        self.confirm(0);
+    }
+
+    fn fanout(&mut self, n: u64) {
+        let _in_span = self.caller.clone().attach();
+        let count = self.actors.len();
+        let actors = &self.actors;
+        self.runtime.block_on(async {
+            for i in 0..n {
+                actors[i as usize % count]
+                    .tell(Tell(i))
+                    .await
+                    .expect("tell");
+            }
+        });
+        for i in 0..count {
+            self.expected[i] += n / count as u64 + u64::from((i as u64) < n % count as u64);
+            self.confirm(i);
+        }
+    }
+
+    fn stop(self) {
+        self.system.shutdown_blocking();
+        if let Some(t) = self.telemetry {
+            let _ = t.shutdown();
+        }
+    }
+}
+
+macro_rules! traced_workload {
+    ($name:ident, $label:literal, $tracing:expr) => {
+        #[doc = concat!("Our framework with tracing: ", $label, ".")]
+        pub struct $name(Ours);
+
+        impl Workload for $name {
+            const NAME: &'static str = $label;
+            fn start(actors: usize) -> Self {
+                $name(Ours::start_with(actors, $tracing))
+            }
+            fn ask_rtt(&mut self, n: u64) {
+                self.0.ask_rtt(n)
+            }
+            fn tell(&mut self, n: u64) {
+                self.0.tell(n)
+            }
+            fn fanout(&mut self, n: u64) {
+                self.0.fanout(n)
+            }
+            fn stop(self) {
+                self.0.stop()
+            }
+        }
+    };
+}
+
+traced_workload!(
+    OursBatching,
+    "actor-core + SDK (batching, no-op exporter)",
+    Tracing::Batching
+);
+traced_workload!(
+    OursPerActor,
+    "actor-core + SDK (per-actor pipelines)",
+    Tracing::PerActor
+);
+
+/// Spawns `n` idle actors, confirms each runs, and shuts them all down.
+pub fn spawn_and_shutdown(n: usize) {
+    let system = ActorSystem::builder().name("spawn").build();
+    let actors: Vec<ActorRef<Counter>> = (0..n)
+        .map(|i| {
+            system
+                .spawn(format!("idle-{i}"), || Counter(0))
+                .expect("spawn")
+        })
+        .collect();
+    for a in &actors {
+        a.blocking_ask(Ping(0)).expect("alive");
+    }
+    let report = system.shutdown_blocking();
+    assert_eq!(report.actors.len(), n);
+}
+
+/// Resident memory added per idle actor, in bytes (from `/proc/self/statm`), over `n` actors.
+pub fn rss_per_idle_actor(n: usize) -> Option<u64> {
+    let system = ActorSystem::builder().name("rss").build();
+    let before = resident_bytes()?;
+    let actors: Vec<ActorRef<Counter>> = (0..n)
+        .map(|i| {
+            system
+                .spawn(format!("idle-{i}"), || Counter(0))
+                .expect("spawn")
+        })
+        .collect();
+    for a in &actors {
+        a.blocking_ask(Ping(0)).expect("alive");
+    }
+    let after = resident_bytes()?;
+    system.shutdown_blocking();
+    Some(after.saturating_sub(before) / n as u64)
+}
+
+/// The process's resident set size in bytes.
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
