@@ -66,7 +66,7 @@ fn steady_mixed_traffic_keeps_memory_flat() {
             }
         });
         // Pool workers keep what they saw; restart them through a panic every few rounds.
-        if round % 10 == 0 {
+        if round.is_multiple_of(10) {
             for w in pool.workers() {
                 let _ = w.blocking_ask(Boom);
             }
@@ -78,7 +78,7 @@ fn steady_mixed_traffic_keeps_memory_flat() {
             Some(_) => peak_after_warm = peak_after_warm.max(rss),
             None => {}
         }
-        if round % 500 == 0 {
+        if round.is_multiple_of(500) {
             eprintln!(
                 "{:>5.0}s round {round}: rss {rss} KiB",
                 started.elapsed().as_secs_f64()

@@ -23,7 +23,8 @@ impl Default for MailboxSize {
     }
 }
 
-/// Why a send did not go through; the envelope comes back.
+/// Why a send did not go through; the envelope comes back (whole, so the message can be
+/// returned to its sender: hence the large error type, allowed below).
 pub(crate) enum Refused<A: Actor> {
     Closed(Envelope<A>),
     Full(Envelope<A>),
@@ -66,6 +67,7 @@ pub(crate) fn mailbox<A: Actor>(size: MailboxSize) -> (MailboxTx<A>, MailboxRx<A
 
 impl<A: Actor> MailboxTx<A> {
     /// Sends, waiting for room in a bounded mailbox.
+    #[allow(clippy::result_large_err)]
     pub async fn send(&self, env: Envelope<A>) -> Result<(), Refused<A>> {
         match self {
             MailboxTx::Bounded(tx) => tx.send(env).await.map_err(|e| Refused::Closed(e.0)),
@@ -74,6 +76,7 @@ impl<A: Actor> MailboxTx<A> {
     }
 
     /// Sends without waiting.
+    #[allow(clippy::result_large_err)]
     pub fn try_send(&self, env: Envelope<A>) -> Result<(), Refused<A>> {
         match self {
             MailboxTx::Bounded(tx) => tx.try_send(env).map_err(|e| match e {

@@ -163,6 +163,8 @@ pub(crate) enum TraceCarrier {
     /// The context itself (in-process).
     Context(Context),
     /// Text headers injected by the configured propagator.
+    // Boxed so the common in-process envelope stays small (the map is 48 bytes inline).
+    #[allow(clippy::box_collection)]
     Headers(Box<HashMap<String, String>>),
 }
 
