@@ -1,7 +1,7 @@
 //! [`ActorRef`]: the cloneable, `Send` handle used to `tell` and `ask` an actor.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
@@ -9,6 +9,7 @@ use crate::ask::{Ask, AskTarget};
 use crate::cell::ActorCell;
 use crate::envelope::{Envelope, Failure, Letter, ReplyTx};
 use crate::mailbox::{MailboxTx, Refused};
+use crate::spin::spin_until;
 use crate::telemetry::{current_actor, end_send_span, SendOp};
 use crate::{Actor, ActorId, AskError, Handler, Message, Recipient, SendError};
 
@@ -124,6 +125,20 @@ impl<A: Actor> ActorRef<A> {
         self.ask(msg).blocking()
     }
 
+    /// Whether asks spin for their replies at all.
+    fn spins(&self) -> bool {
+        !self.cell.system.spin.is_zero()
+    }
+
+    /// Records the round trip of an async ask: short when the reply came during the spin.
+    fn record_rtt_since<R>(&self, sent_at: Instant, rx: &oneshot::AsyncReceiver<R>) {
+        if rx.has_message() {
+            self.cell.record_rtt(sent_at.elapsed());
+        } else {
+            self.cell.record_rtt(Duration::MAX);
+        }
+    }
+
     pub(crate) fn ask_timeout(&self) -> Option<Duration> {
         self.cell.system.ask_timeout
     }
@@ -153,6 +168,7 @@ impl<A: Actor> ActorRef<A> {
         // Load is counted before the send so the receive loop never sees it go negative.
         self.cell.load_add();
         let envelope = Envelope {
+            ask: reply.is_some(),
             payload: Letter::wrap::<A>(msg, reply),
             trace,
         };
@@ -210,7 +226,12 @@ impl<A: Actor> ActorRef<A> {
             return Err(AskError::SelfAsk(msg));
         }
         let (tx, rx) = oneshot::async_channel();
+        let sent_at = self.spins().then(Instant::now);
         self.send(msg, Some(tx), SendOp::Ask).await?;
+        if let Some(sent_at) = sent_at {
+            spin_until(self.cell.ask_spin(), || rx.has_message() || rx.is_closed());
+            self.record_rtt_since(sent_at, &rx);
+        }
         let reply = match timeout {
             None => rx.await.map_err(|_| AskError::Dropped)?,
             Some(limit) => crate::timer::timeout(limit, rx)
@@ -233,7 +254,16 @@ impl<A: Actor> ActorRef<A> {
             return Err(AskError::Send(SendError::WouldBlock(msg)));
         }
         let (tx, rx) = oneshot::channel();
+        let sent_at = self.spins().then(Instant::now);
         futures::executor::block_on(self.send(msg, Some(tx), SendOp::Ask))?;
+        if let Some(sent_at) = sent_at {
+            spin_until(self.cell.ask_spin(), || rx.has_message() || rx.is_closed());
+            if rx.has_message() {
+                self.cell.record_rtt(sent_at.elapsed());
+            } else {
+                self.cell.record_rtt(Duration::MAX);
+            }
+        }
         let reply = match timeout {
             None => rx.recv().map_err(|_| AskError::Dropped)?,
             Some(limit) => rx.recv_timeout(limit).map_err(|e| match e {

@@ -30,6 +30,8 @@ pub(crate) struct SystemShared {
     pub name: Arc<str>,
     pub tracing: Tracing,
     pub ask_timeout: Option<Duration>,
+    /// Longest spin before parking or awaiting a reply (zero: never spin).
+    pub spin: Duration,
 }
 
 /// State shared by every reference to one actor and by its receive loop.
@@ -41,6 +43,8 @@ pub(crate) struct ActorCell {
     /// Wakes a parked receive loop when a stop is requested.
     pub wake: Notify,
     next_message_id: AtomicU64,
+    /// The last ask round trip to this actor, in ns: asks spin for the reply while it is short.
+    recent_rtt_ns: AtomicU64,
     /// Messages sent and not yet handled; kept only for pool members (least-loaded dispatch).
     load: Option<AtomicUsize>,
 }
@@ -54,6 +58,7 @@ impl ActorCell {
             stop_requested: AtomicBool::new(false),
             wake: Notify::new(),
             next_message_id: AtomicU64::new(1),
+            recent_rtt_ns: AtomicU64::new(0),
             load: track_load.then(|| AtomicUsize::new(0)),
         }
     }
@@ -72,6 +77,23 @@ impl ActorCell {
     /// A fresh `messaging.message.id` for a message to this actor.
     pub fn next_message_id(&self) -> u64 {
         self.next_message_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// How long an ask should spin for its reply before awaiting it.
+    pub fn ask_spin(&self) -> Duration {
+        let limit = self.system.spin;
+        let recent = Duration::from_nanos(self.recent_rtt_ns.load(Ordering::Relaxed));
+        if recent <= limit {
+            limit
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Records an ask's round trip.
+    pub fn record_rtt(&self, rtt: Duration) {
+        let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
+        self.recent_rtt_ns.store(ns, Ordering::Relaxed);
     }
 
     /// Counts a message into the load (pool members only).

@@ -28,6 +28,8 @@ pub(crate) type PayloadBox<A> = SmallBox<dyn Payload<A>, S8>;
 pub(crate) struct Envelope<A: Actor> {
     pub payload: PayloadBox<A>,
     pub trace: TraceMeta,
+    /// An ask: its sender waits for the reply (and likely sends again right after).
+    pub ask: bool,
 }
 
 /// A message of some type `M` that `A` handles, with its reply slot.

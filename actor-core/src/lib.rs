@@ -55,6 +55,7 @@ mod receive;
 mod recipient;
 mod reply;
 mod shutdown;
+mod spin;
 mod supervision;
 mod system;
 mod telemetry;
@@ -71,6 +72,7 @@ pub use pool::{Dispatch, Pool, PoolBuilder};
 pub use recipient::Recipient;
 pub use reply::{Reply, ReplyError};
 pub use shutdown::{ActorReport, ShutdownReport, StopReason};
+pub use spin::DEFAULT_SPIN;
 pub use supervision::Supervision;
 pub use system::{ActorBuilder, ActorHook, ActorSystem, ActorSystemBuilder};
 pub use telemetry::{

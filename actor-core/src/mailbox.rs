@@ -105,6 +105,14 @@ impl<A: Actor> MailboxTx<A> {
 }
 
 impl<A: Actor> MailboxRx<A> {
+    /// Whether nothing is queued right now.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            MailboxRx::Bounded(rx) => rx.is_empty(),
+            MailboxRx::Unbounded(rx) => rx.is_empty(),
+        }
+    }
+
     /// Waits until something is queued, then moves up to `limit` envelopes into `batch`;
     /// 0 once the mailbox is closed and empty.
     pub async fn recv_many(&mut self, batch: &mut Vec<Envelope<A>>, limit: usize) -> usize {

@@ -11,6 +11,7 @@ use opentelemetry::Context;
 use crate::cell::ActorCell;
 use crate::envelope::Envelope;
 use crate::mailbox::MailboxRx;
+use crate::spin::{spin_until, Adaptive};
 use crate::supervision::Supervisor;
 use crate::system::{ActorOptions, Hooks};
 use crate::telemetry::{
@@ -62,6 +63,7 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
             Ok(runtime) => {
                 let local = tokio::task::LocalSet::new();
                 let body = Body {
+                    spin: Adaptive::new(self.cell.system.spin),
                     cell: self.cell,
                     rx: self.rx,
                     myself: self.myself,
@@ -84,6 +86,7 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
 
 /// The part of [`ActorThread`] that lives inside the runtime.
 struct Body<A: Actor, F> {
+    spin: Adaptive,
     cell: Arc<ActorCell>,
     rx: MailboxRx<A>,
     myself: crate::ActorRef<A>,
@@ -151,7 +154,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 }
                 continue;
             }
+            let mut asks = false;
             for envelope in batch.drain(..) {
+                asks |= envelope.ask;
                 let Some(actor) = state.as_mut() else {
                     // Supervision gave up mid-batch: the rest is dropped like the mailbox.
                     counters.dropped += 1;
@@ -183,6 +188,8 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                     }
                 }
             }
+            // Request/reply traffic: the asker will likely send again right after its reply.
+            self.spin.served_asks(asks);
         }
 
         let reason = match state.as_mut() {
@@ -236,7 +243,17 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         if closed {
             return self.rx.recv_many(batch, BATCH).await > 0;
         }
-        tokio::select! {
+        let mut parked_at = None;
+        if self.rx.is_empty() && self.spin.enabled() {
+            let cell = &self.cell;
+            let rx = &self.rx;
+            if spin_until(self.spin.spin(), || !rx.is_empty() || cell.stop_requested()) {
+                self.spin.spin_paid_off();
+            } else {
+                parked_at = Some(Instant::now());
+            }
+        }
+        let received = tokio::select! {
             biased;
             received = self.rx.recv_many(batch, BATCH) => {
                 if received == 0 {
@@ -246,7 +263,11 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 received > 0
             }
             _ = self.cell.wake.notified() => false,
+        };
+        if let Some(parked_at) = parked_at {
+            self.spin.parked_for(parked_at.elapsed());
         }
+        received
     }
 
     /// Builds the state with the factory and runs `started`, restarting on panic as the
@@ -289,6 +310,7 @@ async fn dispatch<A: Actor>(
     let Envelope {
         mut payload,
         mut trace,
+        ..
     } = envelope;
     let carrier = std::mem::replace(&mut trace.carrier, TraceCarrier::Context(Context::new()));
     let parent = cell.system.tracing.restore(carrier);
