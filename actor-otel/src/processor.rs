@@ -25,10 +25,15 @@ pub(crate) struct Buffer {
 impl Buffer {
     /// Takes the buffered spans, if any, with their resource.
     pub fn take(&self) -> Option<(Resource, Vec<SpanData>)> {
-        let batch = std::mem::take(&mut *self.spans.lock().unwrap_or_else(|e| e.into_inner()));
-        if batch.is_empty() {
-            return None;
-        }
+        let batch = {
+            let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+            if spans.is_empty() {
+                return None;
+            }
+            // Leave a buffer of the same size behind, so pushes never regrow it.
+            let capacity = spans.capacity();
+            std::mem::replace(&mut *spans, Vec::with_capacity(capacity))
+        };
         Some((self.resource(), batch))
     }
 

@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
-use actor_benches::{Ours, OursBatching, OursPerActor, Raw, Workload};
+use actor_benches::{Ours, OursBatching, OursPerActor, OursProcessOnly, Raw, Workload};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
 const BATCH: u64 = 100_000;
@@ -91,6 +91,7 @@ fn tracing_cost(c: &mut Criterion) {
     batch::<Ours>(&mut group, 1, Ours::tell);
     batch::<OursBatching>(&mut group, 1, OursBatching::tell);
     batch::<OursPerActor>(&mut group, 1, OursPerActor::tell);
+    batch::<OursProcessOnly>(&mut group, 1, OursProcessOnly::tell);
     group.finish();
 
     let mut group = c.benchmark_group("tracing_cost_ask");

@@ -42,6 +42,8 @@ pub enum Tracing {
     Batching,
     /// An SDK with a pipeline per actor and a no-op exporter.
     PerActor,
+    /// As `PerActor`, with only the `process` span per message (no `send` span for tells).
+    ProcessOnly,
 }
 
 /// Our framework under one tracing set-up.
@@ -60,14 +62,14 @@ impl Ours {
     pub fn start_with(actors: usize, tracing: Tracing) -> Self {
         let telemetry = match tracing {
             Tracing::None => None,
-            Tracing::Batching | Tracing::PerActor => Some(
+            Tracing::Batching | Tracing::PerActor | Tracing::ProcessOnly => Some(
                 Telemetry::builder()
                     .service_name("bench")
                     .exporter(Exporter::noop())
-                    .pipeline(if tracing == Tracing::PerActor {
-                        PipelineMode::PerActor
-                    } else {
+                    .pipeline(if tracing == Tracing::Batching {
                         PipelineMode::Shared
+                    } else {
+                        PipelineMode::PerActor
                     })
                     .global(false)
                     .build()
@@ -76,6 +78,10 @@ impl Ours {
         };
         let mut builder = ActorSystem::builder()
             .name("bench")
+            .tracing(actor_core::TracingOptions {
+                send_span_on_tell: tracing != Tracing::ProcessOnly,
+                ..Default::default()
+            })
             .mailbox(MailboxSize::Bounded(1024));
         let caller = match &telemetry {
             Some(t) => {
@@ -208,6 +214,11 @@ traced_workload!(
     OursBatching,
     "actor-core + SDK (batching, no-op exporter)",
     Tracing::Batching
+);
+traced_workload!(
+    OursProcessOnly,
+    "actor-core + SDK (per-actor, process spans only)",
+    Tracing::ProcessOnly
 );
 traced_workload!(
     OursPerActor,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use actor_benches::ours::{rss_per_idle_actor, spawn_and_shutdown};
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
-use actor_benches::{Ours, OursBatching, OursPerActor, Raw, Workload};
+use actor_benches::{Ours, OursBatching, OursPerActor, OursProcessOnly, Raw, Workload};
 
 const RUNS: usize = 5;
 const ASKS: u64 = 20_000;
@@ -65,6 +65,7 @@ fn main() {
     measure::<Actix>(&mut rows, &all);
     measure::<OursBatching>(&mut rows, &["ask_rtt", "tell_throughput"]);
     measure::<OursPerActor>(&mut rows, &["ask_rtt", "tell_throughput"]);
+    measure::<OursProcessOnly>(&mut rows, &["ask_rtt", "tell_throughput"]);
 
     println!("| workload | framework | ns/op | msgs/s | ratio to raw |");
     println!("|---|---|---:|---:|---:|");
@@ -91,7 +92,11 @@ fn main() {
     println!();
     println!("| tracing cost per message | tell (ns) | ask (ns) |");
     println!("|---|---:|---:|");
-    for framework in [OursBatching::NAME, OursPerActor::NAME] {
+    for framework in [
+        OursBatching::NAME,
+        OursPerActor::NAME,
+        OursProcessOnly::NAME,
+    ] {
         println!(
             "| {framework} | +{:.0} | +{:.0} |",
             traced(framework, "tell_throughput") - traced(Ours::NAME, "tell_throughput"),
