@@ -78,6 +78,7 @@ impl Ours {
         };
         let mut builder = ActorSystem::builder()
             .name("bench")
+            .spin(spin_from_env())
             .tracing(actor_core::TracingOptions {
                 send_span_on_tell: tracing != Tracing::ProcessOnly,
                 ..Default::default()
@@ -225,6 +226,14 @@ traced_workload!(
     "actor-core + SDK (per-actor pipelines)",
     Tracing::PerActor
 );
+
+/// The spin limit: `BENCH_SPIN_US` (microseconds) when set, for experiments; else the default.
+fn spin_from_env() -> std::time::Duration {
+    std::env::var("BENCH_SPIN_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(actor_core::DEFAULT_SPIN, std::time::Duration::from_micros)
+}
 
 /// Spawns `n` idle actors, confirms each runs, and shuts them all down.
 pub fn spawn_and_shutdown(n: usize) {
