@@ -77,8 +77,8 @@ pub use supervision::Supervision;
 pub use system::{ActorBuilder, ActorHook, ActorSystem, ActorSystemBuilder};
 pub use telemetry::{
     current_actor_id, current_thread_id, ActorInfo, ActorTelemetry, GlobalInstrumentation,
-    Instrumentation, Propagation, Relation, TracingOptions, MAILBOX_WAIT_NS, MESSAGE_TYPE,
-    MESSAGING_SYSTEM,
+    InContext, Instrumentation, Propagation, Relation, TracingOptions, MAILBOX_WAIT_NS,
+    MESSAGE_TYPE, MESSAGING_SYSTEM,
 };
 
 /// Re-export of the OpenTelemetry API crate this crate is built against.

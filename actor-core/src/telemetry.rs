@@ -435,13 +435,14 @@ fn record_failure(span: &opentelemetry::trace::SpanRef<'_>, error_type: &'static
 /// poll instead of cloning it: a handler that finishes in one poll costs no extra reference
 /// count traffic on a context that the sender's thread is also touching.
 #[pin_project::pin_project]
-pub(crate) struct InContext<F> {
+pub struct InContext<F> {
     #[pin]
     inner: F,
     cx: Option<Context>,
 }
 
 impl<F> InContext<F> {
+    /// Wraps `inner` so `cx` is the active context whenever it is polled.
     pub fn new(inner: F, cx: Context) -> Self {
         InContext {
             inner,

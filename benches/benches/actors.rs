@@ -99,17 +99,22 @@ fn tracing_cost(c: &mut Criterion) {
     ask::<Ours>(&mut group);
     ask::<OursBatching>(&mut group);
     ask::<OursPerActor>(&mut group);
+    ask::<OursProcessOnly>(&mut group);
     group.finish();
 
     let mut group = c.benchmark_group("tracing_cost_no_sdk");
     configure(&mut group);
-    group.bench_function("capture + restore context", |b| {
-        b.iter_custom(|iters| {
-            Duration::from_nanos(
-                (actor_benches::no_sdk_propagation_ns(iters) * iters as f64) as u64,
-            )
-        })
-    });
+    for (in_span, caller) in [
+        (true, "caller inside a span"),
+        (false, "caller outside any span"),
+    ] {
+        group.bench_function(caller, |b| {
+            b.iter_custom(|iters| {
+                let ns = actor_benches::no_sdk_propagation_ns(iters, in_span);
+                Duration::from_nanos((ns * iters as f64) as u64)
+            })
+        });
+    }
     group.finish();
 }
 

@@ -29,19 +29,29 @@ pub trait Workload: Sized {
 }
 
 /// What the framework adds per message for tracing when no SDK is installed: capturing the
-/// caller's context on send and restoring it around one poll of the handler. Nanoseconds per
+/// caller's context on send (`Context::current`) and restoring it around one poll of the
+/// handler (`InContext`, as the receive loop does); from inside a span or from none. Nanoseconds per
 /// message, averaged over `n` messages.
-pub fn no_sdk_propagation_ns(n: u64) -> f64 {
-    use opentelemetry::context::FutureExt as _;
+pub fn no_sdk_propagation_ns(n: u64, in_span: bool) -> f64 {
+    use actor_core::InContext;
+    use opentelemetry::trace::TraceContextExt;
     use opentelemetry::Context;
     use std::future::Future;
     use std::task::{Context as TaskContext, Poll, Waker};
 
     let mut task = TaskContext::from_waker(Waker::noop());
+    let span = Context::new().with_remote_span_context(opentelemetry::trace::SpanContext::new(
+        opentelemetry::trace::TraceId::from(1),
+        opentelemetry::trace::SpanId::from(1),
+        opentelemetry::trace::TraceFlags::SAMPLED,
+        true,
+        Default::default(),
+    ));
+    let _in_span = in_span.then(|| span.attach());
     let start = std::time::Instant::now();
     for i in 0..n {
         let captured = Context::current();
-        let mut handler = std::pin::pin!(std::future::ready(i).with_context(captured));
+        let mut handler = std::pin::pin!(InContext::new(std::future::ready(i), captured));
         let Poll::Ready(v) = handler.as_mut().poll(&mut task) else {
             unreachable!("ready futures are ready")
         };

@@ -104,10 +104,12 @@ fn main() {
         );
     }
 
-    let no_sdk = actor_benches::no_sdk_propagation_ns(1_000_000);
-    println!(
-        "| actor-core, no SDK (capture + restore the context) | +{no_sdk:.1} | +{no_sdk:.1} |"
-    );
+    for (in_span, caller) in [(true, "inside a span"), (false, "outside any span")] {
+        let ns = actor_benches::no_sdk_propagation_ns(2_000_000, in_span);
+        println!(
+            "| actor-core, no SDK, caller {caller} (capture + restore) | +{ns:.1} | +{ns:.1} |"
+        );
+    }
 
     let mut spawn: Vec<Duration> = (0..3)
         .map(|_| {
