@@ -26,7 +26,7 @@ pub(crate) fn spin_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bo
             return true;
         }
         round += 1;
-        if round % 8 == 0 && start.elapsed() >= limit {
+        if round.is_multiple_of(8) && start.elapsed() >= limit {
             return false;
         }
     }
