@@ -20,18 +20,6 @@ fn process_counts() -> (usize, usize) {
     (threads, fds)
 }
 
-fn resident_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .unwrap()
-        .trim()
-        .trim_end_matches(" kB")
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn churn_of_fifteen_thousand_actors_leaks_nothing() {
     let system = ActorSystem::builder().build();

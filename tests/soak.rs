@@ -13,18 +13,6 @@ use actor_core::{ActorSystem, AskError, Supervision};
 use actor_otel::{Exporter, Telemetry};
 use common::*;
 
-fn resident_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .unwrap()
-        .trim()
-        .trim_end_matches(" kB")
-        .parse()
-        .unwrap()
-}
-
 #[test]
 #[ignore = "minutes long: run explicitly (see the module docs)"]
 fn steady_mixed_traffic_keeps_memory_flat() {
