@@ -833,3 +833,68 @@ async fn without_an_sdk_the_context_still_travels() {
     assert!(!seen.is_valid(), "no context leaks into the next message");
     system.shutdown().await;
 }
+
+// The B3 propagator ships in opentelemetry-zipkin, which is deprecated as a whole (its
+// exporter); the propagator is what B3 users still use.
+#[allow(deprecated)]
+#[tokio::test]
+async fn a_b3_propagator_carries_the_trace_too() {
+    use opentelemetry_zipkin::{B3Encoding, Propagator as B3};
+    let b3 = Arc::new(B3::with_encoding(B3Encoding::MultipleHeader));
+    let options = TracingOptions {
+        propagation: Propagation::Carrier(b3.clone()),
+        ..TracingOptions::default()
+    };
+    let (system, telemetry, store) = traced_with(PipelineMode::PerActor, options);
+    let worker = system.spawn("worker", Worker::default).unwrap();
+
+    // In-process, through B3 headers in the envelope.
+    let cx = root(&telemetry, "request");
+    worker
+        .ask(Work { awaits: 1, tag: 0 })
+        .with_context(cx.clone())
+        .await
+        .unwrap();
+    cx.span().end();
+
+    // From outside: B3 headers of another service continue in the actor.
+    let headers: HashMap<String, String> = [
+        ("x-b3-traceid", "80f198ee56343ba864fe8b2a57d3eff7"),
+        ("x-b3-spanid", "e457b5a2e4d86bd1"),
+        ("x-b3-sampled", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let outside = extract_with(b3.as_ref(), &headers, &CarrierPolicy::default());
+    worker
+        .tell(Work { awaits: 0, tag: 1 })
+        .with_context(outside)
+        .await
+        .unwrap();
+    system.shutdown().await;
+
+    let request = store.one("request");
+    let processes = store.named("process worker");
+    assert_eq!(processes.len(), 2);
+    let from_request = processes
+        .iter()
+        .find(|p| p.trace_id() == request.trace_id())
+        .unwrap();
+    assert_child(from_request, &request);
+    let send = store.one("send worker");
+    assert_eq!(
+        send.trace_id(),
+        TraceId::from_hex("80f198ee56343ba864fe8b2a57d3eff7").unwrap()
+    );
+    assert_eq!(
+        send.parent_span_id(),
+        SpanId::from_hex("e457b5a2e4d86bd1").unwrap()
+    );
+    let continued = processes
+        .iter()
+        .find(|p| p.trace_id() == send.trace_id())
+        .unwrap();
+    assert_child(continued, &send);
+    assert_all_exported(&telemetry, &store);
+}
