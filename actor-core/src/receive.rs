@@ -22,16 +22,10 @@ use crate::{Actor, ActorInfo, ActorReport, ActorSystem, Ctx, StopReason};
 /// Most envelopes taken from the mailbox at once.
 const BATCH: usize = 64;
 
-/// Everything an actor thread needs, moved onto it at spawn.
+/// Everything an actor thread needs, moved onto it at spawn: the receive loop's state and
+/// where its final report goes.
 pub(crate) struct ActorThread<A: Actor, F> {
-    pub cell: Arc<ActorCell>,
-    pub rx: MailboxRx<A>,
-    pub myself: crate::ActorRef<A>,
-    pub factory: F,
-    pub options: ActorOptions,
-    pub info: Arc<ActorInfo>,
-    pub system: ActorSystem,
-    pub hooks: Arc<Hooks>,
+    pub body: Body<A, F>,
     pub done: oneshot::Sender<ActorReport>,
 }
 
@@ -48,31 +42,20 @@ struct Counters {
 impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
     /// The body of the actor's OS thread.
     pub fn run(self) {
-        if let Some(core) = self.options.core {
+        let ActorThread { body, done } = self;
+        if let Some(core) = body.options.core {
             core_affinity::set_for_current(core_affinity::CoreId { id: core });
         }
         let started = Instant::now();
-        let system = self.system.clone();
-        let done = self.done;
-        let id = self.cell.id;
-        let name = self.cell.name.to_string();
+        let system = body.system.clone();
+        let id = body.cell.id;
+        let name = body.cell.name.to_string();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();
         let report = match runtime {
             Ok(runtime) => {
                 let local = tokio::task::LocalSet::new();
-                let body = Body {
-                    spin: Adaptive::new(self.cell.system.spin),
-                    cell: self.cell,
-                    rx: self.rx,
-                    myself: self.myself,
-                    factory: self.factory,
-                    options: self.options,
-                    info: self.info,
-                    system: self.system,
-                    hooks: self.hooks,
-                };
                 let report = local.block_on(&runtime, body.receive_loop(started));
                 drop(local);
                 drop(runtime);
@@ -84,17 +67,17 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
     }
 }
 
-/// The part of [`ActorThread`] that lives inside the runtime.
-struct Body<A: Actor, F> {
-    spin: Adaptive,
-    cell: Arc<ActorCell>,
-    rx: MailboxRx<A>,
-    myself: crate::ActorRef<A>,
-    factory: F,
-    options: ActorOptions,
-    info: Arc<ActorInfo>,
-    system: ActorSystem,
-    hooks: Arc<Hooks>,
+/// The receive loop's state, which lives inside the actor's runtime.
+pub(crate) struct Body<A: Actor, F> {
+    pub spin: Adaptive,
+    pub cell: Arc<ActorCell>,
+    pub rx: MailboxRx<A>,
+    pub myself: crate::ActorRef<A>,
+    pub factory: F,
+    pub options: ActorOptions,
+    pub info: Arc<ActorInfo>,
+    pub system: ActorSystem,
+    pub hooks: Arc<Hooks>,
 }
 
 impl<A: Actor, F: Fn() -> A> Body<A, F> {

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::cell::{ActorCell, SystemShared};
 use crate::mailbox::{mailbox, MailboxSize};
-use crate::receive::ActorThread;
+use crate::receive::{ActorThread, Body};
 use crate::shutdown::stop_order;
+use crate::spin::Adaptive;
 use crate::telemetry::{current_actor, Instrumentation, Relation, Tracing, TracingOptions};
 use crate::{
     Actor, ActorId, ActorInfo, ActorRef, ActorReport, PoolBuilder, ShutdownReport, SpawnError,
@@ -398,14 +399,17 @@ impl ActorSystem {
             core: options.core,
         });
         let thread = ActorThread {
-            cell,
-            rx,
-            myself: myself.clone(),
-            factory,
-            options,
-            info,
-            system: self.clone(),
-            hooks: self.inner.hooks.clone(),
+            body: Body {
+                spin: Adaptive::new(self.inner.shared.spin),
+                cell,
+                rx,
+                myself: myself.clone(),
+                factory,
+                options,
+                info,
+                system: self.clone(),
+                hooks: self.inner.hooks.clone(),
+            },
             done: done_tx,
         };
         let spawned = std::thread::Builder::new()
