@@ -39,6 +39,8 @@ pub(crate) struct ActorCell {
     pub id: ActorId,
     pub name: Arc<str>,
     pub system: Arc<SystemShared>,
+    /// `send <name>`, made once (only when spans are on).
+    pub send_span_name: std::borrow::Cow<'static, str>,
     stop_requested: AtomicBool,
     /// Wakes a parked receive loop when a stop is requested.
     pub wake: Notify,
@@ -51,10 +53,16 @@ pub(crate) struct ActorCell {
 
 impl ActorCell {
     pub fn new(id: ActorId, name: Arc<str>, system: Arc<SystemShared>, track_load: bool) -> Self {
+        let send_span_name = if system.tracing.instrumentation.is_some() {
+            crate::names::span_name(format!("send {name}"))
+        } else {
+            std::borrow::Cow::Borrowed("send")
+        };
         ActorCell {
             id,
             name,
             system,
+            send_span_name,
             stop_requested: AtomicBool::new(false),
             wake: Notify::new(),
             next_message_id: AtomicU64::new(1),

@@ -50,6 +50,7 @@ mod ctx;
 mod envelope;
 mod error;
 mod mailbox;
+mod names;
 mod pool;
 mod receive;
 mod recipient;

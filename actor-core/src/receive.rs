@@ -102,7 +102,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         let spans = (instrumented && tracing.options.process_spans).then(|| ProcessSpans {
             tracer: tracer.clone(),
             name: self.cell.name.clone(),
-            span_name: format!("process {}", self.cell.name).into(),
+            span_name: crate::names::span_name(format!("process {}", self.cell.name)),
             thread_name: self.cell.name.clone(),
             thread_id: self.info.thread_id as i64,
             from_others: self.options.from_others,

@@ -329,7 +329,7 @@ fn start_send_span(
     parent: &Context,
 ) -> BoxedSpan {
     tracer
-        .span_builder(Cow::Owned(format!("send {}", target.name)))
+        .span_builder(target.send_span_name.clone())
         .with_kind(SpanKind::Producer)
         .with_attributes([
             KeyValue::new(semconv::MESSAGING_SYSTEM, MESSAGING_SYSTEM),
