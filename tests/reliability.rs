@@ -327,3 +327,43 @@ async fn a_down_slow_or_failing_collector_never_blocks_actors() {
     assert!(receiver_fail.requests() > 0);
     assert!(receiver_stall.requests() > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_collector_costs_shutdown_one_flush_timeout_not_one_per_actor() {
+    let receiver = OtlpReceiver::grpc().unwrap();
+    receiver.set_behaviour(Behaviour::Stall(Duration::from_secs(3_600)));
+    let telemetry = Telemetry::builder()
+        .exporter(Exporter::otlp(
+            OtlpProtocol::Grpc,
+            Some(receiver.endpoint().to_owned()),
+        ))
+        .global(false)
+        .batch(BatchConfig {
+            max_batch_size: 8,
+            scheduled_delay: Duration::from_millis(10),
+            export_timeout: Duration::from_secs(3_600),
+            flush_timeout: Duration::from_millis(300),
+            ..BatchConfig::default()
+        })
+        .build()
+        .unwrap();
+    let system = ActorSystem::builder()
+        .instrumentation(telemetry.clone())
+        .build();
+    let handled = flood(&system, 12, 20).await;
+    assert_eq!(handled, 12 * 20 + 12);
+    // Wait until the hub is inside an export that will never answer.
+    eventually("an export to reach the stuck collector", || {
+        receiver.requests() > 0
+    });
+    let report = system.shutdown().await;
+    assert!(report.all_in_time());
+    assert_eq!(report.handled(), handled);
+    let stats = telemetry.stats();
+    // The first actor's flush waits and times out; the other eleven and the system's do not wait.
+    assert_eq!(stats.flushes_timed_out, 1, "{stats:?}");
+    assert_eq!(stats.flushes_skipped, 12, "{stats:?}");
+    assert_eq!(stats.spans_exported, 0);
+    // Its stalled request would hold the receiver's shutdown until the client gives up.
+    std::mem::forget(receiver);
+}

@@ -2,7 +2,7 @@
 //! processors of many tracer providers. Exports never run on an actor's runtime, so a flush
 //! that blocks an actor thread cannot deadlock on its own I/O.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 
@@ -33,6 +33,9 @@ enum Command {
 pub(crate) struct Hub {
     tx: mpsc::UnboundedSender<Command>,
     queued: Arc<AtomicUsize>,
+    /// Set when a flush timed out, cleared when the hub gets through a flush again: while
+    /// set, flushes do not wait, so N actors cannot make shutdown wait N flush timeouts.
+    behind: Arc<AtomicBool>,
     stats: Arc<Stats>,
     config: BatchConfig,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -51,10 +54,12 @@ impl Hub {
     ) -> Result<Arc<Hub>, TelemetryError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let behind = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = oneshot::channel();
         let worker = Worker {
             rx,
             queued: queued.clone(),
+            behind: behind.clone(),
             stats: stats.clone(),
             config: config.clone(),
             buffers: Vec::new(),
@@ -68,6 +73,7 @@ impl Hub {
             Ok(Ok(())) => Ok(Arc::new(Hub {
                 tx,
                 queued,
+                behind,
                 stats,
                 config,
                 thread: Mutex::new(Some(thread)),
@@ -106,13 +112,23 @@ impl Hub {
     }
 
     /// Waits until everything queued before this call is exported (or the flush timeout).
+    /// When an earlier flush timed out and the hub has not caught up since, it does not wait.
     pub fn flush(&self, label: &str) -> bool {
         let (ack, done) = oneshot::channel();
         let label = label.to_owned();
         if self.tx.send(Command::Flush { label, ack }).is_err() {
             return false;
         }
-        done.recv_timeout(self.config.flush_timeout).is_ok()
+        if self.behind.load(Ordering::Acquire) {
+            Stats::add(&self.stats.flushes_skipped, 1);
+            return false;
+        }
+        let flushed = done.recv_timeout(self.config.flush_timeout).is_ok();
+        if !flushed {
+            self.behind.store(true, Ordering::Release);
+            Stats::add(&self.stats.flushes_timed_out, 1);
+        }
+        flushed
     }
 
     /// Exports what is queued, shuts the exporter down and joins the thread.
@@ -133,6 +149,7 @@ impl Hub {
 struct Worker {
     rx: mpsc::UnboundedReceiver<Command>,
     queued: Arc<AtomicUsize>,
+    behind: Arc<AtomicBool>,
     stats: Arc<Stats>,
     config: BatchConfig,
     buffers: Vec<Weak<Buffer>>,
@@ -187,6 +204,7 @@ impl Worker {
                     }
                     Some(Command::Flush { label, ack }) => {
                         let _ = exporter.force_flush();
+                        self.behind.store(false, Ordering::Release);
                         self.stats
                             .flush_log
                             .lock()

@@ -12,6 +12,8 @@ pub(crate) struct Stats {
     pub dropped_after_shutdown: AtomicU64,
     pub failed_export: AtomicU64,
     pub export_errors: AtomicU64,
+    pub flushes_timed_out: AtomicU64,
+    pub flushes_skipped: AtomicU64,
     pub last_error: Mutex<Option<String>>,
     pub flush_log: Mutex<Vec<String>>,
 }
@@ -36,6 +38,8 @@ impl Stats {
             spans_dropped_after_shutdown: get(&self.dropped_after_shutdown),
             spans_failed_export: get(&self.failed_export),
             export_errors: get(&self.export_errors),
+            flushes_timed_out: get(&self.flushes_timed_out),
+            flushes_skipped: get(&self.flushes_skipped),
             last_error: self
                 .last_error
                 .lock()
@@ -66,6 +70,11 @@ pub struct TelemetryStats {
     pub spans_failed_export: u64,
     /// Failed export calls.
     pub export_errors: u64,
+    /// Flushes that waited the whole flush timeout (the exporter was stuck).
+    pub flushes_timed_out: u64,
+    /// Flushes that did not wait because an earlier one timed out and the export thread had
+    /// not caught up since: a stuck collector costs shutdown one flush timeout, not one per actor.
+    pub flushes_skipped: u64,
     /// The last export error.
     pub last_error: Option<String>,
     /// Pipelines in the order they were flushed at shutdown (actor names, then `system`).
