@@ -320,15 +320,27 @@ impl Instrumentation for Telemetry {
                 };
             }
             PipelineMode::PerActor => None,
-            PipelineMode::PerActorExporter => self
-                .inner
-                .exporter
-                .spawn_hub(
+            PipelineMode::PerActorExporter => {
+                let own = self.inner.exporter.spawn_hub(
                     &format!("otel-{}", actor.name),
                     self.inner.batch.clone(),
                     self.inner.stats.clone(),
-                )
-                .ok(),
+                );
+                match own {
+                    Ok(hub) => Some(hub),
+                    Err(e) => {
+                        // Still traced, through the shared hub; the reason is in the stats.
+                        self.inner.stats.record_error(
+                            0,
+                            format!(
+                                "no exporter of its own for `{}` ({e}); using the shared one",
+                                actor.name
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
         };
         let hub = own_hub.clone().unwrap_or_else(|| self.inner.hub.clone());
         let provider = self.actor_provider(actor, hub);
