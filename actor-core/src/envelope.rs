@@ -118,3 +118,16 @@ pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
         "panic with a non-string payload".to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The envelope is copied into the mailbox and out again for every message: keep it
+    /// within the size measured in BENCHMARKS.md (a larger one slows every tell).
+    #[test]
+    fn the_envelope_stays_small() {
+        struct A;
+        impl crate::Actor for A {}
+        assert!(std::mem::size_of::<super::Envelope<A>>() <= 144);
+        assert!(std::mem::size_of::<super::PayloadBox<A>>() <= 80);
+    }
+}
