@@ -130,15 +130,6 @@ impl<A: Actor> ActorRef<A> {
         !self.cell.system.spin.is_zero()
     }
 
-    /// Records the round trip of an async ask: short when the reply came during the spin.
-    fn record_rtt_since<R>(&self, sent_at: Instant, rx: &oneshot::AsyncReceiver<R>) {
-        if rx.has_message() {
-            self.cell.record_rtt(sent_at.elapsed());
-        } else {
-            self.cell.record_rtt(Duration::MAX);
-        }
-    }
-
     pub(crate) fn ask_timeout(&self) -> Option<Duration> {
         self.cell.system.ask_timeout
     }
@@ -228,18 +219,24 @@ impl<A: Actor> ActorRef<A> {
         let (tx, rx) = oneshot::async_channel();
         let sent_at = self.spins().then(Instant::now);
         self.send(msg, Some(tx), SendOp::Ask).await?;
-        if let Some(sent_at) = sent_at {
+        if sent_at.is_some() {
             spin_until(self.cell.ask_spin(), || rx.has_message() || rx.is_closed());
-            self.record_rtt_since(sent_at, &rx);
         }
+        let arrived = rx.has_message() || rx.is_closed();
         let reply = match timeout {
-            None => rx.await.map_err(|_| AskError::Dropped)?,
-            Some(limit) => crate::timer::timeout(limit, rx)
-                .await
-                .map_err(|_| AskError::Timeout(limit))?
-                .map_err(|_| AskError::Dropped)?,
+            // Already here (often, after the spin): no timer to arm.
+            _ if arrived => rx.await.map_err(|_| AskError::Dropped),
+            None => rx.await.map_err(|_| AskError::Dropped),
+            Some(limit) => match crate::timer::timeout(limit, rx).await {
+                Ok(reply) => reply.map_err(|_| AskError::Dropped),
+                Err(()) => Err(AskError::Timeout(limit)),
+            },
         };
-        reply.map_err(Failure::into_ask_error)
+        if let Some(sent_at) = sent_at {
+            // Every round trip, however it ended, decides whether the next ask spins.
+            self.cell.record_rtt(sent_at.elapsed());
+        }
+        reply?.map_err(Failure::into_ask_error)
     }
 
     fn ask_blocking<M>(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>>
@@ -256,22 +253,20 @@ impl<A: Actor> ActorRef<A> {
         let (tx, rx) = oneshot::channel();
         let sent_at = self.spins().then(Instant::now);
         futures::executor::block_on(self.send(msg, Some(tx), SendOp::Ask))?;
-        if let Some(sent_at) = sent_at {
+        if sent_at.is_some() {
             spin_until(self.cell.ask_spin(), || rx.has_message() || rx.is_closed());
-            if rx.has_message() {
-                self.cell.record_rtt(sent_at.elapsed());
-            } else {
-                self.cell.record_rtt(Duration::MAX);
-            }
         }
         let reply = match timeout {
-            None => rx.recv().map_err(|_| AskError::Dropped)?,
+            None => rx.recv().map_err(|_| AskError::Dropped),
             Some(limit) => rx.recv_timeout(limit).map_err(|e| match e {
                 oneshot::RecvTimeoutError::Timeout => AskError::Timeout(limit),
                 oneshot::RecvTimeoutError::Disconnected => AskError::Dropped,
-            })?,
+            }),
         };
-        reply.map_err(Failure::into_ask_error)
+        if let Some(sent_at) = sent_at {
+            self.cell.record_rtt(sent_at.elapsed());
+        }
+        reply?.map_err(Failure::into_ask_error)
     }
 }
 

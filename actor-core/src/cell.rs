@@ -125,3 +125,40 @@ impl ActorCell {
             .map_or(0, |load| load.load(Ordering::Relaxed))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::TracingOptions;
+
+    fn cell(spin: Duration) -> ActorCell {
+        let system = Arc::new(SystemShared {
+            name: "test".into(),
+            tracing: Tracing::new(TracingOptions::default(), None),
+            ask_timeout: None,
+            spin,
+        });
+        ActorCell::new(ActorId(1), "a".into(), system, false)
+    }
+
+    #[test]
+    fn asks_spin_again_once_round_trips_are_short_again() {
+        let cell = cell(Duration::from_micros(20));
+        assert_eq!(cell.ask_spin(), Duration::from_micros(20));
+        cell.record_rtt(Duration::from_millis(3));
+        assert_eq!(
+            cell.ask_spin(),
+            Duration::ZERO,
+            "a slow actor is not spun for"
+        );
+        cell.record_rtt(Duration::from_micros(4));
+        assert_eq!(cell.ask_spin(), Duration::from_micros(20));
+    }
+
+    #[test]
+    fn no_spin_when_turned_off() {
+        let cell = cell(Duration::ZERO);
+        cell.record_rtt(Duration::from_nanos(1));
+        assert_eq!(cell.ask_spin(), Duration::ZERO);
+    }
+}
