@@ -165,27 +165,45 @@ impl ConsoleExporter {
         let _ = out.flush();
     }
 
+    /// Traces to print now: complete ones (root ended, quiet for `linger`), ones that never
+    /// got a root but have been quiet for a long time, the oldest ones past [`MAX_PENDING`],
+    /// or everything (`all`, at shutdown). Memory stays bounded either way.
     fn take_ready(&self, all: bool) -> Vec<Vec<WaterfallSpan>> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let linger = self.linger;
-        let ready: Vec<TraceId> = pending
+        let overflow = pending.order.len().saturating_sub(MAX_PENDING);
+        let ready: std::collections::HashSet<TraceId> = pending
             .order
             .iter()
-            .filter(|id| {
+            .enumerate()
+            .filter(|(position, id)| {
                 let (_, last, has_root) = &pending.traces[*id];
-                all || (*has_root && now.duration_since(*last) >= linger)
+                let quiet = now.duration_since(*last);
+                all || *position < overflow
+                    || (*has_root && quiet >= linger)
+                    || quiet >= linger * ROOTLESS_LINGER_FACTOR
             })
-            .copied()
+            .map(|(_, id)| *id)
             .collect();
-        pending.order.retain(|id| !ready.contains(id));
-        ready
-            .iter()
+        if ready.is_empty() {
+            return Vec::new();
+        }
+        let order = std::mem::take(&mut pending.order);
+        let (done, waiting): (Vec<TraceId>, Vec<TraceId>) =
+            order.into_iter().partition(|id| ready.contains(id));
+        pending.order = waiting;
+        done.iter()
             .filter_map(|id| pending.traces.remove(id))
             .map(|(spans, _, _)| spans)
             .collect()
     }
 }
+
+/// Most traces held back waiting for completion; past it, the oldest are printed as they are.
+const MAX_PENDING: usize = 10_000;
+/// A trace whose root never arrives is printed after this many `linger`s without new spans.
+const ROOTLESS_LINGER_FACTOR: u32 = 15;
 
 impl SpanExporter for ConsoleExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
@@ -227,5 +245,85 @@ impl SpanExporter for ConsoleExporter {
         self.resource_thread = resource
             .get(&Key::from_static_str(THREAD_NAME))
             .map(|v| v.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags, TraceState};
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry_sdk::trace::{SpanEvents, SpanLinks};
+
+    fn span(
+        trace: u128,
+        id: u64,
+        parent: u64,
+        name: &'static str,
+        start_ms: u64,
+        end_ms: u64,
+    ) -> SpanData {
+        let at = |ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms);
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(trace),
+                SpanId::from(id),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: name.into(),
+            start_time: at(start_ms),
+            end_time: at(end_ms),
+            attributes: vec![opentelemetry::KeyValue::new(THREAD_NAME, "main")],
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("t").build(),
+        }
+    }
+
+    #[test]
+    fn a_trace_renders_as_an_indented_waterfall() {
+        let spans: Vec<WaterfallSpan> = [
+            span(7, 2, 1, "child", 100, 300),
+            span(7, 1, 0, "root", 0, 400),
+            span(7, 3, 2, "grandchild", 150, 250),
+        ]
+        .into_iter()
+        .map(|span| WaterfallSpan {
+            span,
+            thread: "main".into(),
+        })
+        .collect();
+        let text = render_trace(&spans);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("trace 00000000000000000000000000000007  3 spans  400.000 ms"));
+        assert!(lines[1].starts_with("  root "));
+        assert!(lines[2].starts_with("    child "));
+        assert!(lines[3].starts_with("      grandchild "));
+        assert!(lines[1].contains("[================================]"));
+        assert!(
+            lines[2].contains("[        ================        ]"),
+            "{}",
+            lines[2]
+        );
+    }
+
+    #[test]
+    fn held_back_traces_stay_bounded() {
+        let out: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let exporter = ConsoleExporter::to_writer(out);
+        let batch: Vec<SpanData> = (0..MAX_PENDING as u128 + 50)
+            .map(|t| span(t + 1, 1, 9, "rootless", 0, 1))
+            .collect();
+        futures::executor::block_on(exporter.export(batch)).unwrap();
+        let pending = exporter.pending.lock().unwrap();
+        assert_eq!(pending.order.len(), MAX_PENDING);
+        assert_eq!(pending.traces.len(), MAX_PENDING);
     }
 }
