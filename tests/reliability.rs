@@ -110,6 +110,12 @@ async fn shutdown_during_a_flood_returns_every_refused_message() {
     let telemetry = Telemetry::builder()
         .exporter(Exporter::memory(&store))
         .global(false)
+        // Room for every span of the flood (up to 48,000): this test is about loss at
+        // shutdown, not about back-pressure (see the collector tests for that).
+        .batch(BatchConfig {
+            max_queue_size: 1 << 20,
+            ..BatchConfig::default()
+        })
         .build()
         .unwrap();
     let handled = Arc::new(AtomicU64::new(0));
