@@ -9,7 +9,9 @@
 use std::time::{Duration, Instant};
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
-use actor_benches::{Ours, OursBatching, OursPerActor, OursProcessOnly, Raw, Workload};
+use actor_benches::{
+    Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, Workload,
+};
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
 const BATCH: u64 = 100_000;
@@ -66,6 +68,7 @@ fn tell_throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCH));
     batch::<Raw>(&mut group, 1, Raw::tell);
     batch::<Ours>(&mut group, 1, Ours::tell);
+    batch::<OursUnbounded>(&mut group, 1, OursUnbounded::tell);
     batch::<Kameo>(&mut group, 1, Kameo::tell);
     batch::<Ractor>(&mut group, 1, Ractor::tell);
     batch::<Actix>(&mut group, 1, Actix::tell);

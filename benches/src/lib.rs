@@ -6,7 +6,7 @@ pub mod ours;
 pub mod peers;
 pub mod raw;
 
-pub use ours::{Ours, OursBatching, OursPerActor, OursProcessOnly};
+pub use ours::{Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded};
 pub use raw::Raw;
 
 /// One framework under benchmark, with `actors` actors that count `Tell`s and answer `Ping`s.

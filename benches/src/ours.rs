@@ -60,6 +60,11 @@ pub struct Ours {
 impl Ours {
     /// Starts `actors` counters under `tracing`.
     pub fn start_with(actors: usize, tracing: Tracing) -> Self {
+        Ours::start_with_mailbox(actors, tracing, MailboxSize::Bounded(1024))
+    }
+
+    /// Starts `actors` counters under `tracing`, with mailboxes of `mailbox` size.
+    pub fn start_with_mailbox(actors: usize, tracing: Tracing, mailbox: MailboxSize) -> Self {
         let telemetry = match tracing {
             Tracing::None => None,
             Tracing::Batching | Tracing::PerActor | Tracing::ProcessOnly => Some(
@@ -83,7 +88,7 @@ impl Ours {
                 send_span_on_tell: tracing != Tracing::ProcessOnly,
                 ..Default::default()
             })
-            .mailbox(MailboxSize::Bounded(1024));
+            .mailbox(mailbox);
         let caller = match &telemetry {
             Some(t) => {
                 builder = builder.instrumentation(t.clone());
@@ -209,6 +214,32 @@ macro_rules! traced_workload {
             }
         }
     };
+}
+
+/// Our framework with unbounded mailboxes (like ractor's), no tracing SDK.
+pub struct OursUnbounded(Ours);
+
+impl Workload for OursUnbounded {
+    const NAME: &'static str = "actor-core (unbounded mailbox)";
+    fn start(actors: usize) -> Self {
+        OursUnbounded(Ours::start_with_mailbox(
+            actors,
+            Tracing::None,
+            MailboxSize::Unbounded,
+        ))
+    }
+    fn ask_rtt(&mut self, n: u64) {
+        self.0.ask_rtt(n)
+    }
+    fn tell(&mut self, n: u64) {
+        self.0.tell(n)
+    }
+    fn fanout(&mut self, n: u64) {
+        self.0.fanout(n)
+    }
+    fn stop(self) {
+        self.0.stop()
+    }
 }
 
 traced_workload!(

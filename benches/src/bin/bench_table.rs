@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use actor_benches::ours::{rss_per_idle_actor, spawn_and_shutdown};
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
-use actor_benches::{Ours, OursBatching, OursPerActor, OursProcessOnly, Raw, Workload};
+use actor_benches::{
+    Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, Workload,
+};
 
 const RUNS: usize = 5;
 const ASKS: u64 = 20_000;
@@ -60,6 +62,7 @@ fn main() {
     let mut rows = Vec::new();
     measure::<Raw>(&mut rows, &all);
     measure::<Ours>(&mut rows, &all);
+    measure::<OursUnbounded>(&mut rows, &["tell_throughput", "fanout"]);
     measure::<Kameo>(&mut rows, &all);
     measure::<Ractor>(&mut rows, &all);
     measure::<Actix>(&mut rows, &all);
