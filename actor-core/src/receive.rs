@@ -103,10 +103,8 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             tracer: tracer.clone(),
             name: self.cell.name.clone(),
             span_name: crate::names::span_name(format!("process {}", self.cell.name)),
-            thread_name: self.cell.name.clone(),
             thread_id: self.info.thread_id as i64,
-            from_others: self.options.from_others,
-            from_self: self.options.from_self,
+            relations: self.options.relations,
         });
         for hook in &self.hooks.on_start {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));
@@ -306,12 +304,7 @@ async fn dispatch<A: Actor>(
             outcome
         }
         None => {
-            let relation = if trace.from_self {
-                options.from_self
-            } else {
-                options.from_others
-            };
-            let handler_cx = match relation {
+            let handler_cx = match options.relations.pick(trace.from_self) {
                 Relation::Parent => parent,
                 Relation::Link => Context::new(),
             };

@@ -12,7 +12,9 @@ use crate::mailbox::{mailbox, MailboxSize};
 use crate::receive::{ActorThread, Body};
 use crate::shutdown::stop_order;
 use crate::spin::Adaptive;
-use crate::telemetry::{current_actor, Instrumentation, Relation, Tracing, TracingOptions};
+use crate::telemetry::{
+    current_actor, Instrumentation, Relation, Relations, Tracing, TracingOptions,
+};
 use crate::{
     Actor, ActorId, ActorInfo, ActorRef, ActorReport, PoolBuilder, ShutdownReport, SpawnError,
     Supervision,
@@ -38,8 +40,7 @@ pub(crate) struct ActorOptions {
     pub supervision: Supervision,
     pub core: Option<usize>,
     pub depends_on: Vec<ActorId>,
-    pub from_others: Relation,
-    pub from_self: Relation,
+    pub relations: Relations,
     pub track_load: bool,
 }
 
@@ -228,13 +229,13 @@ impl ActorBuilder<'_> {
 
     /// How `process` spans relate to senders other than the actor itself (default: child).
     pub fn from_others(mut self, relation: Relation) -> Self {
-        self.options.from_others = relation;
+        self.options.relations.from_others = relation;
         self
     }
 
     /// How `process` spans relate to the actor's own messages (default: linked, new trace).
     pub fn self_sends(mut self, relation: Relation) -> Self {
-        self.options.from_self = relation;
+        self.options.relations.from_self = relation;
         self
     }
 
@@ -326,8 +327,7 @@ impl ActorSystem {
             supervision: self.inner.defaults.supervision,
             core: None,
             depends_on: Vec::new(),
-            from_others: Relation::Parent,
-            from_self: Relation::Link,
+            relations: Relations::default(),
             track_load: false,
         }
     }

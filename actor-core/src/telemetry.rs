@@ -117,6 +117,34 @@ pub enum Relation {
     Link,
 }
 
+/// One actor's choice of [`Relation`], for messages from others and from itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Relations {
+    pub from_others: Relation,
+    pub from_self: Relation,
+}
+
+impl Relations {
+    /// The relation for a message, by whether the actor sent it to itself.
+    pub fn pick(self, from_self: bool) -> Relation {
+        if from_self {
+            self.from_self
+        } else {
+            self.from_others
+        }
+    }
+}
+
+impl Default for Relations {
+    /// Children of other senders; self-sends linked.
+    fn default() -> Self {
+        Relations {
+            from_others: Relation::Parent,
+            from_self: Relation::Link,
+        }
+    }
+}
+
 /// System-wide tracing switches.
 #[derive(Debug, Clone)]
 pub struct TracingOptions {
@@ -347,10 +375,8 @@ pub(crate) struct ProcessSpans {
     pub tracer: std::rc::Rc<BoxedTracer>,
     pub name: Arc<str>,
     pub span_name: Cow<'static, str>,
-    pub thread_name: Arc<str>,
     pub thread_id: i64,
-    pub from_others: Relation,
-    pub from_self: Relation,
+    pub relations: Relations,
 }
 
 /// How one handler call ended, for its span.
@@ -363,11 +389,7 @@ pub(crate) struct Outcome {
 impl ProcessSpans {
     /// Starts the `process` span for a message and returns the context the handler runs in.
     pub fn start(&self, parent: Context, meta: &TraceMeta, message_type: &'static str) -> Context {
-        let relation = if meta.from_self {
-            self.from_self
-        } else {
-            self.from_others
-        };
+        let relation = self.relations.pick(meta.from_self);
         let sender = parent.span().span_context().clone();
         let links = if sender.is_valid() {
             vec![Link::with_context(sender)]
@@ -391,7 +413,8 @@ impl ProcessSpans {
                 KeyValue::new(semconv::MESSAGING_MESSAGE_ID, meta.message_id.to_string()),
                 KeyValue::new(MESSAGE_TYPE, message_type),
                 KeyValue::new(MAILBOX_WAIT_NS, wait_ns),
-                KeyValue::new(semconv::THREAD_NAME, self.thread_name.clone()),
+                // The actor's thread is named after the actor.
+                KeyValue::new(semconv::THREAD_NAME, self.name.clone()),
                 KeyValue::new(semconv::THREAD_ID, self.thread_id),
             ]);
         match relation {
