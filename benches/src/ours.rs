@@ -190,15 +190,16 @@ impl Workload for Ours {
     }
 }
 
-macro_rules! traced_workload {
-    ($name:ident, $label:literal, $tracing:expr) => {
-        #[doc = concat!("Our framework with tracing: ", $label, ".")]
+/// A workload that is our framework under one set-up.
+macro_rules! variant_workload {
+    ($name:ident, $label:literal, $doc:literal, $start:expr) => {
+        #[doc = $doc]
         pub struct $name(Ours);
 
         impl Workload for $name {
             const NAME: &'static str = $label;
             fn start(actors: usize) -> Self {
-                $name(Ours::start_with(actors, $tracing))
+                $name($start(actors))
             }
             fn ask_rtt(&mut self, n: u64) {
                 self.0.ask_rtt(n)
@@ -216,46 +217,29 @@ macro_rules! traced_workload {
     };
 }
 
-/// Our framework with unbounded mailboxes (like ractor's), no tracing SDK.
-pub struct OursUnbounded(Ours);
-
-impl Workload for OursUnbounded {
-    const NAME: &'static str = "actor-core (unbounded mailbox)";
-    fn start(actors: usize) -> Self {
-        OursUnbounded(Ours::start_with_mailbox(
-            actors,
-            Tracing::None,
-            MailboxSize::Unbounded,
-        ))
-    }
-    fn ask_rtt(&mut self, n: u64) {
-        self.0.ask_rtt(n)
-    }
-    fn tell(&mut self, n: u64) {
-        self.0.tell(n)
-    }
-    fn fanout(&mut self, n: u64) {
-        self.0.fanout(n)
-    }
-    fn stop(self) {
-        self.0.stop()
-    }
-}
-
-traced_workload!(
+variant_workload!(
+    OursUnbounded,
+    "actor-core (unbounded mailbox)",
+    "Our framework with unbounded mailboxes (like ractor's), no tracing SDK.",
+    |actors| Ours::start_with_mailbox(actors, Tracing::None, MailboxSize::Unbounded)
+);
+variant_workload!(
     OursBatching,
     "actor-core + SDK (batching, no-op exporter)",
-    Tracing::Batching
+    "Our framework with tracing: one batching pipeline, no-op exporter.",
+    |actors| Ours::start_with(actors, Tracing::Batching)
 );
-traced_workload!(
+variant_workload!(
     OursProcessOnly,
     "actor-core + SDK (per-actor, process spans only)",
-    Tracing::ProcessOnly
+    "Our framework with tracing: per-actor pipelines, process spans only.",
+    |actors| Ours::start_with(actors, Tracing::ProcessOnly)
 );
-traced_workload!(
+variant_workload!(
     OursPerActor,
     "actor-core + SDK (per-actor pipelines)",
-    Tracing::PerActor
+    "Our framework with tracing: per-actor pipelines, send and process spans.",
+    |actors| Ours::start_with(actors, Tracing::PerActor)
 );
 
 /// The spin limit: `BENCH_SPIN_US` (microseconds) when set, for experiments; else the default.
