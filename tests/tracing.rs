@@ -220,7 +220,8 @@ async fn tell_one_trace_with_exact_edges() {
                 .as_str(),
             "worker"
         );
-        assert!(span.attribute("messaging.message.id").is_some());
+        // Opt-in (`TracingOptions::message_ids`): the spans are joined by parent and link.
+        assert!(span.attribute("messaging.message.id").is_none());
         assert!(span
             .attribute("actor.message.type")
             .unwrap()
@@ -238,12 +239,45 @@ async fn tell_one_trace_with_exact_edges() {
             .as_str(),
         "process"
     );
-    assert_eq!(
-        send.attribute("messaging.message.id"),
-        process.attribute("messaging.message.id")
-    );
     assert_eq!(process.attribute("thread.name").unwrap().as_str(), "worker");
     assert!(process.attribute("actor.mailbox.wait_ns").is_some());
+}
+
+#[tokio::test]
+async fn message_ids_when_asked_for_match_on_both_sides() {
+    let options = TracingOptions {
+        message_ids: true,
+        ..TracingOptions::default()
+    };
+    let (system, telemetry, store) = traced_with(PipelineMode::PerActor, options);
+    let worker = system.spawn("worker", Worker::default).unwrap();
+    let cx = root(&telemetry, "request");
+    for tag in 0..3 {
+        worker
+            .tell(Work { awaits: 0, tag })
+            .with_context(cx.clone())
+            .await
+            .unwrap();
+    }
+    cx.span().end();
+    system.shutdown().await;
+
+    let sends = store.named("send worker");
+    let processes = store.named("process worker");
+    assert_eq!((sends.len(), processes.len()), (3, 3));
+    let mut ids: Vec<String> = Vec::new();
+    for process in &processes {
+        let send = sends
+            .iter()
+            .find(|s| s.span_id() == process.parent_span_id())
+            .expect("each process span has its send span as parent");
+        let id = process.attribute("messaging.message.id").unwrap().as_str();
+        assert_eq!(send.attribute("messaging.message.id").unwrap().as_str(), id);
+        ids.push(id.into_owned());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "one id per message");
 }
 
 #[tokio::test]

@@ -149,7 +149,7 @@ impl<A: Actor> ActorRef<A> {
         msg: M,
         reply: Option<ReplyTx<M::Reply>>,
         op: SendOp,
-    ) -> (Envelope<A>, Option<opentelemetry::Context>)
+    ) -> (Envelope<A>, Option<opentelemetry::global::BoxedSpan>)
     where
         A: Handler<M>,
         M: Message,
@@ -170,7 +170,7 @@ impl<A: Actor> ActorRef<A> {
     fn settle<M>(
         &self,
         sent: Result<(), Refused<A>>,
-        send_span: Option<opentelemetry::Context>,
+        send_span: Option<opentelemetry::global::BoxedSpan>,
     ) -> Result<(), SendError<M>>
     where
         A: Handler<M>,

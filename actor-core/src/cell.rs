@@ -41,6 +41,8 @@ pub(crate) struct ActorCell {
     pub system: Arc<SystemShared>,
     /// `send <name>`, made once (only when spans are on).
     pub send_span_name: std::borrow::Cow<'static, str>,
+    /// The name as a span attribute value (interned: no allocation, no shared count per span).
+    pub name_value: opentelemetry::Value,
     stop_requested: AtomicBool,
     /// Wakes a parked receive loop when a stop is requested.
     pub wake: Notify,
@@ -53,16 +55,20 @@ pub(crate) struct ActorCell {
 
 impl ActorCell {
     pub fn new(id: ActorId, name: Arc<str>, system: Arc<SystemShared>, track_load: bool) -> Self {
-        let send_span_name = if system.tracing.instrumentation.is_some() {
-            crate::names::span_name(format!("send {name}"))
+        let (send_span_name, name_value) = if system.tracing.instrumentation.is_some() {
+            (
+                crate::names::intern(format!("send {name}")),
+                crate::names::attribute_value(&name),
+            )
         } else {
-            std::borrow::Cow::Borrowed("send")
+            (std::borrow::Cow::Borrowed("send"), name.clone().into())
         };
         ActorCell {
             id,
             name,
             system,
             send_span_name,
+            name_value,
             stop_requested: AtomicBool::new(false),
             wake: Notify::new(),
             next_message_id: AtomicU64::new(1),

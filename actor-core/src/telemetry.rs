@@ -155,6 +155,11 @@ pub struct TracingOptions {
     pub send_span_on_ask: bool,
     /// Make a CONSUMER `process <actor>` span around each handler (default: on).
     pub process_spans: bool,
+    /// Record `messaging.message.id` (a per-actor sequence number, the same on a message's
+    /// `send` and `process` spans) on every span (default: off). The spans are already joined
+    /// by parent and link; the id costs a `String` per span, allocated on one thread and
+    /// freed on the export thread.
+    pub message_ids: bool,
     /// How the context travels in the envelope.
     pub propagation: Propagation,
 }
@@ -165,6 +170,7 @@ impl Default for TracingOptions {
             send_span_on_tell: true,
             send_span_on_ask: false,
             process_spans: true,
+            message_ids: false,
             propagation: Propagation::InProcess,
         }
     }
@@ -201,6 +207,7 @@ pub(crate) struct TraceMeta {
     pub carrier: TraceCarrier,
     /// Set only when instrumentation is installed.
     pub sent_at: Option<Instant>,
+    /// 0 when message ids are off.
     pub message_id: u64,
     pub from_self: bool,
 }
@@ -262,8 +269,8 @@ pub(crate) fn set_current_actor(id: ActorId, tracer: Option<std::rc::Rc<BoxedTra
 }
 
 /// Ends a `send` span, marking it Error when the message was not delivered.
-pub(crate) fn end_send_span(cx: Context, delivered: bool) {
-    let span = cx.span();
+pub(crate) fn end_send_span(mut span: BoxedSpan, delivered: bool) {
+    use opentelemetry::trace::Span as _;
     if !delivered {
         span.set_status(Status::error("message not delivered"));
     }
@@ -282,30 +289,39 @@ impl Tracing {
 
     /// Captures the caller's context for a message to `target`; with instrumentation, also
     /// starts the `send` span that the message's `process` span will follow.
+    ///
+    /// The sender keeps the `send` span (it ends it once the message is delivered); the
+    /// message carries only the span's identity. The span object is thus made, ended and
+    /// freed on the sender's thread, never on the actor's.
     pub fn capture(
         &self,
         target: &crate::cell::ActorCell,
         op: SendOp,
         message_type: &'static str,
-    ) -> (TraceMeta, Option<Context>) {
+    ) -> (TraceMeta, Option<BoxedSpan>) {
         let from_self = current_actor() == Some(target.id);
         let mut cx = Context::current();
         let mut send_span = None;
         let mut sent_at = None;
         let mut message_id = 0;
         if self.instrumentation.is_some() {
-            message_id = target.next_message_id();
+            if self.options.message_ids {
+                message_id = target.next_message_id();
+            }
             sent_at = Some(Instant::now());
             let wanted = match op {
                 SendOp::Tell => self.options.send_span_on_tell,
                 SendOp::Ask => self.options.send_span_on_ask,
             };
             if wanted {
+                use opentelemetry::trace::Span as _;
                 let span = self.with_caller_tracer(|tracer| {
                     start_send_span(tracer, target, op, message_type, message_id, &cx)
                 });
-                cx = cx.with_span(span);
-                send_span = Some(cx.clone());
+                // `with_remote_span_context` wraps the identity as given: it stays local
+                // (`is_remote` false), as the sender is in this process.
+                cx = cx.with_remote_span_context(span.span_context().clone());
+                send_span = Some(span);
             }
         }
         let carrier = match &self.options.propagation {
@@ -356,24 +372,43 @@ fn start_send_span(
     message_id: u64,
     parent: &Context,
 ) -> BoxedSpan {
+    // Room for the message id and for `thread.name`/`thread.id`, which an SDK may stamp on
+    // spans from threads that are not actors (as `actor-otel` does): no regrowth.
+    let mut attributes = Vec::with_capacity(8);
+    attributes.extend([
+        KeyValue::new(semconv::MESSAGING_SYSTEM, MESSAGING_SYSTEM),
+        KeyValue::new(
+            semconv::MESSAGING_DESTINATION_NAME,
+            target.name_value.clone(),
+        ),
+        KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "send"),
+        KeyValue::new(semconv::MESSAGING_OPERATION_NAME, op.as_str()),
+        KeyValue::new(MESSAGE_TYPE, message_type),
+    ]);
+    push_message_id(&mut attributes, message_id);
     tracer
         .span_builder(target.send_span_name.clone())
         .with_kind(SpanKind::Producer)
-        .with_attributes([
-            KeyValue::new(semconv::MESSAGING_SYSTEM, MESSAGING_SYSTEM),
-            KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, target.name.clone()),
-            KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "send"),
-            KeyValue::new(semconv::MESSAGING_OPERATION_NAME, op.as_str()),
-            KeyValue::new(semconv::MESSAGING_MESSAGE_ID, message_id.to_string()),
-            KeyValue::new(MESSAGE_TYPE, message_type),
-        ])
+        .with_attributes(attributes)
         .start_with_context(tracer, parent)
+}
+
+/// Adds `messaging.message.id` when message ids are on (a nonzero id).
+fn push_message_id(attributes: &mut Vec<KeyValue>, message_id: u64) {
+    if message_id != 0 {
+        attributes.push(KeyValue::new(
+            semconv::MESSAGING_MESSAGE_ID,
+            message_id.to_string(),
+        ));
+    }
 }
 
 /// The receive side's span maker, one per actor thread.
 pub(crate) struct ProcessSpans {
     pub tracer: std::rc::Rc<BoxedTracer>,
-    pub name: Arc<str>,
+    /// The actor's name as an attribute value.
+    pub name: opentelemetry::Value,
+    pub message_ids: bool,
     pub span_name: Cow<'static, str>,
     pub thread_id: i64,
     pub relations: Relations,
@@ -400,23 +435,27 @@ impl ProcessSpans {
             .sent_at
             .map(|t| t.elapsed().as_nanos() as i64)
             .unwrap_or(0);
+        let mut attributes = Vec::with_capacity(9);
+        attributes.extend([
+            KeyValue::new(semconv::MESSAGING_SYSTEM, MESSAGING_SYSTEM),
+            KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, self.name.clone()),
+            KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"),
+            KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "process"),
+            KeyValue::new(MESSAGE_TYPE, message_type),
+            KeyValue::new(MAILBOX_WAIT_NS, wait_ns),
+            // The actor's thread is named after the actor.
+            KeyValue::new(semconv::THREAD_NAME, self.name.clone()),
+            KeyValue::new(semconv::THREAD_ID, self.thread_id),
+        ]);
+        if self.message_ids {
+            push_message_id(&mut attributes, meta.message_id);
+        }
         let builder = self
             .tracer
             .span_builder(self.span_name.clone())
             .with_kind(SpanKind::Consumer)
             .with_links(links)
-            .with_attributes([
-                KeyValue::new(semconv::MESSAGING_SYSTEM, MESSAGING_SYSTEM),
-                KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, self.name.clone()),
-                KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"),
-                KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "process"),
-                KeyValue::new(semconv::MESSAGING_MESSAGE_ID, meta.message_id.to_string()),
-                KeyValue::new(MESSAGE_TYPE, message_type),
-                KeyValue::new(MAILBOX_WAIT_NS, wait_ns),
-                // The actor's thread is named after the actor.
-                KeyValue::new(semconv::THREAD_NAME, self.name.clone()),
-                KeyValue::new(semconv::THREAD_ID, self.thread_id),
-            ]);
+            .with_attributes(attributes);
         match relation {
             Relation::Parent => {
                 let span = builder.start_with_context(&*self.tracer, &parent);

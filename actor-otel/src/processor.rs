@@ -100,7 +100,8 @@ thread_local! {
     /// `thread.name` and `thread.id` of the current thread, made once per thread.
     static THREAD_ATTRS: [KeyValue; 2] = {
         let thread = std::thread::current();
-        let name = thread.name().unwrap_or("unnamed").to_owned();
+        // Shared, so stamping a span costs no allocation.
+        let name: Arc<str> = thread.name().unwrap_or("unnamed").into();
         [
             KeyValue::new(semconv::THREAD_NAME, name),
             KeyValue::new(semconv::THREAD_ID, actor_core::current_thread_id() as i64),

@@ -59,3 +59,18 @@ pub fn no_sdk_propagation_ns(n: u64, in_span: bool) -> f64 {
     }
     start.elapsed().as_nanos() as f64 / n as f64
 }
+
+/// CPU time used so far by every thread of this process.
+pub fn cpu_time() -> std::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write into; the clock id is a constant.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    assert_eq!(
+        rc, 0,
+        "CLOCK_PROCESS_CPUTIME_ID is always available on Linux"
+    );
+    std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
