@@ -2,9 +2,14 @@
 //! (`bench-table`): the same message shapes on our framework, on a raw channel baseline, and
 //! on peer frameworks.
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod ours;
 pub mod peers;
 pub mod raw;
+pub mod turns;
 
 pub use ours::{Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded};
 pub use raw::Raw;

@@ -1,116 +1,87 @@
-//! The short benchmark run: every workload on every framework, medians of a few runs,
-//! one table with ratios to the raw channel baseline. Well under two minutes.
+//! The short benchmark run: every workload on every framework, one table with ratios to the
+//! raw channel baseline, and the cost of tracing. Well under two minutes.
 //!
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-table
 //! ```
+//!
+//! The set-ups of one workload run in turns (see `actor_benches::turns`), so the ratios and
+//! differences compare runs that saw the same machine; each figure is a median of 5.
 
 use std::time::{Duration, Instant};
 
 use actor_benches::ours::{rss_per_idle_actor, spawn_and_shutdown};
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
-use actor_benches::{
-    Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, Workload,
-};
+use actor_benches::turns::{PerOp, Turns};
+use actor_benches::{Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw};
 
-const RUNS: usize = 5;
-const ASKS: u64 = 20_000;
-const TELLS: u64 = 1_000_000;
-
-/// Median nanoseconds per operation of `RUNS` runs of `op` (each doing `n` operations).
-fn median_ns<W: Workload>(w: &mut W, n: u64, op: fn(&mut W, u64)) -> f64 {
-    op(w, n / 10); // warm-up
-    let mut samples: Vec<f64> = (0..RUNS)
-        .map(|_| {
-            let start = Instant::now();
-            op(w, n);
-            start.elapsed().as_nanos() as f64 / n as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[RUNS / 2]
-}
-
-struct Row {
-    workload: &'static str,
-    framework: &'static str,
-    ns: f64,
-}
-
-fn measure<W: Workload>(rows: &mut Vec<Row>, workloads: &[&'static str]) {
-    for &workload in workloads {
-        let (actors, n, op): (usize, u64, fn(&mut W, u64)) = match workload {
-            "ask_rtt" => (1, ASKS, W::ask_rtt),
-            "tell_throughput" => (1, TELLS, W::tell),
-            "fanout" => (4, TELLS, W::fanout),
-            _ => unreachable!(),
-        };
-        let mut w = W::start(actors);
-        let ns = median_ns(&mut w, n, op);
-        w.stop();
-        rows.push(Row {
-            workload,
-            framework: W::NAME,
-            ns,
-        });
-    }
-}
+const ROUNDS: usize = 5;
 
 fn main() {
     let started = Instant::now();
-    let all = ["ask_rtt", "tell_throughput", "fanout"];
-    let mut rows = Vec::new();
-    measure::<Raw>(&mut rows, &all);
-    measure::<Ours>(&mut rows, &all);
-    measure::<OursUnbounded>(&mut rows, &["tell_throughput", "fanout"]);
-    measure::<Kameo>(&mut rows, &all);
-    measure::<Ractor>(&mut rows, &all);
-    measure::<Actix>(&mut rows, &all);
-    measure::<OursBatching>(&mut rows, &["ask_rtt", "tell_throughput"]);
-    measure::<OursPerActor>(&mut rows, &["ask_rtt", "tell_throughput"]);
-    measure::<OursProcessOnly>(&mut rows, &["ask_rtt", "tell_throughput"]);
 
-    println!("| workload | framework | ns/op | msgs/s | ratio to raw |");
-    println!("|---|---|---:|---:|---:|");
-    for row in &rows {
-        let raw = rows
-            .iter()
-            .find(|r| r.workload == row.workload && r.framework == Raw::NAME)
-            .map_or(f64::NAN, |r| r.ns);
-        println!(
-            "| {} | {} | {:.0} | {:.2} M | {:.2}x |",
-            row.workload,
-            row.framework,
-            row.ns,
-            1e3 / row.ns,
-            row.ns / raw
-        );
-    }
-
-    let traced = |framework: &str, workload: &str| {
-        rows.iter()
-            .find(|r| r.framework == framework && r.workload == workload)
-            .map_or(f64::NAN, |r| r.ns)
-    };
-    println!();
-    println!("| tracing cost per message | tell (ns) | ask (ns) |");
-    println!("|---|---:|---:|");
-    for framework in [
-        OursBatching::NAME,
-        OursPerActor::NAME,
-        OursProcessOnly::NAME,
+    println!("| workload | framework | ns/op | msgs/s | ratio to raw | CPU ns/op |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for (workload, label) in [
+        ("ask", "ask_rtt"),
+        ("tell", "tell_throughput"),
+        ("fanout", "fanout"),
     ] {
-        println!(
-            "| {framework} | +{:.0} | +{:.0} |",
-            traced(framework, "tell_throughput") - traced(Ours::NAME, "tell_throughput"),
-            traced(framework, "ask_rtt") - traced(Ours::NAME, "ask_rtt"),
-        );
+        let mut turns = Turns::new(workload).add::<Raw>().add::<Ours>();
+        if workload != "ask" {
+            turns = turns.add::<OursUnbounded>();
+        }
+        let turns = turns.add::<Kameo>().add::<Ractor>().add::<Actix>();
+        let medians = turns.run(ROUNDS, |_, _, _| {});
+        let raw = medians[0].1;
+        for (framework, p) in &medians {
+            println!(
+                "| {label} | {framework} | {:.0} | {:.2} M | {:.2}x | {:.0} |",
+                p.wall,
+                1e3 / p.wall,
+                p.wall / raw.wall,
+                p.cpu
+            );
+        }
     }
 
+    println!();
+    println!("| tracing cost per message | tell, wall (ns) | tell, CPU (ns) | ask, wall (ns) | ask, CPU (ns) |");
+    println!("|---|---:|---:|---:|---:|");
+    let tracing = |workload: &'static str, ops: u64| -> Vec<(&'static str, PerOp)> {
+        let medians = Turns::new(workload)
+            .ops(ops)
+            .add::<Ours>()
+            .add::<OursBatching>()
+            .add::<OursPerActor>()
+            .add::<OursProcessOnly>()
+            .run(ROUNDS, |_, _, _| {});
+        let base = medians[0].1;
+        medians[1..]
+            .iter()
+            .map(|&(name, p)| {
+                (
+                    name,
+                    PerOp {
+                        wall: p.wall - base.wall,
+                        cpu: p.cpu - base.cpu,
+                    },
+                )
+            })
+            .collect()
+    };
+    let tell = tracing("tell", 300_000);
+    let ask = tracing("ask", 20_000);
+    for ((framework, t), (_, a)) in tell.iter().zip(&ask) {
+        println!(
+            "| {framework} | {:+.0} | {:+.0} | {:+.0} | {:+.0} |",
+            t.wall, t.cpu, a.wall, a.cpu
+        );
+    }
     for (in_span, caller) in [(true, "inside a span"), (false, "outside any span")] {
         let ns = actor_benches::no_sdk_propagation_ns(2_000_000, in_span);
         println!(
-            "| actor-core, no SDK, caller {caller} (capture + restore) | +{ns:.1} | +{ns:.1} |"
+            "| actor-core, no SDK, caller {caller} (capture + restore, one thread) | | {ns:+.1} | | {ns:+.1} |"
         );
     }
 
@@ -134,5 +105,13 @@ fn main() {
         ),
         None => println!("resident memory per idle actor: /proc/self/statm not available"),
     }
+    println!(
+        "allocator: {}",
+        if cfg!(feature = "mimalloc") {
+            "mimalloc"
+        } else {
+            "the system's (glibc)"
+        }
+    );
     println!("(whole run: {:.0} s)", started.elapsed().as_secs_f64());
 }
