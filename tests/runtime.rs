@@ -181,6 +181,107 @@ async fn a_full_mailbox_hands_the_message_back() {
     system.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_senders_on_a_tiny_mailbox_lose_nothing_and_never_overfill_it() {
+    const CAPACITY: usize = 3;
+    const SENDERS: u64 = 6;
+    const EACH: u64 = 2_000;
+    let system = system();
+    let probe = system
+        .actor("tiny")
+        .mailbox(MailboxSize::Bounded(CAPACITY))
+        .spawn(Probe::default)
+        .unwrap();
+    let watching = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let watcher = {
+        let (probe, watching) = (probe.clone(), watching.clone());
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while watching.load(Ordering::Relaxed) {
+                most = most.max(probe.load());
+            }
+            most
+        })
+    };
+    // Async senders on the runtime's workers, and blocking ones on their own threads.
+    let tasks: Vec<_> = (0..SENDERS / 2)
+        .map(|s| {
+            let probe = probe.clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    probe.tell(Push(s * EACH + i)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let threads: Vec<_> = (SENDERS / 2..SENDERS)
+        .map(|s| {
+            let probe = probe.clone();
+            std::thread::spawn(move || {
+                for i in 0..EACH {
+                    probe.blocking_tell(Push(s * EACH + i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap();
+    }
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let seen = probe.ask(Seen).await.unwrap();
+    watching.store(false, Ordering::Relaxed);
+    assert!(
+        watcher.join().unwrap() <= CAPACITY,
+        "never more queued than the capacity"
+    );
+    assert_eq!(
+        seen.len() as u64,
+        SENDERS * EACH,
+        "every message arrived once"
+    );
+    for s in 0..SENDERS {
+        let mine: Vec<u64> = seen.iter().copied().filter(|n| n / EACH == s).collect();
+        let sent: Vec<u64> = (s * EACH..(s + 1) * EACH).collect();
+        assert_eq!(mine, sent, "sender {s}'s messages in its order");
+    }
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sender_waiting_for_room_learns_when_the_actor_stops() {
+    let system = system();
+    let probe = system
+        .actor("stopping")
+        .mailbox(MailboxSize::Bounded(1))
+        .spawn(Probe::default)
+        .unwrap();
+    let (gate, key) = Gate::new();
+    probe.tell(gate).await.unwrap();
+    common::eventually("the gate to be taken out of the mailbox", || {
+        probe.load() == 0
+    });
+    probe.tell(Push(1)).await.unwrap();
+    let waiting = {
+        let probe = probe.clone();
+        tokio::spawn(async move { probe.tell(Push(2)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the mailbox is full: the tell waits"
+    );
+    probe.stop();
+    drop(key);
+    match tokio::time::timeout(PATIENCE, waiting).await {
+        Ok(Ok(Err(SendError::Closed(Push(2))))) => {}
+        other => panic!("expected the message back as Closed, got {other:?}"),
+    }
+    common::eventually("the actor to stop", || !probe.is_alive());
+    system.shutdown().await;
+}
+
 #[tokio::test]
 async fn sends_to_a_stopped_actor_return_the_message() {
     let system = system();

@@ -159,7 +159,6 @@ impl<A: Actor> ActorRef<A> {
         // Load is counted before the send so the receive loop never sees it go negative.
         self.cell.load_add();
         let envelope = Envelope {
-            ask: reply.is_some(),
             payload: Letter::wrap::<A>(msg, reply),
             trace,
         };

@@ -138,7 +138,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             }
             let mut asks = false;
             for envelope in batch.drain(..) {
-                asks |= envelope.ask;
+                asks |= envelope.payload.is_ask();
                 let Some(actor) = state.as_mut() else {
                     // Supervision gave up mid-batch: the rest is dropped like the mailbox.
                     counters.dropped += 1;
@@ -305,7 +305,7 @@ async fn dispatch<A: Actor>(
             outcome
         }
         None => {
-            let handler_cx = match options.relations.pick(trace.from_self) {
+            let handler_cx = match options.relations.pick(trace.stamp.is_self_send()) {
                 Relation::Parent => parent,
                 Relation::Link => Context::new(),
             };

@@ -205,12 +205,51 @@ pub(crate) enum TraceCarrier {
 /// What the send side records in an envelope for the receive side's span.
 pub(crate) struct TraceMeta {
     pub carrier: TraceCarrier,
-    /// Set only when instrumentation is installed.
-    pub sent_at: Option<Instant>,
+    pub stamp: Stamp,
     /// 0 when message ids are off.
     pub message_id: u64,
-    pub from_self: bool,
 }
+
+/// Whether a message is a self-send, and when it was sent (only with instrumentation), in
+/// one word: every envelope crosses between cores, so every byte of it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp(u64);
+
+impl Stamp {
+    const FROM_SELF: u64 = 1 << 63;
+
+    /// A stamp for a message sent now (`timed`) or untimed.
+    pub fn new(from_self: bool, timed: bool) -> Self {
+        let sent = if timed {
+            // Nanoseconds since the process's first stamp, at least 1 (0 means untimed);
+            // 2^63 ns is 292 years.
+            let epoch = *EPOCH.get_or_init(Instant::now);
+            (epoch.elapsed().as_nanos() as u64).clamp(1, Self::FROM_SELF - 1)
+        } else {
+            0
+        };
+        Stamp(sent | if from_self { Self::FROM_SELF } else { 0 })
+    }
+
+    /// Whether the actor sent the message to itself.
+    pub fn is_self_send(self) -> bool {
+        self.0 & Self::FROM_SELF != 0
+    }
+
+    /// How long ago the message was sent, if it was timed.
+    pub fn waited(self) -> Option<std::time::Duration> {
+        let sent = self.0 & !Self::FROM_SELF;
+        let epoch = EPOCH.get()?;
+        (sent != 0).then(|| {
+            epoch
+                .elapsed()
+                .saturating_sub(std::time::Duration::from_nanos(sent))
+        })
+    }
+}
+
+/// The origin of [`Stamp`] times.
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 /// The per-system tracing state shared by every actor reference.
 pub(crate) struct Tracing {
@@ -302,13 +341,11 @@ impl Tracing {
         let from_self = current_actor() == Some(target.id);
         let mut cx = Context::current();
         let mut send_span = None;
-        let mut sent_at = None;
         let mut message_id = 0;
         if self.instrumentation.is_some() {
             if self.options.message_ids {
                 message_id = target.next_message_id();
             }
-            sent_at = Some(Instant::now());
             let wanted = match op {
                 SendOp::Tell => self.options.send_span_on_tell,
                 SendOp::Ask => self.options.send_span_on_ask,
@@ -334,9 +371,8 @@ impl Tracing {
         };
         let meta = TraceMeta {
             carrier,
-            sent_at,
+            stamp: Stamp::new(from_self, self.instrumentation.is_some()),
             message_id,
-            from_self,
         };
         (meta, send_span)
     }
@@ -424,17 +460,14 @@ pub(crate) struct Outcome {
 impl ProcessSpans {
     /// Starts the `process` span for a message and returns the context the handler runs in.
     pub fn start(&self, parent: Context, meta: &TraceMeta, message_type: &'static str) -> Context {
-        let relation = self.relations.pick(meta.from_self);
+        let relation = self.relations.pick(meta.stamp.is_self_send());
         let sender = parent.span().span_context().clone();
         let links = if sender.is_valid() {
             vec![Link::with_context(sender)]
         } else {
             Vec::new()
         };
-        let wait_ns = meta
-            .sent_at
-            .map(|t| t.elapsed().as_nanos() as i64)
-            .unwrap_or(0);
+        let wait_ns = meta.stamp.waited().map_or(0, |d| d.as_nanos() as i64);
         let mut attributes = Vec::with_capacity(9);
         attributes.extend([
             KeyValue::new(semconv::MESSAGING_SYSTEM, MESSAGING_SYSTEM),

@@ -12,7 +12,7 @@ pub mod raw;
 pub mod turns;
 
 pub use ours::{Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded};
-pub use raw::Raw;
+pub use raw::{Raw, RawWithContext};
 
 /// One framework under benchmark, with `actors` actors that count `Tell`s and answer `Ping`s.
 /// All calls are made from the benchmark's own thread.

@@ -1,24 +1,64 @@
 //! The raw baseline: the same shape with zero framework — a tokio mpsc channel into a
 //! dedicated thread running a current_thread runtime, and a oneshot for each reply.
+//!
+//! A second baseline, [`RawWithContext`], also carries the caller's OpenTelemetry `Context`
+//! in every tell and makes it active around the (trivial) handling, as our framework does:
+//! the difference between the two is what carrying a context costs in the raw shape.
 
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
+use opentelemetry::Context;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Workload;
 
-enum Msg {
-    Tell,
+/// What a tell carries besides being a tell.
+pub trait Carried: Send + 'static {
+    /// Made on the sender's side for each tell.
+    fn capture() -> Self;
+    /// Handled on the receiver's side.
+    fn receive(self, count: &mut u64);
+}
+
+/// Nothing: the zero-framework baseline.
+impl Carried for () {
+    fn capture() -> Self {}
+    fn receive(self, count: &mut u64) {
+        *count += 1;
+    }
+}
+
+/// The caller's context, active while the tell is handled.
+impl Carried for Context {
+    fn capture() -> Self {
+        Context::current()
+    }
+    fn receive(self, count: &mut u64) {
+        let _active = self.attach();
+        *count += 1;
+    }
+}
+
+enum Msg<T> {
+    Tell(T),
     Ping(oneshot::Sender<u64>),
 }
 
-/// Threads that each own a counter behind a channel.
-pub struct Raw {
-    senders: Vec<mpsc::Sender<Msg>>,
+/// Threads that each own a counter behind a channel; tells carry a `T`.
+pub struct RawWith<T: Carried> {
+    senders: Vec<mpsc::Sender<Msg<T>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
     expected: Vec<u64>,
     runtime: tokio::runtime::Runtime,
+    /// The caller's context: tells are sent from inside a (remote) span, as in `Ours`.
+    caller: Context,
 }
 
-impl Raw {
+/// The zero-framework baseline.
+pub type Raw = RawWith<()>;
+/// The baseline that also carries the caller's context.
+pub type RawWithContext = RawWith<Context>;
+
+impl<T: Carried> RawWith<T> {
     fn confirm(&mut self, i: usize) {
         let tx = &self.senders[i];
         let seen = self.runtime.block_on(async {
@@ -30,13 +70,37 @@ impl Raw {
     }
 }
 
-impl Workload for Raw {
+/// Names per carried type.
+pub trait Named {
+    /// Name in tables.
+    const NAME: &'static str;
+}
+impl Named for () {
     const NAME: &'static str = "raw channel";
+}
+impl Carried for (Context, [u64; 6]) {
+    fn capture() -> Self {
+        (Context::current(), [0; 6])
+    }
+    fn receive(self, count: &mut u64) {
+        let _active = self.0.attach();
+        *count += 1 + self.1[3];
+    }
+}
+impl Named for (Context, [u64; 6]) {
+    const NAME: &'static str = "raw channel + context, 80 bytes";
+}
+impl Named for Context {
+    const NAME: &'static str = "raw channel + context";
+}
+
+impl<T: Carried + Named> Workload for RawWith<T> {
+    const NAME: &'static str = T::NAME;
 
     fn start(actors: usize) -> Self {
         let (senders, threads) = (0..actors)
             .map(|i| {
-                let (tx, mut rx) = mpsc::channel::<Msg>(1024);
+                let (tx, mut rx) = mpsc::channel::<Msg<T>>(1024);
                 let thread = std::thread::Builder::new()
                     .name(format!("raw-{i}"))
                     .spawn(move || {
@@ -48,7 +112,7 @@ impl Workload for Raw {
                             let mut count = 0u64;
                             while let Some(msg) = rx.recv().await {
                                 match msg {
-                                    Msg::Tell => count += 1,
+                                    Msg::Tell(carried) => carried.receive(&mut count),
                                     Msg::Ping(reply) => {
                                         let _ = reply.send(count);
                                     }
@@ -60,7 +124,7 @@ impl Workload for Raw {
                 (tx, thread)
             })
             .unzip();
-        Raw {
+        RawWith {
             senders,
             threads,
             expected: vec![0; actors],
@@ -68,6 +132,13 @@ impl Workload for Raw {
                 .enable_all()
                 .build()
                 .expect("runtime"),
+            caller: Context::new().with_remote_span_context(SpanContext::new(
+                TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
+                SpanId::from(0xb7ad_6b71_6920_3331),
+                TraceFlags::SAMPLED,
+                true,
+                Default::default(),
+            )),
         }
     }
 
@@ -83,10 +154,11 @@ impl Workload for Raw {
     }
 
     fn tell(&mut self, n: u64) {
+        let _in_span = self.caller.clone().attach();
         let tx = &self.senders[0];
         self.runtime.block_on(async {
             for _ in 0..n {
-                tx.send(Msg::Tell).await.expect("send");
+                tx.send(Msg::Tell(T::capture())).await.expect("send");
             }
         });
         self.expected[0] += n;
@@ -94,12 +166,13 @@ impl Workload for Raw {
     }
 
     fn fanout(&mut self, n: u64) {
+        let _in_span = self.caller.clone().attach();
         let count = self.senders.len();
         let senders = &self.senders;
         self.runtime.block_on(async {
             for i in 0..n {
                 senders[i as usize % count]
-                    .send(Msg::Tell)
+                    .send(Msg::Tell(T::capture()))
                     .await
                     .expect("send");
             }
@@ -117,3 +190,7 @@ impl Workload for Raw {
         }
     }
 }
+
+// The zero-framework baseline's message stays two words (the reply sender has no spare
+// niche for the tag), as before it became generic.
+const _: () = assert!(std::mem::size_of::<Msg<()>>() == 16);

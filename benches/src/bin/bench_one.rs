@@ -6,12 +6,14 @@
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-one -- <workload> <rounds> <set-up>...
 //! ```
-//! `workload`: ask, tell, fanout. `set-up`: raw, ours, unbounded, batching, per-actor,
+//! `workload`: ask, tell, fanout. `set-up`: raw, raw-context, ours, unbounded, batching, per-actor,
 //! process-only, kameo, ractor, actix.
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
 use actor_benches::turns::Turns;
-use actor_benches::{Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw};
+use actor_benches::{
+    Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, RawWithContext,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +32,10 @@ fn main() {
     for name in names {
         turns = match name.as_str() {
             "raw" => turns.add::<Raw>(),
+            "raw-context" => turns.add::<RawWithContext>(),
+            "raw-80" => {
+                turns.add::<actor_benches::raw::RawWith<(opentelemetry::Context, [u64; 6])>>()
+            }
             "ours" => turns.add::<Ours>(),
             "unbounded" => turns.add::<OursUnbounded>(),
             "batching" => turns.add::<OursBatching>(),

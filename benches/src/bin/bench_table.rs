@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use actor_benches::ours::{rss_per_idle_actor, spawn_and_shutdown};
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
 use actor_benches::turns::{PerOp, Turns};
-use actor_benches::{Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw};
+use actor_benches::{
+    Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, RawWithContext,
+};
 
 const ROUNDS: usize = 5;
 
@@ -29,7 +31,7 @@ fn main() {
     ] {
         let mut turns = Turns::new(workload).add::<Raw>().add::<Ours>();
         if workload != "ask" {
-            turns = turns.add::<OursUnbounded>();
+            turns = turns.add::<RawWithContext>().add::<OursUnbounded>();
         }
         let turns = turns.add::<Kameo>().add::<Ractor>().add::<Actix>();
         let medians = turns.run(ROUNDS, |_, _, _| {});
