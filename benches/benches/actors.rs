@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
 use actor_benches::{
-    Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, Workload,
+    Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, RawWithContext, Workload,
 };
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 
@@ -67,6 +67,7 @@ fn tell_throughput(c: &mut Criterion) {
     configure(&mut group);
     group.throughput(Throughput::Elements(BATCH));
     batch::<Raw>(&mut group, 1, Raw::tell);
+    batch::<RawWithContext>(&mut group, 1, RawWithContext::tell);
     batch::<Ours>(&mut group, 1, Ours::tell);
     batch::<OursUnbounded>(&mut group, 1, OursUnbounded::tell);
     batch::<Kameo>(&mut group, 1, Kameo::tell);
@@ -80,6 +81,7 @@ fn fanout(c: &mut Criterion) {
     configure(&mut group);
     group.throughput(Throughput::Elements(BATCH));
     batch::<Raw>(&mut group, 4, Raw::fanout);
+    batch::<RawWithContext>(&mut group, 4, RawWithContext::fanout);
     batch::<Ours>(&mut group, 4, Ours::fanout);
     batch::<Kameo>(&mut group, 4, Kameo::fanout);
     batch::<Ractor>(&mut group, 4, Ractor::fanout);

@@ -79,3 +79,59 @@ pub fn cpu_time() -> std::time::Duration {
     );
     std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
+
+/// The floor under the tracing cost: what `opentelemetry_sdk` alone takes for one span,
+/// started and ended on this thread, batched by the SDK's own `BatchSpanProcessor` into a
+/// no-op exporter (CPU time of every thread, nanoseconds per span over `n` spans). With
+/// `like_process`, the span has the shape of our `process` span: a consumer span under a
+/// parent, linked to it, with the same nine attributes.
+pub fn sdk_span_floor_ns(n: u64, like_process: bool) -> f64 {
+    use opentelemetry::trace::{
+        Link, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, Tracer,
+        TracerProvider,
+    };
+    use opentelemetry::{Context, KeyValue};
+    use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
+    use opentelemetry_semantic_conventions::attribute as semconv;
+
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::builder(actor_otel::NoopExporter).build())
+        .build();
+    let tracer = provider.tracer("floor");
+    let parent = Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(7),
+        SpanId::from(7),
+        TraceFlags::SAMPLED,
+        false,
+        Default::default(),
+    ));
+    let start = cpu_time();
+    for i in 0..n {
+        if like_process {
+            let attributes = vec![
+                KeyValue::new(semconv::MESSAGING_SYSTEM, "actor-core"),
+                KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, "counter-0"),
+                KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"),
+                KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "process"),
+                KeyValue::new("actor.message.type", "Tell"),
+                KeyValue::new("actor.mailbox.wait_ns", i as i64),
+                KeyValue::new(semconv::THREAD_NAME, "counter-0"),
+                KeyValue::new(semconv::THREAD_ID, 2_i64),
+            ];
+            let link = Link::with_context(parent.span().span_context().clone());
+            let span = tracer
+                .span_builder("process counter-0")
+                .with_kind(SpanKind::Consumer)
+                .with_links(vec![link])
+                .with_attributes(attributes)
+                .start_with_context(&tracer, &parent);
+            drop(parent.with_span(span));
+        } else {
+            drop(tracer.start("bare"));
+        }
+    }
+    let _ = provider.force_flush();
+    let per_span = (cpu_time() - start).as_nanos() as f64 / n as f64;
+    let _ = provider.shutdown();
+    per_span
+}

@@ -87,6 +87,20 @@ fn main() {
         );
     }
 
+    println!();
+    println!("| the floor: `opentelemetry_sdk` alone, one thread, its batch processor, no-op exporter | CPU per span (ns) |");
+    println!("|---|---:|");
+    for (like_process, shape) in [
+        (false, "a bare span"),
+        (
+            true,
+            "a span shaped like our `process` span (parent, link, 8 attributes)",
+        ),
+    ] {
+        let ns = actor_benches::sdk_span_floor_ns(300_000, like_process);
+        println!("| {shape} | {ns:.0} |");
+    }
+
     let mut spawn: Vec<Duration> = (0..3)
         .map(|_| {
             let t = Instant::now();
