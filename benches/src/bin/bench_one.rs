@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-one -- <workload> <rounds> <set-up>...
 //! ```
-//! `workload`: ask, tell, fanout. `set-up`: raw, raw-context, ours, unbounded, batching, per-actor,
+//! `workload`: ask, tell, fanout. `set-up`: raw, raw-context, raw-80, ours, unbounded, batching, per-actor,
 //! process-only, kameo, ractor, actix.
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
@@ -33,9 +33,7 @@ fn main() {
         turns = match name.as_str() {
             "raw" => turns.add::<Raw>(),
             "raw-context" => turns.add::<RawWithContext>(),
-            "raw-80" => {
-                turns.add::<actor_benches::raw::RawWith<(opentelemetry::Context, [u64; 6])>>()
-            }
+            "raw-80" => turns.add::<actor_benches::raw::RawPadded>(),
             "ours" => turns.add::<Ours>(),
             "unbounded" => turns.add::<OursUnbounded>(),
             "batching" => turns.add::<OursBatching>(),
