@@ -21,6 +21,9 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailboxSize {
     /// At most this many queued messages; `tell` waits for room, `try_tell` fails at once.
+    /// Senders waiting for room are woken together when the receive loop takes a batch out
+    /// and race for the freed places: each sender's messages keep their order, but waiting
+    /// senders are not served first-come, first-served.
     Bounded(usize),
     /// No limit: sends never wait. Use when senders must never be slowed down.
     Unbounded,
