@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actor_core::{
-    Actor, ActorSystem, AskError, Ctx, Dispatch, Handler, MailboxSize, Message, SendError,
-    SpawnError, StopReason, Supervision,
+    Actor, ActorRef, ActorSystem, AskError, Ctx, Dispatch, Handler, MailboxSize, Message,
+    SendError, SpawnError, StopReason, Supervision,
 };
 use common::*;
 
@@ -155,12 +155,16 @@ async fn a_blocked_actor_does_not_stall_another() {
     system.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_full_mailbox_hands_the_message_back() {
-    let system = system();
+/// A probe with a mailbox of `capacity` places, held in a handler behind a gate that is
+/// already out of the mailbox: what is sent now stays queued until the key is dropped.
+async fn held_with_mailbox(
+    system: &ActorSystem,
+    name: &str,
+    capacity: usize,
+) -> (ActorRef<Probe>, std::sync::mpsc::Sender<()>) {
     let probe = system
-        .actor("small")
-        .mailbox(MailboxSize::Bounded(2))
+        .actor(name)
+        .mailbox(MailboxSize::Bounded(capacity))
         .spawn(Probe::default)
         .unwrap();
     let (gate, key) = Gate::new();
@@ -168,6 +172,13 @@ async fn a_full_mailbox_hands_the_message_back() {
     common::eventually("the gate to be taken out of the mailbox", || {
         probe.load() == 0
     });
+    (probe, key)
+}
+
+#[tokio::test]
+async fn a_full_mailbox_hands_the_message_back() {
+    let system = system();
+    let (probe, key) = held_with_mailbox(&system, "small", 2).await;
     probe.try_tell(Push(1)).unwrap();
     probe.try_tell(Push(2)).unwrap();
     match probe.try_tell(Push(3)) {
@@ -252,16 +263,7 @@ async fn many_senders_on_a_tiny_mailbox_lose_nothing_and_never_overfill_it() {
 #[tokio::test]
 async fn a_sender_waiting_for_room_learns_when_the_actor_stops() {
     let system = system();
-    let probe = system
-        .actor("stopping")
-        .mailbox(MailboxSize::Bounded(1))
-        .spawn(Probe::default)
-        .unwrap();
-    let (gate, key) = Gate::new();
-    probe.tell(gate).await.unwrap();
-    common::eventually("the gate to be taken out of the mailbox", || {
-        probe.load() == 0
-    });
+    let (probe, key) = held_with_mailbox(&system, "stopping", 1).await;
     probe.tell(Push(1)).await.unwrap();
     let waiting = {
         let probe = probe.clone();

@@ -82,10 +82,11 @@ pub fn cpu_time() -> std::time::Duration {
 
 /// The floor under the tracing cost: what `opentelemetry_sdk` alone takes for one span,
 /// started and ended on this thread, batched by the SDK's own `BatchSpanProcessor` into a
-/// no-op exporter (CPU time of every thread, nanoseconds per span over `n` spans). With
-/// `like_process`, the span has the shape of our `process` span: a consumer span under a
-/// parent, linked to it, with the same nine attributes.
-pub fn sdk_span_floor_ns(n: u64, like_process: bool) -> f64 {
+/// no-op exporter (CPU time of every thread, nanoseconds per span over `n` spans). The span
+/// is a consumer span under a parent with the first `attributes` (up to 8) of our `process`
+/// span's attributes and, with `link`, a link to the parent: `(8, true)` is the shape of our
+/// `process` span.
+pub fn sdk_span_floor_ns(n: u64, attributes: usize, link: bool) -> f64 {
     use opentelemetry::trace::{
         Link, SpanContext, SpanId, SpanKind, TraceContextExt, TraceFlags, TraceId, Tracer,
         TracerProvider,
@@ -107,28 +108,32 @@ pub fn sdk_span_floor_ns(n: u64, like_process: bool) -> f64 {
     ));
     let start = cpu_time();
     for i in 0..n {
-        if like_process {
-            let attributes = vec![
-                KeyValue::new(semconv::MESSAGING_SYSTEM, "actor-core"),
-                KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, "counter-0"),
-                KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"),
-                KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "process"),
-                KeyValue::new("actor.message.type", "Tell"),
-                KeyValue::new("actor.mailbox.wait_ns", i as i64),
-                KeyValue::new(semconv::THREAD_NAME, "counter-0"),
-                KeyValue::new(semconv::THREAD_ID, 2_i64),
-            ];
-            let link = Link::with_context(parent.span().span_context().clone());
-            let span = tracer
-                .span_builder("process counter-0")
-                .with_kind(SpanKind::Consumer)
-                .with_links(vec![link])
-                .with_attributes(attributes)
-                .start_with_context(&tracer, &parent);
-            drop(parent.with_span(span));
-        } else {
-            drop(tracer.start("bare"));
+        let mut values = vec![
+            KeyValue::new(semconv::MESSAGING_SYSTEM, "actor-core"),
+            KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, "counter-0"),
+            KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"),
+            KeyValue::new(semconv::MESSAGING_OPERATION_NAME, "process"),
+            KeyValue::new("actor.message.type", "Tell"),
+            KeyValue::new("actor.mailbox.wait_ns", i as i64),
+            KeyValue::new(semconv::THREAD_NAME, "counter-0"),
+            KeyValue::new(semconv::THREAD_ID, 2_i64),
+        ];
+        values.truncate(attributes);
+        // An exact-size vector, as a caller building only these attributes would have.
+        values.shrink_to_fit();
+        let mut builder = tracer
+            .span_builder("process counter-0")
+            .with_kind(SpanKind::Consumer);
+        if !values.is_empty() {
+            builder = builder.with_attributes(values);
         }
+        if link {
+            builder = builder.with_links(vec![Link::with_context(
+                parent.span().span_context().clone(),
+            )]);
+        }
+        let span = builder.start_with_context(&tracer, &parent);
+        drop(parent.with_span(span));
     }
     let _ = provider.force_flush();
     let per_span = (cpu_time() - start).as_nanos() as f64 / n as f64;
