@@ -244,6 +244,43 @@ async fn tell_one_trace_with_exact_edges() {
 }
 
 #[tokio::test]
+async fn without_process_spans_the_handler_runs_under_the_send_span() {
+    let options = TracingOptions {
+        process_spans: false,
+        ..TracingOptions::default()
+    };
+    let (system, telemetry, store) = traced_with(PipelineMode::PerActor, options);
+    let worker = system.spawn("worker", Worker::default).unwrap();
+    let cx = root(&telemetry, "request");
+    worker
+        .tell(Work { awaits: 2, tag: 1 })
+        .with_context(cx.clone())
+        .await
+        .unwrap();
+    let (active, _) = worker
+        .ask(WhatContext)
+        .with_context(cx.clone())
+        .await
+        .unwrap();
+    cx.span().end();
+    system.shutdown().await;
+
+    let request = store.one("request");
+    let send = store.one("send worker");
+    let inner = store.one("inner");
+    assert_child(&send, &request);
+    // The message carries the send span's identity, not the span object: the handler's spans
+    // are its children all the same, and the identity is local, not remote.
+    assert_child(&inner, &send);
+    assert!(!inner.span.parent_span_is_remote);
+    // An ask makes no send span by default: the handler sees the caller's span.
+    assert_eq!(active.span_id(), request.span_id());
+    assert!(store.named("process worker").is_empty());
+    assert_eq!(store.len(), 3);
+    assert_all_exported(&telemetry, &store);
+}
+
+#[tokio::test]
 async fn message_ids_when_asked_for_match_on_both_sides() {
     let options = TracingOptions {
         message_ids: true,
