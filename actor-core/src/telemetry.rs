@@ -564,3 +564,24 @@ impl<F: std::future::Future> std::future::Future for InContext<F> {
         poll
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Stamp;
+
+    #[test]
+    fn a_stamp_keeps_the_self_send_flag_apart_from_the_time() {
+        for from_self in [false, true] {
+            let untimed = Stamp::new(from_self, false);
+            assert_eq!(untimed.is_self_send(), from_self);
+            assert_eq!(untimed.waited(), None);
+
+            let timed = Stamp::new(from_self, true);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            assert_eq!(timed.is_self_send(), from_self);
+            let waited = timed.waited().expect("a timed stamp knows its wait");
+            assert!(waited >= std::time::Duration::from_millis(2), "{waited:?}");
+            assert!(waited < std::time::Duration::from_secs(60), "{waited:?}");
+        }
+    }
+}
