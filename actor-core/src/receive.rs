@@ -102,7 +102,6 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         let spans = (instrumented && tracing.options.process_spans).then(|| ProcessSpans {
             tracer: tracer.clone(),
             name: self.cell.name_value.clone(),
-            message_ids: tracing.options.message_ids,
             span_name: crate::names::intern(format!("process {}", self.cell.name)),
             thread_id: self.info.thread_id as i64,
             relations: self.options.relations,

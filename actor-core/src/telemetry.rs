@@ -444,7 +444,6 @@ pub(crate) struct ProcessSpans {
     pub tracer: std::rc::Rc<BoxedTracer>,
     /// The actor's name as an attribute value.
     pub name: opentelemetry::Value,
-    pub message_ids: bool,
     pub span_name: Cow<'static, str>,
     pub thread_id: i64,
     pub relations: Relations,
@@ -480,9 +479,7 @@ impl ProcessSpans {
             KeyValue::new(semconv::THREAD_NAME, self.name.clone()),
             KeyValue::new(semconv::THREAD_ID, self.thread_id),
         ]);
-        if self.message_ids {
-            push_message_id(&mut attributes, meta.message_id);
-        }
+        push_message_id(&mut attributes, meta.message_id);
         let builder = self
             .tracer
             .span_builder(self.span_name.clone())
