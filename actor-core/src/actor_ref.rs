@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 
 use crate::ask::{Ask, AskTarget};
-use crate::cell::ActorCell;
+use crate::cell::{ActorCell, Startup};
 use crate::envelope::{Envelope, Failure, Letter, ReplyTx};
-use crate::mailbox::{MailboxTx, Refused};
+use crate::mailbox::{MailboxTx, NoRoom, Refused};
 use crate::spin::spin_until;
 use crate::telemetry::{current_actor, end_send_span, SendOp};
-use crate::{Actor, ActorId, AskError, Handler, Message, Recipient, SendError};
+use crate::tell::{Tell, TellStart, TellTarget};
+use crate::{Actor, ActorId, AskError, Handler, Message, Recipient, SendError, SpawnError};
 
 /// A handle to a running actor: `Clone + Send + Sync`, usable from any thread, any runtime
 /// and plain sync code. Every message it sends carries the caller's OpenTelemetry context.
@@ -60,6 +61,35 @@ impl<A: Actor> ActorRef<A> {
         self.cell.request_stop();
     }
 
+    /// Waits until the actor has started: its factory built the state and its `started`
+    /// hook ran. Fails with [`SpawnError::StartFailed`] when they kept panicking beyond
+    /// the restart limit (the actor is then stopped; its queued asks were told
+    /// [`AskError::Dropped`]). `spawn` itself does not wait, so spawning many actors stays
+    /// cheap; call this where a failed start must be known before the first message.
+    pub async fn wait_started(&self) -> Result<(), SpawnError> {
+        if current_actor() == Some(self.cell.id) {
+            // Its own code is running: it has its state.
+            return Ok(());
+        }
+        let mut startup = self.cell.startup.clone();
+        let outcome = match startup.wait_for(|s| *s != Startup::Starting).await {
+            Ok(state) => match &*state {
+                Startup::Failed(why) => Err(SpawnError::StartFailed(why.to_string())),
+                _ => Ok(()),
+            },
+            Err(_) => Err(SpawnError::StartFailed(
+                "the actor's thread ended before it started".into(),
+            )),
+        };
+        outcome
+    }
+
+    /// [`wait_started`](ActorRef::wait_started) from sync code: blocks until the actor has
+    /// started or failed to.
+    pub fn blocking_wait_started(&self) -> Result<(), SpawnError> {
+        futures::executor::block_on(self.wait_started())
+    }
+
     /// Messages queued or in progress. Counted for pool members; for a bounded mailbox
     /// outside a pool, the number queued.
     pub fn load(&self) -> usize {
@@ -69,14 +99,16 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    /// Sends `msg` without waiting for a reply. Waits for room when the mailbox is full.
-    /// The caller's context (active when this future is polled) travels with the message.
-    pub async fn tell<M>(&self, msg: M) -> Result<(), SendError<M>>
+    /// Sends `msg` without waiting for a reply. Waits for room when the mailbox is full
+    /// (at most [`Tell::timeout`] when set); an actor's messages to itself never wait.
+    /// The caller's context (active when this future is first polled) travels with the
+    /// message. Use [`Tell::blocking`] from sync code.
+    pub fn tell<M>(&self, msg: M) -> Tell<'_, Self, M>
     where
         A: Handler<M>,
         M: Message,
     {
-        self.send(msg, None, SendOp::Tell).await
+        Tell::new(self, msg)
     }
 
     /// Sends `msg` without waiting at all: fails with [`SendError::Full`] when the mailbox is full.
@@ -85,12 +117,9 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        if self.cell.stop_requested() {
-            return Err(SendError::Closed(msg));
-        }
-        let (envelope, send_span) = self.prepare(msg, None, SendOp::Tell);
-        let sent = self.tx.try_send(envelope);
-        self.settle(sent, send_span)
+        let outgoing = self.begin(msg, None, SendOp::Tell)?;
+        let reserved = self.tx.try_reserve(outgoing.from_self);
+        self.finish(outgoing, reserved)
     }
 
     /// Sends `msg` from sync code, blocking the thread while the mailbox is full.
@@ -100,14 +129,12 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        if current_actor().is_some() {
-            return Err(SendError::WouldBlock(msg));
-        }
-        futures::executor::block_on(self.tell(msg))
+        self.tell(msg).blocking()
     }
 
     /// Sends `msg` and waits for the reply, with the system's default timeout; use
-    /// [`Ask::timeout`] to change it and [`Ask::blocking`] from sync code.
+    /// [`Ask::timeout`] to change it and [`Ask::blocking`] from sync code. The timeout
+    /// covers the whole ask: the wait for room in the mailbox and the wait for the reply.
     pub fn ask<M>(&self, msg: M) -> Ask<'_, Self, M>
     where
         A: Handler<M>,
@@ -143,57 +170,14 @@ impl<A: Actor> ActorRef<A> {
         Recipient::new(self.clone())
     }
 
-    /// Wraps `msg` in an envelope that carries the caller's context.
-    fn prepare<M>(
+    /// Wraps `msg` in an envelope that carries the caller's context (and starts its `send`
+    /// span), unless the actor was already asked to stop.
+    fn begin<M>(
         &self,
         msg: M,
         reply: Option<ReplyTx<M::Reply>>,
         op: SendOp,
-    ) -> (Envelope<A>, Option<opentelemetry::global::BoxedSpan>)
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        let tracing = &self.cell.system.tracing;
-        let (trace, send_span) = tracing.capture(&self.cell, op, std::any::type_name::<M>());
-        // Load is counted before the send so the receive loop never sees it go negative.
-        self.cell.load_add();
-        let envelope = Envelope {
-            payload: Letter::wrap::<A>(msg, reply),
-            trace,
-        };
-        (envelope, send_span)
-    }
-
-    /// Ends the `send` span and turns a refused envelope back into its message.
-    fn settle<M>(
-        &self,
-        sent: Result<(), Refused<A>>,
-        send_span: Option<opentelemetry::global::BoxedSpan>,
-    ) -> Result<(), SendError<M>>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        if let Some(span) = send_span {
-            end_send_span(span, sent.is_ok());
-        }
-        sent.map_err(|refused| {
-            self.cell.load_sub();
-            match refused {
-                Refused::Closed(env) => SendError::Closed(Letter::<M>::unwrap_from(env.payload)),
-                Refused::Full(env) => SendError::Full(Letter::<M>::unwrap_from(env.payload)),
-            }
-        })
-    }
-
-    /// Sends, waiting for room in the mailbox.
-    async fn send<M>(
-        &self,
-        msg: M,
-        reply: Option<ReplyTx<M::Reply>>,
-        op: SendOp,
-    ) -> Result<(), SendError<M>>
+    ) -> Result<Outgoing<A>, SendError<M>>
     where
         A: Handler<M>,
         M: Message,
@@ -201,12 +185,118 @@ impl<A: Actor> ActorRef<A> {
         if self.cell.stop_requested() {
             return Err(SendError::Closed(msg));
         }
-        let (envelope, send_span) = self.prepare(msg, reply, op);
-        let sent = self.tx.send(envelope).await;
-        self.settle(sent, send_span)
+        let from_self = current_actor() == Some(self.cell.id);
+        let tracing = &self.cell.system.tracing;
+        let (trace, send_span) =
+            tracing.capture(&self.cell, op, std::any::type_name::<M>(), from_self);
+        // Load is counted before the send so the receive loop never sees it go negative.
+        self.cell.load_add();
+        let envelope = Envelope {
+            payload: Letter::wrap::<A>(msg, reply),
+            trace,
+        };
+        Ok(Outgoing {
+            envelope,
+            send_span,
+            from_self,
+        })
     }
 
-    /// Sends an ask envelope and waits for its reply slot.
+    /// Puts the envelope into the mailbox when it got a place, ends the `send` span, and
+    /// turns a refused envelope back into its message. Never runs inside an executor of
+    /// ours, so a span processor that blocks on its export (the SDK's simple processor)
+    /// can run here.
+    fn finish<M>(
+        &self,
+        outgoing: Outgoing<A>,
+        reserved: Result<(), NoRoom>,
+    ) -> Result<(), SendError<M>>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        let Outgoing {
+            envelope,
+            send_span,
+            ..
+        } = outgoing;
+        let sent = match reserved {
+            Ok(()) => self.tx.push(envelope),
+            Err(why) => Err(Refused { why, envelope }),
+        };
+        if let Some(span) = send_span {
+            end_send_span(span, sent.is_ok());
+        }
+        sent.map_err(|refused| {
+            self.cell.load_sub();
+            let msg = Letter::<M>::unwrap_from(refused.envelope.payload);
+            match refused.why {
+                NoRoom::Closed => SendError::Closed(msg),
+                NoRoom::Full => SendError::Full(msg),
+                NoRoom::TimedOut => SendError::Timeout(msg),
+            }
+        })
+    }
+
+    /// Waits for a place in the mailbox, until `deadline` if there is one.
+    async fn wait_for_room(&self, deadline: Option<Instant>) -> Result<(), NoRoom> {
+        match deadline {
+            None => self.tx.reserve().await,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                crate::timer::timeout(left, self.tx.reserve())
+                    .await
+                    .unwrap_or(Err(NoRoom::TimedOut))
+            }
+        }
+    }
+
+    /// Sends, waiting for room in the mailbox until `deadline`.
+    async fn send<M>(
+        &self,
+        msg: M,
+        reply: Option<ReplyTx<M::Reply>>,
+        op: SendOp,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError<M>>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        let outgoing = self.begin(msg, reply, op)?;
+        match self.tx.try_reserve(outgoing.from_self) {
+            Err(NoRoom::Full) => {
+                let reserved = self.wait_for_room(deadline).await;
+                self.finish(outgoing, reserved)
+            }
+            reserved => self.finish(outgoing, reserved),
+        }
+    }
+
+    /// Sends from sync code, blocking the thread while it waits for room until `deadline`.
+    /// Only the wait runs in an executor; the span ends outside it.
+    fn send_blocking<M>(
+        &self,
+        msg: M,
+        reply: Option<ReplyTx<M::Reply>>,
+        op: SendOp,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendError<M>>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        let outgoing = self.begin(msg, reply, op)?;
+        match self.tx.try_reserve(outgoing.from_self) {
+            Err(NoRoom::Full) => {
+                let reserved = futures::executor::block_on(self.wait_for_room(deadline));
+                self.finish(outgoing, reserved)
+            }
+            reserved => self.finish(outgoing, reserved),
+        }
+    }
+
+    /// Sends an ask envelope and waits for its reply slot; `timeout` covers both.
     async fn ask_async<M>(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>>
     where
         A: Handler<M>,
@@ -215,21 +305,25 @@ impl<A: Actor> ActorRef<A> {
         if current_actor() == Some(self.cell.id) {
             return Err(AskError::SelfAsk(msg));
         }
+        let deadline = timeout.and_then(|limit| Instant::now().checked_add(limit));
         let (tx, rx) = oneshot::async_channel();
         let sent_at = self.spins().then(Instant::now);
-        self.send(msg, Some(tx), SendOp::Ask).await?;
+        self.send(msg, Some(tx), SendOp::Ask, deadline).await?;
         if sent_at.is_some() {
             spin_until(self.cell.ask_spin(), || rx.has_message() || rx.is_closed());
         }
         let arrived = rx.has_message() || rx.is_closed();
-        let reply = match timeout {
+        let reply = match (deadline, timeout) {
             // Already here (often, after the spin): no timer to arm.
             _ if arrived => rx.await.map_err(|_| AskError::Dropped),
-            None => rx.await.map_err(|_| AskError::Dropped),
-            Some(limit) => match crate::timer::timeout(limit, rx).await {
-                Ok(reply) => reply.map_err(|_| AskError::Dropped),
-                Err(()) => Err(AskError::Timeout(limit)),
-            },
+            (Some(deadline), Some(limit)) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match crate::timer::timeout(left, rx).await {
+                    Ok(reply) => reply.map_err(|_| AskError::Dropped),
+                    Err(()) => Err(AskError::Timeout(limit)),
+                }
+            }
+            _ => rx.await.map_err(|_| AskError::Dropped),
         };
         if let Some(sent_at) = sent_at {
             // Every round trip, however it ended, decides whether the next ask spins.
@@ -249,24 +343,35 @@ impl<A: Actor> ActorRef<A> {
             }
             return Err(AskError::Send(SendError::WouldBlock(msg)));
         }
+        let deadline = timeout.and_then(|limit| Instant::now().checked_add(limit));
         let (tx, rx) = oneshot::channel();
         let sent_at = self.spins().then(Instant::now);
-        futures::executor::block_on(self.send(msg, Some(tx), SendOp::Ask))?;
+        self.send_blocking(msg, Some(tx), SendOp::Ask, deadline)?;
         if sent_at.is_some() {
             spin_until(self.cell.ask_spin(), || rx.has_message() || rx.is_closed());
         }
-        let reply = match timeout {
-            None => rx.recv().map_err(|_| AskError::Dropped),
-            Some(limit) => rx.recv_timeout(limit).map_err(|e| match e {
-                oneshot::RecvTimeoutError::Timeout => AskError::Timeout(limit),
-                oneshot::RecvTimeoutError::Disconnected => AskError::Dropped,
-            }),
+        let reply = match (deadline, timeout) {
+            (Some(deadline), Some(limit)) => rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .map_err(|e| match e {
+                    oneshot::RecvTimeoutError::Timeout => AskError::Timeout(limit),
+                    oneshot::RecvTimeoutError::Disconnected => AskError::Dropped,
+                }),
+            _ => rx.recv().map_err(|_| AskError::Dropped),
         };
         if let Some(sent_at) = sent_at {
             self.cell.record_rtt(sent_at.elapsed());
         }
         reply?.map_err(Failure::into_ask_error)
     }
+}
+
+/// A message on its way into the mailbox, with the `send` span that covers its delivery.
+struct Outgoing<A: Actor> {
+    envelope: Envelope<A>,
+    send_span: Option<opentelemetry::global::BoxedSpan>,
+    /// The actor sends to itself: it never waits for room.
+    from_self: bool,
 }
 
 impl Failure {
@@ -294,5 +399,35 @@ where
 
     fn ask_blocking(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>> {
         ActorRef::ask_blocking(self, msg, timeout)
+    }
+}
+
+impl<A: Actor> crate::tell::sealed::Sealed for ActorRef<A> {}
+
+impl<A, M> TellTarget<M> for ActorRef<A>
+where
+    A: Handler<M>,
+    M: Message,
+{
+    fn start_tell(&self, msg: M, deadline: Option<Instant>) -> TellStart<'_, M> {
+        let outgoing = match self.begin(msg, None, SendOp::Tell) {
+            Ok(outgoing) => outgoing,
+            Err(refused) => return TellStart::Done(Err(refused)),
+        };
+        match self.tx.try_reserve(outgoing.from_self) {
+            // The slow path (a full mailbox) is the only one that allocates.
+            Err(NoRoom::Full) => TellStart::Waiting(Box::pin(async move {
+                let reserved = self.wait_for_room(deadline).await;
+                self.finish(outgoing, reserved)
+            })),
+            reserved => TellStart::Done(self.finish(outgoing, reserved)),
+        }
+    }
+
+    fn tell_blocking(&self, msg: M, deadline: Option<Instant>) -> Result<(), SendError<M>> {
+        if current_actor().is_some() {
+            return Err(SendError::WouldBlock(msg));
+        }
+        self.send_blocking(msg, None, SendOp::Tell, deadline)
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use crate::mailbox::Room;
 use crate::telemetry::Tracing;
 
 /// A unique actor id within a process.
@@ -23,6 +24,15 @@ impl std::fmt::Display for ActorId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "#{}", self.0)
     }
+}
+
+/// How far an actor got in starting (its first state built and `started` run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Startup {
+    Starting,
+    Running,
+    /// Why it never started.
+    Failed(Arc<str>),
 }
 
 /// Per-system settings every actor reference reads on its send path.
@@ -44,6 +54,10 @@ pub(crate) struct ActorCell {
     /// The name as a span attribute value (interned: no allocation, no shared count per span).
     pub name_value: opentelemetry::Value,
     stop_requested: AtomicBool,
+    /// The places of a bounded mailbox: a stop request ends every wait for one.
+    room: Option<Arc<Room>>,
+    /// Whether the actor started, for [`ActorRef::wait_started`](crate::ActorRef::wait_started).
+    pub startup: tokio::sync::watch::Receiver<Startup>,
     /// Wakes a parked receive loop when a stop is requested.
     pub wake: Notify,
     next_message_id: AtomicU64,
@@ -54,7 +68,14 @@ pub(crate) struct ActorCell {
 }
 
 impl ActorCell {
-    pub fn new(id: ActorId, name: Arc<str>, system: Arc<SystemShared>, track_load: bool) -> Self {
+    pub fn new(
+        id: ActorId,
+        name: Arc<str>,
+        system: Arc<SystemShared>,
+        room: Option<Arc<Room>>,
+        startup: tokio::sync::watch::Receiver<Startup>,
+        track_load: bool,
+    ) -> Self {
         let (send_span_name, name_value) = if system.tracing.instrumentation.is_some() {
             (
                 crate::names::intern(format!("send {name}")),
@@ -70,6 +91,8 @@ impl ActorCell {
             send_span_name,
             name_value,
             stop_requested: AtomicBool::new(false),
+            room,
+            startup,
             wake: Notify::new(),
             next_message_id: AtomicU64::new(1),
             recent_rtt_ns: AtomicU64::new(0),
@@ -78,8 +101,12 @@ impl ActorCell {
     }
 
     /// Asks the receive loop to stop: refuse new messages, drain the queued ones, stop.
+    /// Senders waiting for room get their messages back at once.
     pub fn request_stop(&self) {
         self.stop_requested.store(true, Ordering::Release);
+        if let Some(room) = &self.room {
+            room.close();
+        }
         self.wake.notify_one();
     }
 
@@ -144,7 +171,8 @@ mod tests {
             ask_timeout: None,
             spin,
         });
-        ActorCell::new(ActorId(1), "a".into(), system, false)
+        let (_startup, startup) = tokio::sync::watch::channel(Startup::Starting);
+        ActorCell::new(ActorId(1), "a".into(), system, None, startup, false)
     }
 
     #[test]

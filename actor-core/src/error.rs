@@ -14,13 +14,20 @@ pub enum SendError<M> {
     /// A blocking send was called on an actor thread, where it could deadlock.
     #[error("blocking send called on an actor thread; use the async form there")]
     WouldBlock(M),
+    /// The mailbox stayed full for the whole time limit of the send (a tell's
+    /// [`timeout`](crate::Tell::timeout), or an ask's, which covers the wait for room too).
+    #[error("no room in the mailbox within the time limit; the message was not delivered")]
+    Timeout(M),
 }
 
 impl<M> SendError<M> {
     /// Takes the undelivered message back.
     pub fn into_inner(self) -> M {
         match self {
-            SendError::Closed(m) | SendError::Full(m) | SendError::WouldBlock(m) => m,
+            SendError::Closed(m)
+            | SendError::Full(m)
+            | SendError::WouldBlock(m)
+            | SendError::Timeout(m) => m,
         }
     }
 }
@@ -31,6 +38,7 @@ impl<M> std::fmt::Debug for SendError<M> {
             SendError::Closed(_) => "Closed",
             SendError::Full(_) => "Full",
             SendError::WouldBlock(_) => "WouldBlock",
+            SendError::Timeout(_) => "Timeout",
         };
         write!(f, "SendError::{kind}(..)")
     }
@@ -46,7 +54,9 @@ pub enum AskError<M> {
     /// The actor would ask itself and wait on itself forever; the message is inside.
     #[error("an actor asked itself from its own handler, which would deadlock")]
     SelfAsk(M),
-    /// No reply came within the timeout. The message may still be handled later.
+    /// The message was delivered but no reply came within the timeout. It may still be
+    /// handled later. (When the time ran out before the message got into the mailbox, the
+    /// error is `Send(SendError::Timeout(msg))`, with the message.)
     #[error("no reply within {0:?}")]
     Timeout(Duration),
     /// The handler panicked while handling this message.
@@ -66,6 +76,15 @@ impl<M> AskError<M> {
             AskError::SelfAsk(m) => Some(m),
             _ => None,
         }
+    }
+
+    /// Whether the ask ran out of time: waiting for room in the mailbox (the message is
+    /// inside, in [`SendError::Timeout`]) or waiting for the reply.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            AskError::Timeout(_) | AskError::Send(SendError::Timeout(_))
+        )
     }
 }
 
@@ -101,6 +120,10 @@ pub enum SpawnError {
         /// How many cores there are.
         cores: usize,
     },
+    /// The actor never started: its factory or `started` hook kept panicking beyond the
+    /// restart limit (from [`ActorRef::wait_started`](crate::ActorRef::wait_started)).
+    #[error("the actor failed to start: {0}")]
+    StartFailed(String),
     /// The OS refused to start the actor's thread.
     #[error("could not start the actor thread: {0}")]
     Thread(#[from] std::io::Error),

@@ -60,6 +60,7 @@ mod spin;
 mod supervision;
 mod system;
 mod telemetry;
+mod tell;
 mod timer;
 
 pub use actor::{Actor, Handler, Message};
@@ -75,12 +76,13 @@ pub use reply::{Reply, ReplyError};
 pub use shutdown::{ActorReport, ShutdownReport, StopReason};
 pub use spin::DEFAULT_SPIN;
 pub use supervision::Supervision;
-pub use system::{ActorBuilder, ActorHook, ActorSystem, ActorSystemBuilder};
+pub use system::{ActorBuilder, ActorHook, ActorSystem, ActorSystemBuilder, REPORT_HISTORY};
 pub use telemetry::{
     current_actor_id, current_thread_id, ActorInfo, ActorTelemetry, GlobalInstrumentation,
     InContext, Instrumentation, Propagation, Relation, TracingOptions, MAILBOX_WAIT_NS,
     MESSAGE_TYPE, MESSAGING_SYSTEM,
 };
+pub use tell::{Tell, TellTarget};
 
 /// Re-export of the OpenTelemetry API crate this crate is built against.
 pub use opentelemetry;

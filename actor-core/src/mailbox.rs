@@ -6,7 +6,7 @@
 //! places with one more. tokio's bounded channel instead runs a semaphore future per send
 //! and takes a lock per batch; measured, that was 50–170 ns of every tell (BENCHMARKS.md).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, Notify};
@@ -35,23 +35,46 @@ impl Default for MailboxSize {
     }
 }
 
+/// Why a message got no place in the mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoRoom {
+    /// The actor stopped or was asked to stop.
+    Closed,
+    /// The mailbox is full (and the sender would not wait).
+    Full,
+    /// The sender's deadline passed while it waited for a place.
+    TimedOut,
+}
+
 /// Why a send did not go through; the envelope comes back (whole, so the message can be
 /// returned to its sender: hence the large error type, allowed below).
-pub(crate) enum Refused<A: Actor> {
-    Closed(Envelope<A>),
-    Full(Envelope<A>),
+pub(crate) struct Refused<A: Actor> {
+    pub why: NoRoom,
+    pub envelope: Envelope<A>,
 }
 
 /// The places of a bounded mailbox: senders take one each, the receive loop gives them back.
-struct Room {
+pub(crate) struct Room {
     capacity: usize,
-    /// Messages sent and not yet taken out by the receive loop; never above `capacity`.
+    /// Messages sent and not yet taken out by the receive loop. Never above `capacity`
+    /// through [`Room::try_take`]; the actor's own messages may go beyond it.
     queued: AtomicUsize,
+    /// Set when the actor is asked to stop: no sender waits for a place any more.
+    closed: AtomicBool,
     /// Wakes senders waiting for a place, when places come back or the mailbox closes.
     freed: Notify,
 }
 
 impl Room {
+    fn new(capacity: usize) -> Self {
+        Room {
+            capacity: capacity.max(1),
+            queued: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            freed: Notify::new(),
+        }
+    }
+
     /// Takes a place, if there is one.
     fn try_take(&self) -> bool {
         self.queued
@@ -59,6 +82,23 @@ impl Room {
                 (queued < self.capacity).then_some(queued + 1)
             })
             .is_ok()
+    }
+
+    /// Takes a place even past the capacity: for the actor's messages to itself, which
+    /// must never wait for room that only the actor itself can free.
+    fn take_anyway(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Ends every wait for a place: the actor was asked to stop. Waiting senders get
+    /// their message back at once, even while a handler is still running.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.freed.notify_waiters();
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Gives back `n` places.
@@ -100,11 +140,7 @@ pub(crate) struct MailboxRx<A: Actor> {
 pub(crate) fn mailbox<A: Actor>(size: MailboxSize) -> (MailboxTx<A>, MailboxRx<A>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let room = match size {
-        MailboxSize::Bounded(capacity) => Some(Arc::new(Room {
-            capacity: capacity.max(1),
-            queued: AtomicUsize::new(0),
-            freed: Notify::new(),
-        })),
+        MailboxSize::Bounded(capacity) => Some(Arc::new(Room::new(capacity))),
         MailboxSize::Unbounded => None,
     };
     (
@@ -117,51 +153,65 @@ pub(crate) fn mailbox<A: Actor>(size: MailboxSize) -> (MailboxTx<A>, MailboxRx<A
 }
 
 impl<A: Actor> MailboxTx<A> {
-    /// Sends, waiting for room in a bounded mailbox.
-    #[allow(clippy::result_large_err)]
-    pub async fn send(&self, env: Envelope<A>) -> Result<(), Refused<A>> {
-        if let Some(room) = &self.room {
-            while !room.try_take() {
-                let freed = room.freed.notified();
-                let mut freed = std::pin::pin!(freed);
-                // Registered before the second look, so a place given back in between
-                // still wakes this sender.
-                freed.as_mut().enable();
-                if self.tx.is_closed() {
-                    return Err(Refused::Closed(env));
-                }
-                if room.try_take() {
-                    break;
-                }
-                freed.await;
-            }
-        }
-        self.push(env)
+    /// The mailbox's places (bounded mailboxes only), for closing them on a stop request.
+    pub fn room(&self) -> Option<Arc<Room>> {
+        self.room.clone()
     }
 
-    /// Sends without waiting.
-    #[allow(clippy::result_large_err)]
-    pub fn try_send(&self, env: Envelope<A>) -> Result<(), Refused<A>> {
-        if let Some(room) = &self.room {
-            if !room.try_take() {
-                return Err(if self.tx.is_closed() {
-                    Refused::Closed(env)
-                } else {
-                    Refused::Full(env)
-                });
-            }
+    /// Takes a place without waiting. The actor's own messages always get one.
+    pub fn try_reserve(&self, from_self: bool) -> Result<(), NoRoom> {
+        let Some(room) = &self.room else {
+            return Ok(());
+        };
+        if from_self {
+            room.take_anyway();
+            return Ok(());
         }
-        self.push(env)
+        if room.try_take() {
+            Ok(())
+        } else if self.tx.is_closed() || room.is_closed() {
+            Err(NoRoom::Closed)
+        } else {
+            Err(NoRoom::Full)
+        }
+    }
+
+    /// Waits for a place; [`NoRoom::Closed`] as soon as the actor is asked to stop.
+    /// Cancel-safe: a place is taken only when this returns `Ok`.
+    pub async fn reserve(&self) -> Result<(), NoRoom> {
+        let Some(room) = &self.room else {
+            return Ok(());
+        };
+        loop {
+            if room.try_take() {
+                return Ok(());
+            }
+            let freed = room.freed.notified();
+            let mut freed = std::pin::pin!(freed);
+            // Registered before the second look, so a place given back (or a stop
+            // request) in between still wakes this sender.
+            freed.as_mut().enable();
+            if self.tx.is_closed() || room.is_closed() {
+                return Err(NoRoom::Closed);
+            }
+            if room.try_take() {
+                return Ok(());
+            }
+            freed.await;
+        }
     }
 
     /// Puts an envelope that has its place into the channel.
     #[allow(clippy::result_large_err)]
-    fn push(&self, env: Envelope<A>) -> Result<(), Refused<A>> {
-        self.tx.send(env).map_err(|refused| {
+    pub fn push(&self, envelope: Envelope<A>) -> Result<(), Refused<A>> {
+        self.tx.send(envelope).map_err(|refused| {
             if let Some(room) = &self.room {
                 room.give_back(1);
             }
-            Refused::Closed(refused.0)
+            Refused {
+                why: NoRoom::Closed,
+                envelope: refused.0,
+            }
         })
     }
 
@@ -204,7 +254,7 @@ impl<A: Actor> MailboxRx<A> {
     pub fn close(&mut self) {
         self.rx.close();
         if let Some(room) = &self.room {
-            room.freed.notify_waiters();
+            room.close();
         }
     }
 

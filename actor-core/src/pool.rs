@@ -2,12 +2,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
 use crate::ask::{sealed, Ask, AskTarget};
 use crate::system::ActorOptions;
+use crate::tell::{Tell, TellStart, TellTarget};
 use crate::{
     Actor, ActorRef, ActorSystem, AskError, Handler, MailboxSize, Message, Recipient, SendError,
     SpawnError, Supervision,
@@ -141,18 +142,12 @@ impl<A: Actor> Pool<A> {
     }
 
     /// Sends `msg` to one worker without waiting for a reply (see [`ActorRef::tell`]).
-    pub async fn tell<M>(&self, mut msg: M) -> Result<(), SendError<M>>
+    pub fn tell<M>(&self, msg: M) -> Tell<'_, Self, M>
     where
         A: Handler<M>,
         M: Message,
     {
-        for worker in self.candidates() {
-            match worker.tell(msg).await {
-                Err(SendError::Closed(m)) => msg = m,
-                other => return other,
-            }
-        }
-        Err(SendError::Closed(msg))
+        Tell::new(self, msg)
     }
 
     /// Sends `msg` to one worker without waiting at all (see [`ActorRef::try_tell`]).
@@ -176,10 +171,7 @@ impl<A: Actor> Pool<A> {
         A: Handler<M>,
         M: Message,
     {
-        if crate::telemetry::current_actor().is_some() {
-            return Err(SendError::WouldBlock(msg));
-        }
-        futures::executor::block_on(self.tell(msg))
+        self.tell(msg).blocking()
     }
 
     /// Asks one worker (see [`ActorRef::ask`]).
@@ -245,5 +237,51 @@ where
             }
         }
         Err(AskError::Send(SendError::Closed(msg)))
+    }
+}
+
+impl<A: Actor> crate::tell::sealed::Sealed for Pool<A> {}
+
+impl<A, M> TellTarget<M> for Pool<A>
+where
+    A: Handler<M>,
+    M: Message,
+{
+    fn start_tell(&self, mut msg: M, deadline: Option<Instant>) -> TellStart<'_, M> {
+        let mut candidates = self.candidates();
+        while let Some(worker) = candidates.next() {
+            match worker.start_tell(msg, deadline) {
+                TellStart::Done(Err(SendError::Closed(m))) => msg = m,
+                TellStart::Done(sent) => return TellStart::Done(sent),
+                TellStart::Waiting(wait) => {
+                    // Full: wait for this worker; if it stops meanwhile, go on to the rest.
+                    let rest: Vec<&ActorRef<A>> = candidates.collect();
+                    return TellStart::Waiting(Box::pin(async move {
+                        let mut msg = match wait.await {
+                            Err(SendError::Closed(m)) => m,
+                            sent => return sent,
+                        };
+                        for worker in rest {
+                            match Tell::until(worker, msg, deadline).await {
+                                Err(SendError::Closed(m)) => msg = m,
+                                sent => return sent,
+                            }
+                        }
+                        Err(SendError::Closed(msg))
+                    }));
+                }
+            }
+        }
+        TellStart::Done(Err(SendError::Closed(msg)))
+    }
+
+    fn tell_blocking(&self, mut msg: M, deadline: Option<Instant>) -> Result<(), SendError<M>> {
+        for worker in self.candidates() {
+            match worker.tell_blocking(msg, deadline) {
+                Err(SendError::Closed(m)) => msg = m,
+                other => return other,
+            }
+        }
+        Err(SendError::Closed(msg))
     }
 }

@@ -8,8 +8,8 @@ use std::time::Instant;
 use futures::FutureExt;
 use opentelemetry::Context;
 
-use crate::cell::ActorCell;
-use crate::envelope::Envelope;
+use crate::cell::{ActorCell, Startup};
+use crate::envelope::{panic_text, Envelope};
 use crate::mailbox::MailboxRx;
 use crate::spin::{spin_until, Adaptive};
 use crate::supervision::Supervisor;
@@ -37,6 +37,8 @@ struct Counters {
     dropped: u64,
     panics: u32,
     restarts: u32,
+    /// The text of the last panic caught.
+    last_panic: Option<String>,
 }
 
 impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
@@ -61,7 +63,11 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
                 drop(runtime);
                 report
             }
-            Err(_) => ActorReport::failed_to_start(id, name),
+            Err(e) => {
+                let why = format!("could not build the actor's runtime: {e}");
+                body.startup.send_replace(Startup::Failed(why.into()));
+                ActorReport::failed_to_start(id, name)
+            }
         };
         system.actor_finished(id, report, done);
     }
@@ -78,6 +84,8 @@ pub(crate) struct Body<A: Actor, F> {
     pub info: Arc<ActorInfo>,
     pub system: ActorSystem,
     pub hooks: Arc<Hooks>,
+    /// Told once whether the first state was built and `started` ran.
+    pub startup: tokio::sync::watch::Sender<Startup>,
 }
 
 impl<A: Actor, F: Fn() -> A> Body<A, F> {
@@ -121,6 +129,17 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         let mut state = self
             .build_state(&mut cx, &mut supervisor, &mut counters)
             .await;
+        let started_once = state.is_some();
+        self.startup.send_replace(if started_once {
+            Startup::Running
+        } else {
+            let why = format!(
+                "the factory or `started` panicked {} time(s), beyond the restart limit; last: {}",
+                counters.panics,
+                counters.last_panic.as_deref().unwrap_or("(no message)")
+            );
+            Startup::Failed(why.into())
+        });
         let mut closed = false;
 
         let mut batch = Vec::with_capacity(BATCH);
@@ -192,7 +211,11 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                     self.cell.load_sub();
                     drop(envelope);
                 }
-                StopReason::Failed
+                if started_once {
+                    StopReason::Failed
+                } else {
+                    StopReason::NotStarted
+                }
             }
         };
         drop(state);
@@ -260,15 +283,14 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         counters: &mut Counters,
     ) -> Option<A> {
         loop {
-            if let Ok(mut actor) = std::panic::catch_unwind(AssertUnwindSafe(&self.factory)) {
-                if AssertUnwindSafe(actor.started(cx))
-                    .catch_unwind()
-                    .await
-                    .is_ok()
-                {
-                    return Some(actor);
-                }
-            }
+            let panic = match std::panic::catch_unwind(AssertUnwindSafe(&self.factory)) {
+                Ok(mut actor) => match AssertUnwindSafe(actor.started(cx)).catch_unwind().await {
+                    Ok(()) => return Some(actor),
+                    Err(panic) => panic,
+                },
+                Err(panic) => panic,
+            };
+            counters.last_panic = Some(panic_text(panic.as_ref()));
             counters.panics += 1;
             if !supervisor.allow_restart() {
                 return None;

@@ -1,19 +1,18 @@
 //! [`Recipient`]: a handle that knows only the message type, not the actor type.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
 use crate::ask::{sealed, Ask, AskTarget};
+use crate::tell::{Tell, TellStart, TellTarget};
 use crate::{ActorRef, AskError, Handler, Message, Pool, SendError};
 
 /// What a recipient forwards to: an actor or a pool.
-pub(crate) trait Target<M: Message>: AskTarget<M> + Send + Sync {
+pub(crate) trait Target<M: Message>: AskTarget<M> + TellTarget<M> + Send + Sync {
     fn name(&self) -> &str;
-    fn tell(&self, msg: M) -> BoxFuture<'_, Result<(), SendError<M>>>;
     fn try_tell(&self, msg: M) -> Result<(), SendError<M>>;
-    fn blocking_tell(&self, msg: M) -> Result<(), SendError<M>>;
     fn ask_timeout(&self) -> Option<Duration>;
 }
 
@@ -23,14 +22,8 @@ macro_rules! forward_target {
             fn name(&self) -> &str {
                 $ty::name(self)
             }
-            fn tell(&self, msg: M) -> BoxFuture<'_, Result<(), SendError<M>>> {
-                Box::pin($ty::tell(self, msg))
-            }
             fn try_tell(&self, msg: M) -> Result<(), SendError<M>> {
                 $ty::try_tell(self, msg)
-            }
-            fn blocking_tell(&self, msg: M) -> Result<(), SendError<M>> {
-                $ty::blocking_tell(self, msg)
             }
             fn ask_timeout(&self) -> Option<Duration> {
                 $ty::ask_timeout(self)
@@ -77,8 +70,8 @@ impl<M: Message> Recipient<M> {
     }
 
     /// See [`ActorRef::tell`].
-    pub async fn tell(&self, msg: M) -> Result<(), SendError<M>> {
-        self.target.tell(msg).await
+    pub fn tell(&self, msg: M) -> Tell<'_, Self, M> {
+        Tell::new(self, msg)
     }
 
     /// See [`ActorRef::try_tell`].
@@ -88,12 +81,17 @@ impl<M: Message> Recipient<M> {
 
     /// See [`ActorRef::blocking_tell`].
     pub fn blocking_tell(&self, msg: M) -> Result<(), SendError<M>> {
-        self.target.blocking_tell(msg)
+        self.tell(msg).blocking()
     }
 
     /// See [`ActorRef::ask`].
     pub fn ask(&self, msg: M) -> Ask<'_, Self, M> {
         Ask::new(self, msg, self.target.ask_timeout())
+    }
+
+    /// See [`ActorRef::blocking_ask`].
+    pub fn blocking_ask(&self, msg: M) -> Result<M::Reply, AskError<M>> {
+        self.ask(msg).blocking()
     }
 }
 
@@ -110,5 +108,17 @@ impl<M: Message> AskTarget<M> for Recipient<M> {
 
     fn ask_blocking(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>> {
         self.target.ask_blocking(msg, timeout)
+    }
+}
+
+impl<M: Message> crate::tell::sealed::Sealed for Recipient<M> {}
+
+impl<M: Message> TellTarget<M> for Recipient<M> {
+    fn start_tell(&self, msg: M, deadline: Option<Instant>) -> TellStart<'_, M> {
+        self.target.start_tell(msg, deadline)
+    }
+
+    fn tell_blocking(&self, msg: M, deadline: Option<Instant>) -> Result<(), SendError<M>> {
+        self.target.tell_blocking(msg, deadline)
     }
 }

@@ -15,7 +15,8 @@ pub enum StopReason {
     Failed,
     /// Its thread did not finish before the shutdown deadline; it was left behind.
     DeadlineExceeded,
-    /// Its thread could not build its runtime.
+    /// It never started: its factory or `started` hook panicked beyond the restart limit,
+    /// or its thread could not build its runtime. Queued asks were told (`Dropped`).
     NotStarted,
 }
 
@@ -69,11 +70,15 @@ impl ActorReport {
     }
 }
 
-/// What a system shutdown did, actor by actor, in the order the actors were stopped.
+/// What happened to every actor the system spawned: first those that stopped on their own
+/// before shutdown (in the order they stopped), then those shutdown stopped, in stop order.
 #[derive(Debug, Clone, Default)]
 pub struct ShutdownReport {
-    /// One report per actor, in stop order.
+    /// One report per actor: those that stopped before shutdown, then the stop order.
     pub actors: Vec<ActorReport>,
+    /// Actors that stopped before shutdown whose reports were not kept (only the latest
+    /// [`REPORT_HISTORY`](crate::REPORT_HISTORY) are).
+    pub omitted: u64,
     /// Wall time of the whole shutdown, pipelines included.
     pub elapsed: Duration,
 }

@@ -1,13 +1,13 @@
 //! [`ActorSystem`]: spawns actors on their threads, keeps the registry, stops them in order.
 
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::cell::{ActorCell, SystemShared};
+use crate::cell::{ActorCell, Startup, SystemShared};
 use crate::mailbox::{mailbox, MailboxSize};
 use crate::receive::{ActorThread, Body};
 use crate::shutdown::stop_order;
@@ -46,9 +46,43 @@ pub(crate) struct ActorOptions {
 
 /// A group of actors sharing a system: spawn them, find them by name, shut them down in order.
 /// Cheap to clone; every clone is the same system.
-#[derive(Clone)]
+///
+/// Dropping the last clone the application holds shuts the system down in order, like an
+/// explicit [`shutdown_blocking`](ActorSystem::shutdown_blocking): every mailbox is drained,
+/// `stopped` runs, each actor's pipeline is flushed and the system's own pipeline last,
+/// within the shutdown timeout. The drop blocks the dropping thread until then (it never
+/// panics, also inside an async runtime). The handle a handler gets from
+/// [`Ctx::system`](crate::Ctx::system) (and its clones) does not keep the system alive, so
+/// actors cannot keep their own system from shutting down.
 pub struct ActorSystem {
     inner: Arc<SystemInner>,
+    /// Present on the application's handles: the last one dropped shuts the system down.
+    owner: Option<Arc<Owner>>,
+}
+
+impl Clone for ActorSystem {
+    fn clone(&self) -> Self {
+        ActorSystem {
+            inner: self.inner.clone(),
+            owner: self.owner.clone(),
+        }
+    }
+}
+
+/// Shuts the system down when the application's last handle goes.
+struct Owner {
+    inner: Arc<SystemInner>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let system = ActorSystem {
+            inner: self.inner.clone(),
+            owner: None,
+        };
+        // A no-op when the application already shut the system down.
+        drop(system.shutdown_from(current_actor()));
+    }
 }
 
 impl std::fmt::Debug for ActorSystem {
@@ -70,14 +104,25 @@ struct SystemInner {
 struct Defaults {
     mailbox: MailboxSize,
     supervision: Supervision,
+    /// The longest shutdown waits for one actor.
     stop_timeout: Duration,
+    /// The longest shutdown waits for all actors together.
+    shutdown_timeout: Duration,
 }
+
+/// Reports of actors that stopped on their own kept for the shutdown report; older ones
+/// are only counted, so a system that churns through actors does not grow without bound.
+pub const REPORT_HISTORY: usize = 10_000;
 
 #[derive(Default)]
 struct Registry {
     /// Live actors by id; ids grow, so this is spawn order.
     actors: BTreeMap<ActorId, Entry>,
     names: HashMap<Arc<str>, ActorId>,
+    /// Actors that stopped on their own before shutdown, in the order they stopped.
+    finished: VecDeque<ActorReport>,
+    /// Reports dropped from `finished` to keep it within [`REPORT_HISTORY`].
+    finished_omitted: u64,
     state: SystemState,
 }
 
@@ -144,9 +189,20 @@ impl ActorSystemBuilder {
         self
     }
 
-    /// How long shutdown waits for each actor to drain and stop (default: 5 s).
+    /// The longest shutdown waits for any one actor to drain, stop and flush (default:
+    /// 5 s). An actor that misses it is reported `DeadlineExceeded` and left behind, and
+    /// the next one in the stop order is stopped.
     pub fn stop_timeout(mut self, limit: Duration) -> Self {
         self.defaults.stop_timeout = limit;
+        self
+    }
+
+    /// The longest shutdown waits for all actors together (default: 10 s): one deadline
+    /// for the whole stop order, however many actors are stuck. Past it, the actors not
+    /// yet stopped are asked to stop at once and reported `DeadlineExceeded`. The system
+    /// pipeline's final flush comes after, bounded by its own flush timeout.
+    pub fn shutdown_timeout(mut self, limit: Duration) -> Self {
+        self.defaults.shutdown_timeout = limit;
         self
     }
 
@@ -183,13 +239,17 @@ impl ActorSystemBuilder {
             ask_timeout: self.ask_timeout,
             spin: self.spin,
         };
+        let inner = Arc::new(SystemInner {
+            shared: Arc::new(shared),
+            hooks: Arc::new(self.hooks),
+            defaults: self.defaults,
+            registry: Mutex::new(Registry::default()),
+        });
         ActorSystem {
-            inner: Arc::new(SystemInner {
-                shared: Arc::new(shared),
-                hooks: Arc::new(self.hooks),
-                defaults: self.defaults,
-                registry: Mutex::new(Registry::default()),
-            }),
+            owner: Some(Arc::new(Owner {
+                inner: inner.clone(),
+            })),
+            inner,
         }
     }
 }
@@ -258,6 +318,7 @@ impl ActorSystem {
                 mailbox: MailboxSize::default(),
                 supervision: Supervision::default(),
                 stop_timeout: Duration::from_secs(5),
+                shutdown_timeout: Duration::from_secs(10),
             },
             ask_timeout: Some(Duration::from_secs(5)),
             spin: crate::spin::DEFAULT_SPIN,
@@ -321,6 +382,14 @@ impl ActorSystem {
             .collect()
     }
 
+    /// A handle on the same system that does not keep it alive (for actor threads).
+    pub(crate) fn handle(&self) -> ActorSystem {
+        ActorSystem {
+            inner: self.inner.clone(),
+            owner: None,
+        }
+    }
+
     pub(crate) fn default_options(&self) -> ActorOptions {
         ActorOptions {
             mailbox: self.inner.defaults.mailbox,
@@ -358,13 +427,16 @@ impl ActorSystem {
         }
         let name: Arc<str> = name.into();
         let id = ActorId(NEXT_ACTOR_ID.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = mailbox::<A>(options.mailbox);
+        let (startup_tx, startup_rx) = tokio::sync::watch::channel(Startup::Starting);
         let cell = Arc::new(ActorCell::new(
             id,
             name.clone(),
             self.inner.shared.clone(),
+            tx.room(),
+            startup_rx,
             options.track_load,
         ));
-        let (tx, rx) = mailbox::<A>(options.mailbox);
         let myself = ActorRef {
             cell: cell.clone(),
             tx,
@@ -407,8 +479,9 @@ impl ActorSystem {
                 factory,
                 options,
                 info,
-                system: self.clone(),
+                system: self.handle(),
                 hooks: self.inner.hooks.clone(),
+                startup: startup_tx,
             },
             done: done_tx,
         };
@@ -444,16 +517,34 @@ impl ActorSystem {
         report: ActorReport,
         done: oneshot::Sender<ActorReport>,
     ) {
-        // Shutdown may be waiting on this report; otherwise the actor stopped on its own.
-        let _ = done.send(report);
-        // The thread is ending: dropping its handle detaches what is left of it.
-        drop(self.forget(id));
+        let mut registry = self.registry();
+        match registry.actors.remove(&id) {
+            // Stopped on its own: keep the report for the shutdown report. The thread is
+            // ending: dropping its handle (with the entry, outside the lock) detaches it.
+            Some(entry) => {
+                registry.names.remove(&entry.name);
+                if registry.finished.len() == REPORT_HISTORY {
+                    registry.finished.pop_front();
+                    registry.finished_omitted += 1;
+                }
+                registry.finished.push_back(report);
+                drop(registry);
+                drop(entry);
+            }
+            // Shutdown took the entry and waits on this report.
+            None => {
+                drop(registry);
+                let _ = done.send(report);
+            }
+        }
     }
 
     /// Stops every actor in order (see [`ShutdownReport`]) and then the system's own
-    /// pipeline, without blocking the async caller. Each actor gets the system's stop
-    /// timeout to drain; one that misses it is reported and left behind, and the rest
-    /// still stop. A second call returns an empty report.
+    /// pipeline, without blocking the async caller. Each actor gets at most the stop
+    /// timeout to drain, and all of them together the shutdown timeout; one that misses
+    /// its time is reported and left behind, and the rest still stop. The report also
+    /// lists the actors that stopped on their own before. A second call returns an empty
+    /// report.
     pub async fn shutdown(&self) -> ShutdownReport {
         let system = self.clone();
         let caller = current_actor();
@@ -491,33 +582,52 @@ impl ActorSystem {
     /// but not waited for, since it is busy waiting here.
     fn shutdown_from(&self, caller: Option<ActorId>) -> ShutdownReport {
         let started = Instant::now();
-        let mut entries = {
+        let (mut entries, mut reports, omitted) = {
             let mut registry = self.registry();
             if registry.state != SystemState::Running {
                 return ShutdownReport::default();
             }
             registry.state = SystemState::ShuttingDown;
             registry.names.clear();
-            std::mem::take(&mut registry.actors)
+            (
+                std::mem::take(&mut registry.actors),
+                Vec::from(std::mem::take(&mut registry.finished)),
+                registry.finished_omitted,
+            )
         };
         let graph: Vec<(ActorId, Vec<ActorId>)> = entries
             .iter()
             .map(|(id, e)| (*id, e.depends_on.clone()))
             .collect();
-        let limit = self.inner.defaults.stop_timeout;
-        let mut reports = Vec::with_capacity(entries.len());
-        for id in stop_order(&graph) {
-            let Some(mut entry) = entries.remove(&id) else {
+        let defaults = &self.inner.defaults;
+        let deadline = started.checked_add(defaults.shutdown_timeout);
+        let order = stop_order(&graph);
+        let mut out_of_time = false;
+        for (position, id) in order.iter().enumerate() {
+            let Some(mut entry) = entries.remove(id) else {
                 continue;
             };
             entry.cell.request_stop();
-            if Some(id) == caller {
+            if Some(*id) == caller {
                 continue;
+            }
+            let left = deadline.map_or(defaults.stop_timeout, |deadline| {
+                deadline.saturating_duration_since(Instant::now())
+            });
+            if left.is_zero() && !out_of_time {
+                out_of_time = true;
+                // The whole shutdown is out of time: ask the rest to stop all at once
+                // (they drain and flush on their own), report who did not make it.
+                for id in &order[position + 1..] {
+                    if let Some(entry) = entries.get(id) {
+                        entry.cell.request_stop();
+                    }
+                }
             }
             let report = entry
                 .done
                 .take()
-                .and_then(|done| done.recv_timeout(limit).ok());
+                .and_then(|done| done.recv_timeout(left.min(defaults.stop_timeout)).ok());
             match report {
                 Some(report) => {
                     if let Some(thread) = entry.thread.take() {
@@ -525,7 +635,7 @@ impl ActorSystem {
                     }
                     reports.push(report);
                 }
-                None => reports.push(ActorReport::timed_out(id, entry.name.to_string())),
+                None => reports.push(ActorReport::timed_out(*id, entry.name.to_string())),
             }
         }
         if let Some(instrumentation) = &self.inner.shared.tracing.instrumentation {
@@ -534,6 +644,7 @@ impl ActorSystem {
         self.registry().state = SystemState::Stopped;
         ShutdownReport {
             actors: reports,
+            omitted,
             elapsed: started.elapsed(),
         }
     }

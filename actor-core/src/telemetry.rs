@@ -337,8 +337,8 @@ impl Tracing {
         target: &crate::cell::ActorCell,
         op: SendOp,
         message_type: &'static str,
+        from_self: bool,
     ) -> (TraceMeta, Option<BoxedSpan>) {
-        let from_self = current_actor() == Some(target.id);
         let mut cx = Context::current();
         let mut send_span = None;
         let mut message_id = 0;
