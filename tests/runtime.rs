@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actor_core::{
-    Actor, ActorRef, ActorSystem, AskError, Ctx, Dispatch, Handler, MailboxSize, Message,
-    SendError, SpawnError, StopReason, Supervision,
+    Actor, ActorSystem, AskError, Ctx, Dispatch, Handler, MailboxSize, Message, SendError,
+    SpawnError, StopReason, Supervision,
 };
 use common::*;
 
@@ -153,26 +153,6 @@ async fn a_blocked_actor_does_not_stall_another() {
     drop(key);
     assert_eq!(stuck.ask(Seen).await.unwrap(), Vec::<u64>::new());
     system.shutdown().await;
-}
-
-/// A probe with a mailbox of `capacity` places, held in a handler behind a gate that is
-/// already out of the mailbox: what is sent now stays queued until the key is dropped.
-async fn held_with_mailbox(
-    system: &ActorSystem,
-    name: &str,
-    capacity: usize,
-) -> (ActorRef<Probe>, std::sync::mpsc::Sender<()>) {
-    let probe = system
-        .actor(name)
-        .mailbox(MailboxSize::Bounded(capacity))
-        .spawn(Probe::default)
-        .unwrap();
-    let (gate, key) = Gate::new();
-    probe.tell(gate).await.unwrap();
-    common::eventually("the gate to be taken out of the mailbox", || {
-        probe.load() == 0
-    });
-    (probe, key)
 }
 
 #[tokio::test]

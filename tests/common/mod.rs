@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actor_core::{Actor, Ctx, Handler, Message};
+use actor_core::{Actor, ActorRef, ActorSystem, Ctx, Handler, MailboxSize, Message};
 
 /// Generous limit for waits that only fail when something is broken.
 pub const PATIENCE: Duration = Duration::from_secs(10);
@@ -121,4 +121,25 @@ pub fn resident_kib() -> u64 {
         .trim_end_matches(" kB")
         .parse()
         .unwrap()
+}
+
+/// A probe with a mailbox of `capacity` places, held in a handler behind a gate that is
+/// already out of the mailbox: what is sent now stays queued until the key is dropped
+/// (or [`PATIENCE`] passes).
+pub async fn held_with_mailbox(
+    system: &ActorSystem,
+    name: &str,
+    capacity: usize,
+) -> (ActorRef<Probe>, mpsc::Sender<()>) {
+    let probe = system
+        .actor(name)
+        .mailbox(MailboxSize::Bounded(capacity))
+        .spawn(Probe::default)
+        .unwrap();
+    let (gate, key) = Gate::new();
+    probe.tell(gate).await.unwrap();
+    eventually("the gate to be taken out of the mailbox", || {
+        probe.load() == 0
+    });
+    (probe, key)
 }
