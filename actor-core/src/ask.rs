@@ -52,7 +52,10 @@ impl<'a, T: AskTarget<M> + ?Sized, M: Message> Ask<'a, T, M> {
         }
     }
 
-    /// Waits at most `limit` for the reply, then fails with [`AskError::Timeout`].
+    /// Waits at most `limit` for the whole ask: room in a full mailbox, then the reply.
+    /// Fails with [`AskError::Timeout`] when the reply is late, or with
+    /// `AskError::Send(SendError::Timeout(msg))` (the message back) when the mailbox
+    /// stayed full; [`AskError::is_timeout`] is true for both.
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.timeout = Some(limit);
         self

@@ -20,8 +20,10 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 /// The size of an actor's mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailboxSize {
-    /// At most this many queued messages; `tell` waits for room, `try_tell` fails at once.
-    /// Senders waiting for room are woken together when the receive loop takes a batch out
+    /// At most this many queued messages from others; `tell` waits for room (until its
+    /// timeout, or until the actor is asked to stop), `try_tell` fails at once. The actor's
+    /// messages to itself never wait and are never refused for room: they go in past the
+    /// bound, since only the actor could free it. Senders waiting for room are woken together when the receive loop takes a batch out
     /// and race for the freed places: each sender's messages keep their order, but waiting
     /// senders are not served first-come, first-served.
     Bounded(usize),
@@ -269,5 +271,64 @@ impl<A: Actor> Drop for MailboxRx<A> {
     /// Senders waiting for room learn that the mailbox is gone.
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future as _;
+
+    use super::*;
+
+    struct A;
+    impl Actor for A {}
+
+    #[test]
+    fn others_stop_at_the_capacity_and_the_actor_itself_goes_past_it() {
+        let (tx, _rx) = mailbox::<A>(MailboxSize::Bounded(2));
+        assert_eq!(tx.try_reserve(false), Ok(()));
+        assert_eq!(tx.try_reserve(false), Ok(()));
+        assert_eq!(tx.try_reserve(false), Err(NoRoom::Full));
+        assert_eq!(tx.try_reserve(true), Ok(()));
+        assert_eq!(tx.queued(), Some(3));
+    }
+
+    #[test]
+    fn a_stop_request_ends_waits_and_refuses_new_places() {
+        let (tx, _rx) = mailbox::<A>(MailboxSize::Bounded(1));
+        assert_eq!(tx.try_reserve(false), Ok(()));
+        let room = tx.room().expect("a bounded mailbox has places");
+        let waiter = {
+            let tx = tx.clone();
+            std::thread::spawn(move || futures::executor::block_on(tx.reserve()))
+        };
+        room.close();
+        assert_eq!(waiter.join().unwrap(), Err(NoRoom::Closed));
+        assert_eq!(tx.try_reserve(false), Err(NoRoom::Closed));
+    }
+
+    #[test]
+    fn a_given_up_wait_takes_no_place() {
+        let (tx, mut rx) = mailbox::<A>(MailboxSize::Bounded(1));
+        assert_eq!(tx.try_reserve(false), Ok(()));
+        {
+            let wait = tx.reserve();
+            let mut wait = std::pin::pin!(wait);
+            let waker = futures::task::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+        }
+        rx.give_back(1);
+        assert_eq!(tx.queued(), Some(0), "the dropped wait left the place free");
+        assert_eq!(tx.try_reserve(false), Ok(()));
+    }
+
+    #[test]
+    fn an_unbounded_mailbox_never_refuses_for_room() {
+        let (tx, _rx) = mailbox::<A>(MailboxSize::Unbounded);
+        for _ in 0..10_000 {
+            assert_eq!(tx.try_reserve(false), Ok(()));
+        }
+        assert!(tx.room().is_none());
     }
 }

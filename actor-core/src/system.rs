@@ -639,7 +639,10 @@ impl ActorSystem {
             }
         }
         if let Some(instrumentation) = &self.inner.shared.tracing.instrumentation {
-            instrumentation.system_stopped();
+            // Shutdown may run in a drop, even while unwinding: a panic here must not abort.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                instrumentation.system_stopped()
+            }));
         }
         self.registry().state = SystemState::Stopped;
         ShutdownReport {
