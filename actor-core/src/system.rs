@@ -233,6 +233,9 @@ impl ActorSystemBuilder {
 
     /// Builds the system. No thread starts until the first actor is spawned.
     pub fn build(self) -> ActorSystem {
+        if let Some(instrumentation) = &self.instrumentation {
+            instrumentation.system_attached();
+        }
         let shared = SystemShared {
             name: self.name.into(),
             tracing: Tracing::new(self.tracing, self.instrumentation),

@@ -64,8 +64,20 @@ pub trait Instrumentation: Send + Sync + 'static {
     /// Called on each actor's thread before its state is built.
     fn actor_started(&self, actor: &ActorInfo) -> ActorTelemetry;
 
+    /// Called once per system that uses this instrumentation, when the system is built. An
+    /// instrumentation shared by several systems can count them here, so that one system's
+    /// [`system_stopped`](Instrumentation::system_stopped) does not end the others' pipeline.
+    fn system_attached(&self) {}
+
     /// Called once, after every actor has stopped: flush the system's own pipeline here.
     fn system_stopped(&self) {}
+
+    /// The propagator this instrumentation uses for carriers from outside, if it has one of
+    /// its own; `None` leaves the choice to the system (its [`Propagation::Carrier`]
+    /// propagator, else the global one).
+    fn propagator(&self) -> Option<Arc<dyn TextMapPropagator + Send + Sync>> {
+        None
+    }
 }
 
 /// Instrumentation through the global tracer provider (`opentelemetry::global`): for

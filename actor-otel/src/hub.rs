@@ -218,7 +218,13 @@ impl Worker {
                         let _ = ack.send(());
                         break;
                     }
-                    None => break,
+                    None => {
+                        // Every handle is gone and nobody shut the hub down: export what is
+                        // still buffered rather than dropping it with the thread.
+                        self.drain_buffers(&mut exporter).await;
+                        let _ = exporter.shutdown_with_timeout(self.config.flush_timeout);
+                        break;
+                    }
                 }
             }
         });

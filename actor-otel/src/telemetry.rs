@@ -1,13 +1,17 @@
 //! [`Telemetry`]: one call that sets up tracing for a whole actor system.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use actor_core::carrier::CarrierPolicy;
 use actor_core::opentelemetry::global::BoxedTracer;
 use actor_core::{ActorInfo, ActorTelemetry, Instrumentation};
+use opentelemetry::propagation::text_map_propagator::FieldIter;
+use opentelemetry::propagation::{
+    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
+};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::KeyValue;
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
@@ -121,7 +125,10 @@ impl TelemetryBuilder {
 
     /// Whether to install the system pipeline as the global tracer provider and W3C
     /// TraceContext + Baggage as the global propagator (default: yes). Turn it off when
-    /// several systems share a process.
+    /// several `Telemetry`s share a process (the last one built would own the globals);
+    /// several systems can share one `Telemetry` instead. Without the global propagator,
+    /// read outside headers with [`Telemetry::extract`] (or `actor_core::carrier::extract`,
+    /// which then reads W3C itself).
     pub fn global(mut self, install: bool) -> Self {
         self.global = install;
         self
@@ -143,14 +150,14 @@ impl TelemetryBuilder {
                 true,
             ))
             .build();
+        let propagator: Arc<dyn TextMapPropagator + Send + Sync> =
+            Arc::new(TextMapCompositePropagator::new(vec![
+                Box::new(TraceContextPropagator::new()),
+                Box::new(BaggagePropagator::new()),
+            ]));
         if self.global {
             opentelemetry::global::set_tracer_provider(provider.clone());
-            opentelemetry::global::set_text_map_propagator(
-                opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-                    Box::new(TraceContextPropagator::new()),
-                    Box::new(BaggagePropagator::new()),
-                ]),
-            );
+            opentelemetry::global::set_text_map_propagator(SharedPropagator(propagator.clone()));
         }
         Ok(Telemetry {
             inner: Arc::new(Inner {
@@ -160,8 +167,9 @@ impl TelemetryBuilder {
                 batch: self.batch,
                 hub,
                 provider,
+                propagator,
                 stats,
-                stopped: AtomicBool::new(false),
+                lifecycle: Mutex::new(Lifecycle::default()),
             }),
         })
     }
@@ -181,10 +189,34 @@ fn base_resource(service_name: Option<String>, attributes: Vec<KeyValue>) -> Res
     builder.build()
 }
 
-/// OpenTelemetry for an actor system: the system's own pipeline, one pipeline per actor,
-/// one export hub, and the ordered flush. Install it with
+/// The global propagator: the same composite a [`Telemetry`] extracts with.
+#[derive(Debug)]
+struct SharedPropagator(Arc<dyn TextMapPropagator + Send + Sync>);
+
+impl TextMapPropagator for SharedPropagator {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        self.0.inject_context(cx, injector)
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.0.fields()
+    }
+}
+
+/// OpenTelemetry for actor systems: the system pipeline, one pipeline per actor, one
+/// export hub, and the ordered flush. Install it with
 /// [`ActorSystemBuilder::instrumentation`](actor_core::ActorSystemBuilder::instrumentation);
-/// the system's shutdown flushes every actor's pipeline in stop order and this one last.
+/// a system's shutdown flushes every actor's pipeline in stop order and this one last.
+///
+/// Clones share one pipeline, and several systems may share it: each system's shutdown
+/// flushes it, and the last attached system's shutdown shuts it down. [`Telemetry::shutdown`]
+/// shuts it down at once, and so does dropping the last clone if nothing did before. A
+/// system built after the pipeline was shut down cannot export: its spans are counted as
+/// dropped, and [`Telemetry::stats`] says why in `last_error`.
 #[derive(Clone)]
 pub struct Telemetry {
     inner: Arc<Inner>,
@@ -197,8 +229,50 @@ struct Inner {
     batch: BatchConfig,
     hub: Arc<Hub>,
     provider: SdkTracerProvider,
+    propagator: Arc<dyn TextMapPropagator + Send + Sync>,
     stats: Arc<Stats>,
-    stopped: AtomicBool,
+    lifecycle: Mutex<Lifecycle>,
+}
+
+/// Which systems use the pipeline, and whether it was shut down.
+#[derive(Debug, Default)]
+struct Lifecycle {
+    /// Systems attached and not stopped yet.
+    attached: usize,
+    stopped: bool,
+}
+
+impl Inner {
+    fn lifecycle(&self) -> std::sync::MutexGuard<'_, Lifecycle> {
+        self.lifecycle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Marks the pipeline stopped; `true` for the call that did it.
+    fn begin_shutdown(&self) -> bool {
+        !std::mem::replace(&mut self.lifecycle().stopped, true)
+    }
+
+    /// Flushes and shuts down the system pipeline and the export hub.
+    fn shut_down_pipeline(&self) -> Result<(), TelemetryError> {
+        let flushed = self.provider.shutdown();
+        let hub_done = self.hub.shutdown();
+        match (flushed, hub_done) {
+            (Ok(()), true) => Ok(()),
+            (Err(e), _) => Err(TelemetryError::Flush(e.to_string())),
+            (_, false) => Err(TelemetryError::Flush(
+                "export hub did not finish in time".into(),
+            )),
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// The last clone is gone and nothing shut the pipeline down: export what it holds.
+    fn drop(&mut self) {
+        if self.begin_shutdown() {
+            let _ = self.shut_down_pipeline();
+        }
+    }
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -251,21 +325,25 @@ impl Telemetry {
             .map_err(|e| TelemetryError::Flush(e.to_string()))
     }
 
-    /// Flushes and shuts down the system pipeline and the export hub. The actor system's
-    /// shutdown calls this after every actor stopped; calling it again does nothing.
+    /// Flushes and shuts down the system pipeline and the export hub at once, even while
+    /// systems still use it (their later spans are counted as dropped). The shutdown of the
+    /// last system using this telemetry calls it; calling it again does nothing.
     pub fn shutdown(&self) -> Result<(), TelemetryError> {
-        if self.inner.stopped.swap(true, Ordering::AcqRel) {
+        if !self.inner.begin_shutdown() {
             return Ok(());
         }
-        let flushed = self.inner.provider.shutdown();
-        let hub_done = self.inner.hub.shutdown();
-        match (flushed, hub_done) {
-            (Ok(()), true) => Ok(()),
-            (Err(e), _) => Err(TelemetryError::Flush(e.to_string())),
-            (_, false) => Err(TelemetryError::Flush(
-                "export hub did not finish in time".into(),
-            )),
-        }
+        self.inner.shut_down_pipeline()
+    }
+
+    /// Extracts a context from an outside carrier (HTTP headers, a queue message) with this
+    /// telemetry's own propagator, W3C TraceContext + Baggage, whatever the global
+    /// propagator is, under the default [`CarrierPolicy`].
+    pub fn extract(&self, carrier: &dyn Extractor) -> Context {
+        actor_core::carrier::extract_with(
+            self.inner.propagator.as_ref(),
+            carrier,
+            &CarrierPolicy::default(),
+        )
     }
 
     fn boxed(provider: &SdkTracerProvider) -> BoxedTracer {
@@ -358,7 +436,39 @@ impl Instrumentation for Telemetry {
         }
     }
 
+    /// Counts the system; a system attached after the shutdown is recorded in the stats.
+    fn system_attached(&self) {
+        let mut lifecycle = self.inner.lifecycle();
+        if lifecycle.stopped {
+            drop(lifecycle);
+            self.inner.stats.record_error(
+                0,
+                "a system was attached after this Telemetry was shut down: its spans cannot \
+                 be exported (build a new Telemetry for it)"
+                    .into(),
+            );
+            return;
+        }
+        lifecycle.attached += 1;
+    }
+
+    /// Flushes the system pipeline while other systems still use it; shuts it down after
+    /// the last one.
     fn system_stopped(&self) {
-        let _ = self.shutdown();
+        let last = {
+            let mut lifecycle = self.inner.lifecycle();
+            lifecycle.attached = lifecycle.attached.saturating_sub(1);
+            lifecycle.attached == 0 && !std::mem::replace(&mut lifecycle.stopped, true)
+        };
+        if last {
+            let _ = self.inner.shut_down_pipeline();
+        } else if !self.inner.lifecycle().stopped {
+            let _ = self.force_flush();
+        }
+    }
+
+    /// W3C TraceContext + Baggage: the composite this telemetry installs globally.
+    fn propagator(&self) -> Option<Arc<dyn TextMapPropagator + Send + Sync>> {
+        Some(self.inner.propagator.clone())
     }
 }
