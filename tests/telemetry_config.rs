@@ -4,9 +4,10 @@
 //! tracer provider (see `telemetry_config_global.rs` for those).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
+use actor_core::{Actor, ActorSystem, Ctx, Handler, Message, Propagation, TracingOptions};
 use actor_otel::testing::{OtlpReceiver, ReceivedSpan};
 use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
 use opentelemetry::baggage::BaggageExt;
@@ -118,6 +119,53 @@ async fn global_false_and_carrier_extract_continue_a_valid_traceparent() {
     assert_eq!(stats.spans_ended, 5, "{stats:?}");
     assert_eq!(stats.spans_exported as usize, spans.len(), "{stats:?}");
     assert_eq!(stats.spans_lost(), 0, "{stats:?}");
+}
+
+// The B3 propagator ships in opentelemetry-zipkin, deprecated as a whole (its exporter).
+#[allow(deprecated)]
+#[tokio::test]
+async fn the_system_extracts_with_the_propagator_it_knows() {
+    use opentelemetry_zipkin::{B3Encoding, Propagator as B3};
+
+    // With actor-otel and no global propagator: the telemetry's W3C, through the system.
+    let receiver = OtlpReceiver::http().unwrap();
+    let telemetry = telemetry(&receiver);
+    let system = ActorSystem::builder()
+        .instrumentation(telemetry.clone())
+        .build();
+    let worker = system.spawn("worker", || Worker).unwrap();
+    let cx = system.extract(&incoming_headers());
+    let tenant = worker.ask(Work(1)).with_context(cx).await.unwrap();
+    assert_eq!(tenant, "acme");
+    system.shutdown().await;
+    let spans = receiver.spans();
+    let process = named(&spans, "process worker");
+    assert_eq!(process.len(), 1);
+    assert_eq!(process[0].trace_id(), TRACE_ID);
+    assert_eq!(process[0].parent_span_id(), PARENT_ID);
+
+    // A system told to carry B3 reads B3 headers from outside too.
+    let b3 = Arc::new(B3::with_encoding(B3Encoding::MultipleHeader));
+    let system = ActorSystem::builder()
+        .tracing(TracingOptions {
+            propagation: Propagation::Carrier(b3),
+            ..TracingOptions::default()
+        })
+        .build();
+    let headers: HashMap<String, String> = [
+        ("x-b3-traceid", TRACE_ID),
+        ("x-b3-spanid", PARENT_ID),
+        ("x-b3-sampled", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let cx = system.extract(&headers);
+    let parent = cx.span().span_context().clone();
+    assert!(parent.is_remote());
+    assert_eq!(parent.trace_id().to_string(), TRACE_ID);
+    assert_eq!(parent.span_id().to_string(), PARENT_ID);
+    system.shutdown().await;
 }
 
 /// `n` requests into `system`'s `worker`: a `request` root span each on the caller side, and

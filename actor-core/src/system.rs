@@ -576,6 +576,25 @@ impl ActorSystem {
         Ok(self.shutdown().await)
     }
 
+    /// Extracts the context of a trace that started outside (HTTP headers, a queue
+    /// message, another language's SDK) with the propagator this system knows: its
+    /// [`Propagation::Carrier`](crate::Propagation::Carrier) propagator, else its
+    /// instrumentation's (W3C trace context and baggage for `actor-otel`), else the global
+    /// one, which is W3C when none is installed. Under the default
+    /// [`CarrierPolicy`](crate::carrier::CarrierPolicy). Then
+    /// `actor.tell(msg).with_context(cx)`.
+    pub fn extract(
+        &self,
+        carrier: &dyn opentelemetry::propagation::Extractor,
+    ) -> opentelemetry::Context {
+        let tracing = &self.inner.shared.tracing;
+        crate::carrier::extract_for(
+            &tracing.options.propagation,
+            tracing.instrumentation.as_deref(),
+            carrier,
+        )
+    }
+
     /// Whether shutdown has started.
     pub fn is_shutting_down(&self) -> bool {
         self.registry().state != SystemState::Running

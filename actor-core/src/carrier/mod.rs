@@ -175,11 +175,9 @@ fn reads_nothing(propagator: &dyn TextMapPropagator) -> bool {
 }
 
 /// Extracts a context from an outside carrier for a system, under the default policy,
-/// with the first of: the instrumentation's propagator
-/// ([`Instrumentation::propagator`]), the system's [`Propagation::Carrier`] propagator, the
-/// global one (W3C when none is installed, as in [`extract`]).
-// Called by `ActorSystem::extract`.
-#[allow(dead_code)]
+/// with the first of: the system's [`Propagation::Carrier`] propagator (chosen explicitly),
+/// the instrumentation's propagator ([`Instrumentation::propagator`]), the global one (W3C
+/// when none is installed, as in [`extract`]). Called by `ActorSystem::extract`.
 pub(crate) fn extract_for(
     propagation: &Propagation,
     instrumentation: Option<&dyn Instrumentation>,
@@ -187,14 +185,14 @@ pub(crate) fn extract_for(
 ) -> Context {
     let own: Option<Arc<dyn TextMapPropagator + Send + Sync>> =
         instrumentation.and_then(|i| i.propagator());
-    match (own, propagation) {
-        (Some(propagator), _) => {
+    match (propagation, own) {
+        (Propagation::Carrier(propagator), _) => {
             extract_with(propagator.as_ref(), carrier, &CarrierPolicy::default())
         }
-        (None, Propagation::Carrier(propagator)) => {
+        (Propagation::InProcess, Some(propagator)) => {
             extract_with(propagator.as_ref(), carrier, &CarrierPolicy::default())
         }
-        (None, Propagation::InProcess) => extract(carrier),
+        (Propagation::InProcess, None) => extract(carrier),
     }
 }
 
@@ -292,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn extract_for_prefers_the_instrumentation_then_the_carrier_then_the_global() {
+    fn extract_for_prefers_the_systems_carrier_then_the_instrumentation_then_the_global() {
         let carrier = headers(&[("traceparent", TRACEPARENT)]);
         let by = |cx: Context| cx.baggage().get("by").map(|v| v.to_string());
         let carrier_propagation = Propagation::Carrier(Marker::new("carrier"));
@@ -300,6 +298,12 @@ mod tests {
         let none = Instr(None);
 
         let cx = extract_for(&carrier_propagation, Some(&own), &carrier);
+        assert_eq!(
+            by(cx).as_deref(),
+            Some("carrier"),
+            "the system's own choice first"
+        );
+        let cx = extract_for(&Propagation::InProcess, Some(&own), &carrier);
         assert_eq!(by(cx).as_deref(), Some("instrumentation"));
         let cx = extract_for(&carrier_propagation, Some(&none), &carrier);
         assert_eq!(by(cx).as_deref(), Some("carrier"));
