@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn a_given_up_wait_takes_no_place() {
-        let (tx, mut rx) = mailbox::<A>(MailboxSize::Bounded(1));
+        let (tx, rx) = mailbox::<A>(MailboxSize::Bounded(1));
         assert_eq!(tx.try_reserve(false), Ok(()));
         {
             let wait = tx.reserve();
