@@ -74,5 +74,5 @@ fn churn_of_fifteen_thousand_actors_leaks_nothing() {
         last <= first + 6 * 1024,
         "RSS climbs from {first} KiB to {last} KiB over 10,000 more actors: {rss:?}"
     );
-    system.shutdown_blocking();
+    system.blocking_shutdown();
 }

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use actor_core::{Actor, ActorSystem, Ctx, GlobalInstrumentation, Handler, Message};
+use actor_core::trace::GlobalInstrumentation;
+use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
 use actor_otel::{BatchConfig, Exporter, SpanStore, Telemetry};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{Span as _, TraceContextExt, Tracer};

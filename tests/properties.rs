@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use actor_core::carrier::{extract_with, CarrierPolicy};
+use actor_core::trace::carrier::{extract_with, CarrierPolicy};
 use actor_core::{Actor, ActorSystem, Ctx, Handler, MailboxSize, Message, SendError};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::TextMapCompositePropagator;
@@ -148,7 +148,7 @@ proptest! {
                 Err(other) => prop_assert!(false, "unexpected {:?}", other),
             }
         }
-        system.shutdown_blocking();
+        system.blocking_shutdown();
         prop_assert_eq!(&*log.lock().unwrap(), &accepted);
     }
 }

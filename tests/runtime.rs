@@ -57,7 +57,7 @@ fn tell_and_ask_from_sync_code() {
             .unwrap(),
         vec![7]
     );
-    system.shutdown_blocking();
+    system.blocking_shutdown();
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn tell_and_ask_from_other_runtimes_and_executors() {
         assert!(matches!(late, Err(AskError::Timeout(_))), "{late:?}");
         drop(key);
     });
-    system.shutdown_blocking();
+    system.blocking_shutdown();
 }
 
 /// State that is not `Send`: built on the actor's thread by a `Send` factory.

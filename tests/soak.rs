@@ -73,7 +73,7 @@ fn steady_mixed_traffic_keeps_memory_flat() {
             );
         }
     }
-    system.shutdown_blocking();
+    system.blocking_shutdown();
     let stats = telemetry.stats();
     eprintln!("{round} rounds; {stats:?}");
     assert_eq!(stats.spans_lost(), 0);

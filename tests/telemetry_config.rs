@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actor_core::{Actor, ActorSystem, Ctx, Handler, Message, Propagation, TracingOptions};
+use actor_core::trace::{Propagation, TracingOptions};
+use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
 use actor_otel::testing::{OtlpReceiver, ReceivedSpan};
 use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
 use opentelemetry::baggage::BaggageExt;
@@ -82,7 +83,7 @@ async fn global_false_and_carrier_extract_continue_a_valid_traceparent() {
     let worker = system.spawn("worker", || Worker).unwrap();
 
     // As the README shows it, with no global propagator installed.
-    let cx = actor_core::carrier::extract(&incoming_headers());
+    let cx = actor_core::trace::carrier::extract(&incoming_headers());
     assert!(
         cx.span().span_context().is_remote(),
         "the parent was adopted"

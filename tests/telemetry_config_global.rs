@@ -71,7 +71,7 @@ async fn telemetry_extract_uses_its_own_propagator_whatever_the_global_one() {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     // The global (B3) propagator does not read W3C headers …
-    let through_global = actor_core::carrier::extract(&headers);
+    let through_global = actor_core::trace::carrier::extract(&headers);
     assert!(!through_global.span().span_context().is_valid());
     // … the telemetry's own W3C propagator does.
     let cx = telemetry.extract(&headers);

@@ -7,10 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actor_core::carrier::{extract_with, CarrierPolicy};
-use actor_core::{
-    Actor, ActorRef, ActorSystem, Ctx, Handler, Message, Propagation, Relation, TracingOptions,
-};
+use actor_core::trace::carrier::{extract_with, CarrierPolicy};
+use actor_core::trace::{Propagation, Relation, TracingOptions};
+use actor_core::{Actor, ActorRef, ActorSystem, Ctx, Handler, Message};
 use actor_otel::{BatchConfig, ExportedSpan, Exporter, PipelineMode, SpanStore, Telemetry};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::context::FutureExt as _;
@@ -702,7 +701,7 @@ async fn self_sends_are_linked_not_parented_by_default() {
         let (system, telemetry, store) = traced(PipelineMode::PerActor);
         let ticker = system
             .actor("ticker")
-            .self_sends(relation)
+            .trace_self_sends(relation)
             .spawn(Worker::default)
             .unwrap();
         let cx = root(&telemetry, "request");

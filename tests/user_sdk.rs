@@ -5,7 +5,8 @@
 
 use std::time::Duration;
 
-use actor_core::{Actor, ActorSystem, Ctx, GlobalInstrumentation, Handler, MailboxSize, Message};
+use actor_core::trace::GlobalInstrumentation;
+use actor_core::{Actor, ActorSystem, Ctx, Handler, MailboxSize, Message};
 use actor_otel::{MemoryExporter, SpanStore};
 use opentelemetry::trace::{TraceContextExt, Tracer};
 use opentelemetry::{global, Context};
@@ -49,7 +50,7 @@ fn run_with(provider: SdkTracerProvider, store: SpanStore) -> SpanStore {
     })
     .join()
     .expect("the blocking calls must not panic");
-    let report = system.shutdown_blocking();
+    let report = system.blocking_shutdown();
     assert_eq!(report.handled(), TELLS as u64 + 1);
     provider.force_flush().unwrap();
     provider.shutdown().unwrap();

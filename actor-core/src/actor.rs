@@ -2,7 +2,8 @@
 
 use std::future::Future;
 
-use crate::{Ctx, Reply};
+use crate::ctx::Ctx;
+use crate::reply::Reply;
 
 /// An actor: state that lives on its own OS thread and handles messages one at a time.
 ///

@@ -6,25 +6,10 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::mailbox::Room;
-use crate::telemetry::Tracing;
-
-/// A unique actor id within a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ActorId(pub(crate) u64);
-
-impl ActorId {
-    /// The id as a number.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl std::fmt::Display for ActorId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
+use crate::info::ActorId;
+use crate::mailbox::room::Room;
+use crate::system::settings::Settings;
+use crate::trace::send::Destination;
 
 /// How far an actor got in starting (its first state built and `started` run).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,32 +20,21 @@ pub(crate) enum Startup {
     Failed(Arc<str>),
 }
 
-/// Per-system settings every actor reference reads on its send path.
-pub(crate) struct SystemShared {
-    pub name: Arc<str>,
-    pub tracing: Tracing,
-    pub ask_timeout: Option<Duration>,
-    /// Longest spin before parking or awaiting a reply (zero: never spin).
-    pub spin: Duration,
-}
-
 /// State shared by every reference to one actor and by its receive loop.
 pub(crate) struct ActorCell {
-    pub id: ActorId,
-    pub name: Arc<str>,
-    pub system: Arc<SystemShared>,
-    /// `send <name>`, made once (only when spans are on).
-    pub send_span_name: std::borrow::Cow<'static, str>,
-    /// The name as a span attribute value (interned: no allocation, no shared count per span).
-    pub name_value: opentelemetry::Value,
+    pub(crate) id: ActorId,
+    pub(crate) name: Arc<str>,
+    /// The system's settings (the send path reads tracing, ask timeout and spin here).
+    pub(crate) settings: Arc<Settings>,
+    /// What the `send` spans say about this actor.
+    pub(crate) destination: Destination,
     stop_requested: AtomicBool,
     /// The places of a bounded mailbox: a stop request ends every wait for one.
     room: Option<Arc<Room>>,
     /// Whether the actor started, for [`ActorRef::wait_started`](crate::ActorRef::wait_started).
-    pub startup: tokio::sync::watch::Receiver<Startup>,
+    pub(crate) startup: tokio::sync::watch::Sender<Startup>,
     /// Wakes a parked receive loop when a stop is requested.
-    pub wake: Notify,
-    next_message_id: AtomicU64,
+    pub(crate) wake: Notify,
     /// The last ask round trip to this actor, in ns: asks spin for the reply while it is short.
     recent_rtt_ns: AtomicU64,
     /// Messages sent and not yet handled; kept only for pool members (least-loaded dispatch).
@@ -68,33 +42,23 @@ pub(crate) struct ActorCell {
 }
 
 impl ActorCell {
-    pub fn new(
+    pub(crate) fn new(
         id: ActorId,
         name: Arc<str>,
-        system: Arc<SystemShared>,
+        settings: Arc<Settings>,
         room: Option<Arc<Room>>,
-        startup: tokio::sync::watch::Receiver<Startup>,
         track_load: bool,
     ) -> Self {
-        let (send_span_name, name_value) = if system.tracing.instrumentation.is_some() {
-            (
-                crate::names::intern(format!("send {name}")),
-                crate::names::attribute_value(&name),
-            )
-        } else {
-            (std::borrow::Cow::Borrowed("send"), name.clone().into())
-        };
+        let destination = Destination::new(&name, settings.tracing.instrumented());
         ActorCell {
             id,
             name,
-            system,
-            send_span_name,
-            name_value,
+            settings,
+            destination,
             stop_requested: AtomicBool::new(false),
             room,
-            startup,
+            startup: tokio::sync::watch::Sender::new(Startup::Starting),
             wake: Notify::new(),
-            next_message_id: AtomicU64::new(1),
             recent_rtt_ns: AtomicU64::new(0),
             load: track_load.then(|| AtomicUsize::new(0)),
         }
@@ -102,7 +66,7 @@ impl ActorCell {
 
     /// Asks the receive loop to stop: refuse new messages, drain the queued ones, stop.
     /// Senders waiting for room get their messages back at once.
-    pub fn request_stop(&self) {
+    pub(crate) fn request_stop(&self) {
         self.stop_requested.store(true, Ordering::Release);
         if let Some(room) = &self.room {
             room.close();
@@ -111,18 +75,13 @@ impl ActorCell {
     }
 
     /// Whether a stop was requested.
-    pub fn stop_requested(&self) -> bool {
+    pub(crate) fn stop_requested(&self) -> bool {
         self.stop_requested.load(Ordering::Acquire)
     }
 
-    /// A fresh `messaging.message.id` for a message to this actor.
-    pub fn next_message_id(&self) -> u64 {
-        self.next_message_id.fetch_add(1, Ordering::Relaxed)
-    }
-
     /// How long an ask should spin for its reply before awaiting it.
-    pub fn ask_spin(&self) -> Duration {
-        let limit = self.system.spin;
+    pub(crate) fn ask_spin(&self) -> Duration {
+        let limit = self.settings.spin;
         let recent = Duration::from_nanos(self.recent_rtt_ns.load(Ordering::Relaxed));
         if recent <= limit {
             limit
@@ -132,27 +91,27 @@ impl ActorCell {
     }
 
     /// Records an ask's round trip.
-    pub fn record_rtt(&self, rtt: Duration) {
+    pub(crate) fn record_rtt(&self, rtt: Duration) {
         let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
         self.recent_rtt_ns.store(ns, Ordering::Relaxed);
     }
 
     /// Counts a message into the load (pool members only).
-    pub fn load_add(&self) {
+    pub(crate) fn load_add(&self) {
         if let Some(load) = &self.load {
             load.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Counts a handled or returned message out of the load (pool members only).
-    pub fn load_sub(&self) {
+    pub(crate) fn load_sub(&self) {
         if let Some(load) = &self.load {
             load.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     /// Messages queued or in progress (pool members only; 0 otherwise).
-    pub fn load(&self) -> usize {
+    pub(crate) fn load(&self) -> usize {
         self.load
             .as_ref()
             .map_or(0, |load| load.load(Ordering::Relaxed))
@@ -162,17 +121,11 @@ impl ActorCell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::TracingOptions;
+    use crate::system::ActorSystem;
 
     fn cell(spin: Duration) -> ActorCell {
-        let system = Arc::new(SystemShared {
-            name: "test".into(),
-            tracing: Tracing::new(TracingOptions::default(), None),
-            ask_timeout: None,
-            spin,
-        });
-        let (_startup, startup) = tokio::sync::watch::channel(Startup::Starting);
-        ActorCell::new(ActorId(1), "a".into(), system, None, startup, false)
+        let settings = Arc::new(ActorSystem::builder().spin(spin).into_settings());
+        ActorCell::new(ActorId(1), "a".into(), settings, None, false)
     }
 
     #[test]

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use opentelemetry::global::BoxedTracer;
 
-use crate::{Actor, ActorId, ActorInfo, ActorRef, ActorSystem};
+use crate::actor::Actor;
+use crate::handle::actor_ref::ActorRef;
+use crate::info::{ActorId, ActorInfo};
+use crate::system::ActorSystem;
 
 /// The handler's view of its actor: its own reference, its system, its tracer.
 /// Lives on the actor's thread.
@@ -14,6 +17,15 @@ pub struct Ctx<A: Actor> {
     pub(crate) system: ActorSystem,
     pub(crate) info: Arc<ActorInfo>,
     pub(crate) tracer: Rc<BoxedTracer>,
+}
+
+impl<A: Actor> std::fmt::Debug for Ctx<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("id", &self.info.id)
+            .field("name", &self.info.name)
+            .finish()
+    }
 }
 
 impl<A: Actor> Ctx<A> {
@@ -37,7 +49,8 @@ impl<A: Actor> Ctx<A> {
         &self.info
     }
 
-    /// The system this actor belongs to (to spawn or look up other actors).
+    /// The system this actor belongs to (to spawn or look up other actors). This handle,
+    /// and its clones, do not keep the system alive.
     pub fn system(&self) -> &ActorSystem {
         &self.system
     }

@@ -22,7 +22,7 @@ pub enum SendError<M> {
 
 impl<M> SendError<M> {
     /// Takes the undelivered message back.
-    pub fn into_inner(self) -> M {
+    pub fn into_message(self) -> M {
         match self {
             SendError::Closed(m)
             | SendError::Full(m)
@@ -72,7 +72,7 @@ impl<M> AskError<M> {
     /// The undelivered message, when the error says it was not delivered.
     pub fn into_message(self) -> Option<M> {
         match self {
-            AskError::Send(e) => Some(e.into_inner()),
+            AskError::Send(e) => Some(e.into_message()),
             AskError::SelfAsk(m) => Some(m),
             _ => None,
         }

@@ -10,7 +10,20 @@
 //! `.await`: spans a handler starts are in the caller's trace.
 //!
 //! This crate depends on the `opentelemetry` API only. Install an SDK through
-//! [`Instrumentation`] (the `actor-otel` crate does it per actor, with ordered flush).
+//! [`trace::Instrumentation`] (the `actor-otel` crate does it per actor, with ordered
+//! flush). The everyday names are at the root and in [`prelude`]; tracing types are in
+//! [`trace`].
+//!
+//! Handles are `Send + Sync`; a handler's [`Ctx`] stays on its actor's thread:
+//!
+//! ```compile_fail
+//! fn send_across_threads<T: Send>(_: T) {}
+//! struct A;
+//! impl actor_core::Actor for A {}
+//! fn handler_context(cx: actor_core::Ctx<A>) {
+//!     send_across_threads(cx); // `Ctx` is not `Send`
+//! }
+//! ```
 //!
 //! ```
 //! use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
@@ -33,56 +46,45 @@
 //! let counter = system.spawn("counter", || Counter { total: 0 })?;
 //! counter.blocking_tell(Add(2))?;
 //! assert_eq!(counter.blocking_ask(Add(3))?, 5);
-//! let report = system.shutdown_blocking();
+//! let report = system.blocking_shutdown();
 //! assert_eq!(report.handled(), 2);
 //! # Ok(())
 //! # }
 //! ```
 
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
 mod actor;
-mod actor_ref;
-mod ask;
-pub mod carrier;
+mod actor_thread;
 mod cell;
 mod ctx;
-mod envelope;
+mod current;
 mod error;
+mod handle;
+mod info;
 mod mailbox;
-mod names;
-mod pool;
-mod receive;
-mod recipient;
+pub mod prelude;
 mod reply;
-mod shutdown;
-mod spin;
-mod supervision;
 mod system;
-mod telemetry;
-mod tell;
 mod timer;
+pub mod trace;
 
 pub use actor::{Actor, Handler, Message};
-pub use actor_ref::ActorRef;
-pub use ask::{Ask, AskTarget};
-pub use cell::ActorId;
+pub use actor_thread::supervision::Supervision;
 pub use ctx::Ctx;
 pub use error::{AskError, SendError, SpawnError};
-pub use mailbox::{MailboxSize, DEFAULT_CAPACITY};
-pub use pool::{Dispatch, Pool, PoolBuilder};
-pub use recipient::Recipient;
+pub use handle::actor_ref::ActorRef;
+pub use handle::ask::Ask;
+pub use handle::pool::{Dispatch, Pool, PoolBuilder};
+pub use handle::recipient::Recipient;
+pub use handle::tell::Tell;
+pub use handle::Target;
+pub use info::{ActorId, ActorInfo};
+pub use mailbox::MailboxSize;
 pub use reply::{Reply, ReplyError};
-pub use shutdown::{ActorReport, ShutdownReport, StopReason};
-pub use spin::DEFAULT_SPIN;
-pub use supervision::Supervision;
-pub use system::{ActorBuilder, ActorHook, ActorSystem, ActorSystemBuilder, REPORT_HISTORY};
-pub use telemetry::{
-    current_actor_id, current_thread_id, ActorInfo, ActorTelemetry, GlobalInstrumentation,
-    InContext, Instrumentation, Propagation, Relation, TracingOptions, MAILBOX_WAIT_NS,
-    MESSAGE_TYPE, MESSAGING_SYSTEM,
-};
-pub use tell::{Tell, TellTarget};
+pub use system::builder::{ActorBuilder, ActorSystemBuilder};
+pub use system::report::{ActorReport, ShutdownReport, StopReason};
+pub use system::ActorSystem;
 
 /// Re-export of the OpenTelemetry API crate this crate is built against.
 pub use opentelemetry;

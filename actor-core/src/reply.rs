@@ -15,8 +15,10 @@ pub trait Reply: Send + 'static {
     }
 }
 
-/// The error part of a [`Reply`], as recorded on the handler's span.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The error part of a [`Reply`], as recorded on the handler's span: its `error.type` and
+/// its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error_type}: {message}")]
 pub struct ReplyError {
     /// A short type name for `error.type` (the Rust type of the error).
     pub error_type: &'static str,

@@ -16,7 +16,7 @@
 //!     .build()?;
 //! let system = ActorSystem::builder().name("demo").instrumentation(telemetry.clone()).build();
 //! // … spawn actors, tell, ask …
-//! system.shutdown_blocking(); // drains, flushes each actor in order, then the system pipeline
+//! system.blocking_shutdown(); // drains, flushes each actor in order, then the system pipeline
 //! # Ok(())
 //! # }
 //! ```

@@ -104,7 +104,7 @@ thread_local! {
         let name: Arc<str> = thread.name().unwrap_or("unnamed").into();
         [
             KeyValue::new(semconv::THREAD_NAME, name),
-            KeyValue::new(semconv::THREAD_ID, actor_core::current_thread_id() as i64),
+            KeyValue::new(semconv::THREAD_ID, actor_core::trace::thread_id() as i64),
         ]
     };
 }
@@ -113,7 +113,7 @@ impl SpanProcessor for HubSpanProcessor {
     fn on_start(&self, span: &mut Span, _cx: &Context) {
         use opentelemetry::trace::Span as _;
         // Actor threads stamp their own spans (and their resource says which thread).
-        if self.stamp_thread && actor_core::current_actor_id().is_none() {
+        if self.stamp_thread && actor_core::ActorId::current().is_none() {
             THREAD_ATTRS.with(|attrs| span.set_attributes(attrs.iter().cloned()));
         }
     }

@@ -3,9 +3,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actor_core::carrier::CarrierPolicy;
 use actor_core::opentelemetry::global::BoxedTracer;
-use actor_core::{ActorInfo, ActorTelemetry, Instrumentation};
+use actor_core::trace::carrier::CarrierPolicy;
+use actor_core::trace::{ActorTelemetry, Instrumentation};
+use actor_core::ActorInfo;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
@@ -127,7 +128,7 @@ impl TelemetryBuilder {
     /// TraceContext + Baggage as the global propagator (default: yes). Turn it off when
     /// several `Telemetry`s share a process (the last one built would own the globals);
     /// several systems can share one `Telemetry` instead. Without the global propagator,
-    /// read outside headers with [`Telemetry::extract`] (or `actor_core::carrier::extract`,
+    /// read outside headers with [`Telemetry::extract`] (or `actor_core::trace::carrier::extract`,
     /// which then reads W3C itself).
     pub fn global(mut self, install: bool) -> Self {
         self.global = install;
@@ -339,7 +340,7 @@ impl Telemetry {
     /// telemetry's own propagator, W3C TraceContext + Baggage, whatever the global
     /// propagator is, under the default [`CarrierPolicy`].
     pub fn extract(&self, carrier: &dyn Extractor) -> Context {
-        actor_core::carrier::extract_with(
+        actor_core::trace::carrier::extract_with(
             self.inner.propagator.as_ref(),
             carrier,
             &CarrierPolicy::default(),

@@ -84,7 +84,7 @@ impl Ours {
         let mut builder = ActorSystem::builder()
             .name("bench")
             .spin(spin_from_env())
-            .tracing(actor_core::TracingOptions {
+            .tracing(actor_core::trace::TracingOptions {
                 send_span_on_tell: tracing != Tracing::ProcessOnly,
                 ..Default::default()
             })
@@ -183,7 +183,7 @@ impl Workload for Ours {
     }
 
     fn stop(self) {
-        self.system.shutdown_blocking();
+        self.system.blocking_shutdown();
         if let Some(t) = self.telemetry {
             let _ = t.shutdown();
         }
@@ -247,7 +247,10 @@ fn spin_from_env() -> std::time::Duration {
     std::env::var("BENCH_SPIN_US")
         .ok()
         .and_then(|v| v.parse().ok())
-        .map_or(actor_core::DEFAULT_SPIN, std::time::Duration::from_micros)
+        .map_or(
+            std::time::Duration::from_micros(20),
+            std::time::Duration::from_micros,
+        )
 }
 
 /// Spawns `n` idle actors, confirms each runs, and shuts them all down.
@@ -263,7 +266,7 @@ pub fn spawn_and_shutdown(n: usize) {
     for a in &actors {
         a.blocking_ask(Ping(0)).expect("alive");
     }
-    let report = system.shutdown_blocking();
+    let report = system.blocking_shutdown();
     assert_eq!(report.actors.len(), n);
 }
 
@@ -282,7 +285,7 @@ pub fn rss_per_idle_actor(n: usize) -> Option<u64> {
         a.blocking_ask(Ping(0)).expect("alive");
     }
     let after = resident_bytes()?;
-    system.shutdown_blocking();
+    system.blocking_shutdown();
     Some(after.saturating_sub(before) / n as u64)
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use actor_core::carrier::{extract_with, well_formed_traceparent, CarrierPolicy};
+use actor_core::trace::carrier::{extract_with, well_formed_traceparent, CarrierPolicy};
 use libfuzzer_sys::fuzz_target;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::TextMapCompositePropagator;

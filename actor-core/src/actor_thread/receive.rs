@@ -1,4 +1,5 @@
-//! The actor's thread: its runtime, its receive loop, its restarts and its teardown.
+//! The receive loop: drains the mailbox in batches, restores each sender's context, runs
+//! the handler inside its `process` span, restarts on panic, and tears down at the end.
 
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
@@ -8,26 +9,28 @@ use std::time::Instant;
 use futures::FutureExt;
 use opentelemetry::Context;
 
+use crate::actor::Actor;
+use crate::actor_thread::spin::{spin_until, Adaptive};
+use crate::actor_thread::supervision::Supervisor;
 use crate::cell::{ActorCell, Startup};
-use crate::envelope::{panic_text, Envelope};
+use crate::ctx::Ctx;
+use crate::current;
+use crate::handle::actor_ref::ActorRef;
+use crate::info::ActorInfo;
+use crate::mailbox::envelope::{panic_text, Envelope};
 use crate::mailbox::MailboxRx;
-use crate::spin::{spin_until, Adaptive};
-use crate::supervision::Supervisor;
-use crate::system::{ActorOptions, Hooks};
-use crate::telemetry::{
-    set_current_actor, InContext, Outcome, ProcessSpans, Relation, TraceCarrier,
-};
-use crate::{Actor, ActorInfo, ActorReport, ActorSystem, Ctx, StopReason};
+use crate::system::report::{ActorReport, StopReason};
+use crate::system::settings::ActorOptions;
+use crate::system::ActorSystem;
+use crate::trace::attribute::MESSAGING_SYSTEM_VALUE;
+use crate::trace::in_context::InContext;
+use crate::trace::meta::TraceCarrier;
+use crate::trace::names;
+use crate::trace::options::Relation;
+use crate::trace::process::{restore, Outcome, ProcessSpans};
 
 /// Most envelopes taken from the mailbox at once.
 const BATCH: usize = 64;
-
-/// Everything an actor thread needs, moved onto it at spawn: the receive loop's state and
-/// where its final report goes.
-pub(crate) struct ActorThread<A: Actor, F> {
-    pub body: Body<A, F>,
-    pub done: oneshot::Sender<ActorReport>,
-}
 
 /// Counters that end up in the actor's report.
 #[derive(Default)]
@@ -41,57 +44,54 @@ struct Counters {
     last_panic: Option<String>,
 }
 
-impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
-    /// The body of the actor's OS thread.
-    pub fn run(self) {
-        let ActorThread { body, done } = self;
-        if let Some(core) = body.options.core {
-            core_affinity::set_for_current(core_affinity::CoreId { id: core });
-        }
-        let started = Instant::now();
-        let system = body.system.clone();
-        let id = body.cell.id;
-        let name = body.cell.name.to_string();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build();
-        let report = match runtime {
-            Ok(runtime) => {
-                let local = tokio::task::LocalSet::new();
-                let report = local.block_on(&runtime, body.receive_loop(started));
-                drop(local);
-                drop(runtime);
-                report
-            }
-            Err(e) => {
-                let why = format!("could not build the actor's runtime: {e}");
-                body.startup.send_replace(Startup::Failed(why.into()));
-                ActorReport::failed_to_start(id, name)
-            }
-        };
-        system.actor_finished(id, report, done);
-    }
-}
-
 /// The receive loop's state, which lives inside the actor's runtime.
 pub(crate) struct Body<A: Actor, F> {
-    pub spin: Adaptive,
-    pub cell: Arc<ActorCell>,
-    pub rx: MailboxRx<A>,
-    pub myself: crate::ActorRef<A>,
-    pub factory: F,
-    pub options: ActorOptions,
-    pub info: Arc<ActorInfo>,
-    pub system: ActorSystem,
-    pub hooks: Arc<Hooks>,
-    /// Told once whether the first state was built and `started` ran.
-    pub startup: tokio::sync::watch::Sender<Startup>,
+    spin: Adaptive,
+    cell: Arc<ActorCell>,
+    rx: MailboxRx<A>,
+    myself: ActorRef<A>,
+    factory: F,
+    options: ActorOptions,
+    info: Arc<ActorInfo>,
+    /// A handle that does not keep the system alive.
+    system: ActorSystem,
 }
 
 impl<A: Actor, F: Fn() -> A> Body<A, F> {
-    async fn receive_loop(mut self, started: Instant) -> ActorReport {
-        crate::telemetry::set_thread_id(self.info.thread_id);
-        let tracing = &self.cell.system.tracing;
+    pub(crate) fn new(
+        myself: ActorRef<A>,
+        rx: MailboxRx<A>,
+        factory: F,
+        options: ActorOptions,
+        info: Arc<ActorInfo>,
+        system: ActorSystem,
+    ) -> Self {
+        Body {
+            spin: Adaptive::new(myself.cell.settings.spin),
+            cell: myself.cell.clone(),
+            rx,
+            myself,
+            factory,
+            options,
+            info,
+            system,
+        }
+    }
+
+    /// Where the actor's thread is bound, if anywhere.
+    pub(crate) fn core(&self) -> Option<usize> {
+        self.options.core
+    }
+
+    /// The actor's shared cell.
+    pub(crate) fn cell(&self) -> &Arc<ActorCell> {
+        &self.cell
+    }
+
+    pub(crate) async fn receive_loop(mut self, started: Instant) -> ActorReport {
+        let settings = self.cell.settings.clone();
+        let tracing = &settings.tracing;
+        let hooks = &settings.hooks;
         let telemetry = tracing
             .instrumentation
             .as_ref()
@@ -99,22 +99,24 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         let (tracer, teardown) = match telemetry {
             Some(t) => (Rc::new(t.tracer), t.teardown),
             None => (
-                Rc::new(opentelemetry::global::tracer(
-                    crate::telemetry::MESSAGING_SYSTEM,
-                )),
+                Rc::new(opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE)),
                 None,
             ),
         };
-        let instrumented = tracing.instrumentation.is_some();
-        set_current_actor(self.cell.id, instrumented.then(|| tracer.clone()));
+        let instrumented = tracing.instrumented();
+        current::enter_actor(
+            self.cell.id,
+            self.info.thread_id,
+            instrumented.then(|| tracer.clone()),
+        );
         let spans = (instrumented && tracing.options.process_spans).then(|| ProcessSpans {
             tracer: tracer.clone(),
-            name: self.cell.name_value.clone(),
-            span_name: crate::names::intern(format!("process {}", self.cell.name)),
+            name: self.cell.destination.name_value().clone(),
+            span_name: names::intern(format!("process {}", self.cell.name)),
             thread_id: self.info.thread_id as i64,
             relations: self.options.relations,
         });
-        for hook in &self.hooks.on_start {
+        for hook in &hooks.on_start {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));
         }
 
@@ -130,7 +132,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             .build_state(&mut cx, &mut supervisor, &mut counters)
             .await;
         let started_once = state.is_some();
-        self.startup.send_replace(if started_once {
+        self.cell.startup.send_replace(if started_once {
             Startup::Running
         } else {
             let why = format!(
@@ -220,7 +222,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         };
         drop(state);
         drop(cx);
-        for hook in &self.hooks.on_stop {
+        for hook in &hooks.on_stop {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));
         }
         if let Some(teardown) = teardown {
@@ -316,7 +318,7 @@ async fn dispatch<A: Actor>(
         ..
     } = envelope;
     let carrier = std::mem::replace(&mut trace.carrier, TraceCarrier::Context(Context::new()));
-    let parent = cell.system.tracing.restore(carrier);
+    let parent = restore(&cell.settings.tracing.options.propagation, carrier);
     match spans {
         Some(spans) => {
             let message_type = payload.message_type();

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 /// Default longest spin before parking (receive loop) or before awaiting a reply (ask).
-pub const DEFAULT_SPIN: Duration = Duration::from_micros(20);
+pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(20);
 
 /// Spins until `ready()` or `limit` passes; says whether it became ready.
 pub(crate) fn spin_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
@@ -44,7 +44,7 @@ pub(crate) struct Adaptive {
 }
 
 impl Adaptive {
-    pub fn new(limit: Duration) -> Self {
+    pub(crate) fn new(limit: Duration) -> Self {
         Adaptive {
             limit,
             spin_next: !limit.is_zero(),
@@ -53,7 +53,7 @@ impl Adaptive {
     }
 
     /// How long to spin now (zero: park at once).
-    pub fn spin(&self) -> Duration {
+    pub(crate) fn spin(&self) -> Duration {
         if self.spin_next && self.after_asks {
             self.limit
         } else {
@@ -62,22 +62,22 @@ impl Adaptive {
     }
 
     /// Records how long a park lasted: a short one says spinning would have paid off.
-    pub fn parked_for(&mut self, waited: Duration) {
+    pub(crate) fn parked_for(&mut self, waited: Duration) {
         self.spin_next = !self.limit.is_zero() && waited <= self.limit;
     }
 
     /// Records that a spin ended with work: keep spinning.
-    pub fn spin_paid_off(&mut self) {
+    pub(crate) fn spin_paid_off(&mut self) {
         self.spin_next = !self.limit.is_zero();
     }
 
     /// Records whether the last batch held asks.
-    pub fn served_asks(&mut self, asks: bool) {
+    pub(crate) fn served_asks(&mut self, asks: bool) {
         self.after_asks = asks;
     }
 
     /// Whether spinning is on at all.
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         !self.limit.is_zero()
     }
 }

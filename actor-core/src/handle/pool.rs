@@ -6,13 +6,15 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use crate::ask::{sealed, Ask, AskTarget};
-use crate::system::ActorOptions;
-use crate::tell::{Tell, TellStart, TellTarget};
-use crate::{
-    Actor, ActorRef, ActorSystem, AskError, Handler, MailboxSize, Message, Recipient, SendError,
-    SpawnError, Supervision,
-};
+use crate::actor::{Actor, Handler, Message};
+use crate::actor_thread::supervision::Supervision;
+use crate::error::{AskError, SendError, SpawnError};
+use crate::handle::actor_ref::ActorRef;
+use crate::handle::tell::Tell;
+use crate::handle::{Target, TellStart};
+use crate::mailbox::MailboxSize;
+use crate::system::settings::ActorOptions;
+use crate::system::ActorSystem;
 
 /// How a pool picks the worker for each message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,10 +36,21 @@ pub struct PoolBuilder<'a> {
     options: ActorOptions,
 }
 
+impl std::fmt::Debug for PoolBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("name", &self.name)
+            .field("workers", &self.workers)
+            .field("dispatch", &self.dispatch)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
 impl<'a> PoolBuilder<'a> {
     pub(crate) fn new(system: &'a ActorSystem, name: String, workers: usize) -> Self {
         PoolBuilder {
-            options: system.default_options(),
+            options: system.settings().actor_defaults(),
             system,
             name,
             workers,
@@ -69,9 +82,27 @@ impl<'a> PoolBuilder<'a> {
         A: Actor,
         F: Fn() -> A + Send + Sync + 'static,
     {
-        let workers =
-            self.system
-                .spawn_pool(&self.name, self.workers, self.options, Arc::new(factory))?;
+        if self.workers == 0 {
+            return Err(SpawnError::EmptyPool);
+        }
+        let factory = Arc::new(factory);
+        let mut options = self.options;
+        options.track_load = true;
+        let mut workers: Vec<ActorRef<A>> = Vec::with_capacity(self.workers);
+        for i in 0..self.workers {
+            let factory = factory.clone();
+            let name = format!("{}-{i}", self.name);
+            match self
+                .system
+                .spawn_with(name, options.clone(), move || factory())
+            {
+                Ok(worker) => workers.push(worker),
+                Err(e) => {
+                    workers.iter().for_each(ActorRef::stop);
+                    return Err(e);
+                }
+            }
+        }
         Ok(Pool {
             name: self.name.into(),
             workers: workers.into(),
@@ -141,108 +172,14 @@ impl<A: Actor> Pool<A> {
         (0..n).map(move |k| &self.workers[(first + k) % n])
     }
 
-    /// Sends `msg` to one worker without waiting for a reply (see [`ActorRef::tell`]).
-    pub fn tell<M>(&self, msg: M) -> Tell<'_, Self, M>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        Tell::new(self, msg)
-    }
-
-    /// Sends `msg` to one worker without waiting at all (see [`ActorRef::try_tell`]).
-    pub fn try_tell<M>(&self, mut msg: M) -> Result<(), SendError<M>>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        for worker in self.candidates() {
-            match worker.try_tell(msg) {
-                Err(SendError::Closed(m)) => msg = m,
-                other => return other,
-            }
-        }
-        Err(SendError::Closed(msg))
-    }
-
-    /// Sends `msg` from sync code (see [`ActorRef::blocking_tell`]).
-    pub fn blocking_tell<M>(&self, msg: M) -> Result<(), SendError<M>>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        self.tell(msg).blocking()
-    }
-
-    /// Asks one worker (see [`ActorRef::ask`]).
-    pub fn ask<M>(&self, msg: M) -> Ask<'_, Self, M>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        Ask::new(self, msg, self.ask_timeout())
-    }
-
-    /// `ask` from sync code with the default timeout.
-    pub fn blocking_ask<M>(&self, msg: M) -> Result<M::Reply, AskError<M>>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        self.ask(msg).blocking()
-    }
-
-    pub(crate) fn ask_timeout(&self) -> Option<Duration> {
-        self.workers[0].ask_timeout()
-    }
-
-    /// A type-erased handle that only knows the message type.
-    pub fn recipient<M>(&self) -> Recipient<M>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        Recipient::new(self.clone())
-    }
+    crate::handle::send_methods!();
 }
 
-impl<A: Actor> sealed::Sealed for Pool<A> {}
+impl<A: Actor> crate::handle::sealed::Sealed for Pool<A> {}
 
-impl<A, M> AskTarget<M> for Pool<A>
-where
-    A: Handler<M>,
-    M: Message,
-{
-    fn ask_async(
-        &self,
-        mut msg: M,
-        timeout: Option<Duration>,
-    ) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
-        Box::pin(async move {
-            for worker in self.candidates() {
-                match worker.ask_async(msg, timeout).await {
-                    Err(AskError::Send(SendError::Closed(m))) => msg = m,
-                    other => return other,
-                }
-            }
-            Err(AskError::Send(SendError::Closed(msg)))
-        })
-    }
-
-    fn ask_blocking(&self, mut msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>> {
-        for worker in self.candidates() {
-            match worker.ask_blocking(msg, timeout) {
-                Err(AskError::Send(SendError::Closed(m))) => msg = m,
-                other => return other,
-            }
-        }
-        Err(AskError::Send(SendError::Closed(msg)))
-    }
-}
-
-impl<A: Actor> crate::tell::sealed::Sealed for Pool<A> {}
-
-impl<A, M> TellTarget<M> for Pool<A>
+/// Each primitive tries the chosen worker first and moves on to the next while workers
+/// refuse with `Closed` (stopped): the message goes to a live one if there is any.
+impl<A, M> Target<M> for Pool<A>
 where
     A: Handler<M>,
     M: Message,
@@ -283,5 +220,45 @@ where
             }
         }
         Err(SendError::Closed(msg))
+    }
+
+    fn tell_now(&self, mut msg: M) -> Result<(), SendError<M>> {
+        for worker in self.candidates() {
+            match worker.tell_now(msg) {
+                Err(SendError::Closed(m)) => msg = m,
+                other => return other,
+            }
+        }
+        Err(SendError::Closed(msg))
+    }
+
+    fn ask_async(
+        &self,
+        mut msg: M,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
+        Box::pin(async move {
+            for worker in self.candidates() {
+                match worker.ask_async(msg, timeout).await {
+                    Err(AskError::Send(SendError::Closed(m))) => msg = m,
+                    other => return other,
+                }
+            }
+            Err(AskError::Send(SendError::Closed(msg)))
+        })
+    }
+
+    fn ask_blocking(&self, mut msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>> {
+        for worker in self.candidates() {
+            match worker.ask_blocking(msg, timeout) {
+                Err(AskError::Send(SendError::Closed(m))) => msg = m,
+                other => return other,
+            }
+        }
+        Err(AskError::Send(SendError::Closed(msg)))
+    }
+
+    fn default_ask_timeout(&self) -> Option<Duration> {
+        self.workers[0].default_ask_timeout()
     }
 }

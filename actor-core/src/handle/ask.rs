@@ -7,28 +7,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::{AskError, Message};
-
-pub(crate) mod sealed {
-    /// Only this crate's handles can be asked.
-    pub trait Sealed {}
-}
-
-/// Something that can be asked `M`: [`ActorRef`](crate::ActorRef), [`Pool`](crate::Pool)
-/// and [`Recipient`](crate::Recipient). Sealed.
-pub trait AskTarget<M: Message>: sealed::Sealed + Sync {
-    /// Sends `msg` and waits for its reply, at most `timeout`.
-    #[doc(hidden)]
-    fn ask_async(
-        &self,
-        msg: M,
-        timeout: Option<Duration>,
-    ) -> BoxFuture<'_, Result<M::Reply, AskError<M>>>;
-
-    /// Sends `msg` and blocks the thread until its reply, at most `timeout`.
-    #[doc(hidden)]
-    fn ask_blocking(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>>;
-}
+use crate::actor::Message;
+use crate::error::AskError;
+use crate::handle::Target;
 
 /// A pending `ask`: optionally set a timeout, then `.await` it, or call
 /// [`blocking`](Ask::blocking) from sync code. Nothing is sent until the first poll, so the
@@ -42,7 +23,17 @@ pub struct Ask<'a, T: ?Sized, M: Message> {
     running: Option<BoxFuture<'a, Result<M::Reply, AskError<M>>>>,
 }
 
-impl<'a, T: AskTarget<M> + ?Sized, M: Message> Ask<'a, T, M> {
+impl<T: ?Sized, M: Message> std::fmt::Debug for Ask<'_, T, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ask")
+            .field("message", &std::any::type_name::<M>())
+            .field("timeout", &self.timeout)
+            .field("started", &self.msg.is_none())
+            .finish()
+    }
+}
+
+impl<'a, T: Target<M> + ?Sized, M: Message> Ask<'a, T, M> {
     pub(crate) fn new(target: &'a T, msg: M, timeout: Option<Duration>) -> Self {
         Ask {
             target,
@@ -79,7 +70,7 @@ impl<'a, T: AskTarget<M> + ?Sized, M: Message> Ask<'a, T, M> {
     }
 }
 
-impl<'a, T: AskTarget<M> + ?Sized, M: Message> Future for Ask<'a, T, M> {
+impl<'a, T: Target<M> + ?Sized, M: Message> Future for Ask<'a, T, M> {
     type Output = Result<M::Reply, AskError<M>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

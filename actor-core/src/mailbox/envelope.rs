@@ -7,8 +7,11 @@ use futures::future::LocalBoxFuture;
 use futures::FutureExt;
 use smallbox::{smallbox, SmallBox};
 
-use crate::telemetry::{Outcome, TraceMeta};
-use crate::{Actor, Ctx, Handler, Message, Reply};
+use crate::actor::{Actor, Handler, Message};
+use crate::ctx::Ctx;
+use crate::reply::Reply;
+use crate::trace::meta::TraceMeta;
+use crate::trace::process::Outcome;
 
 /// Why an ask got no reply from the actor's side.
 pub(crate) enum Failure {
@@ -30,8 +33,8 @@ type Inline = [usize; 3];
 
 /// A message for actor `A`, with everything the receive loop needs.
 pub(crate) struct Envelope<A: Actor> {
-    pub payload: PayloadBox<A>,
-    pub trace: TraceMeta,
+    pub(crate) payload: PayloadBox<A>,
+    pub(crate) trace: TraceMeta,
 }
 
 /// A message of some type `M` that `A` handles, with its reply slot.
@@ -55,7 +58,7 @@ pub(crate) struct Letter<M: Message> {
 
 impl<M: Message> Letter<M> {
     /// Wraps a message (and the reply slot of an ask) for actor `A`.
-    pub fn wrap<A: Handler<M>>(msg: M, reply: Option<ReplyTx<M::Reply>>) -> PayloadBox<A> {
+    pub(crate) fn wrap<A: Handler<M>>(msg: M, reply: Option<ReplyTx<M::Reply>>) -> PayloadBox<A> {
         smallbox!(Letter {
             msg: Some(msg),
             reply
@@ -63,7 +66,7 @@ impl<M: Message> Letter<M> {
     }
 
     /// Takes the message out of an envelope that came back undelivered.
-    pub fn unwrap_from<A: Actor>(mut payload: PayloadBox<A>) -> M {
+    pub(crate) fn unwrap_from<A: Actor>(mut payload: PayloadBox<A>) -> M {
         payload
             .as_any()
             .downcast_mut::<Letter<M>>()
@@ -135,7 +138,7 @@ mod tests {
     #[test]
     fn the_envelope_stays_small() {
         struct A;
-        impl crate::Actor for A {}
+        impl crate::actor::Actor for A {}
         assert!(std::mem::size_of::<super::Envelope<A>>() <= 80);
         assert!(std::mem::size_of::<super::PayloadBox<A>>() <= 40);
     }

@@ -1,9 +1,9 @@
-//! Reports of stopped actors, and the order in which a system stops them.
+//! What a shutdown reports: how each actor ended ([`ActorReport`]) and the whole
+//! ([`ShutdownReport`]).
 
-use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
-use crate::ActorId;
+use crate::info::ActorId;
 
 /// Why an actor stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,13 +77,18 @@ pub struct ShutdownReport {
     /// One report per actor: those that stopped before shutdown, then the stop order.
     pub actors: Vec<ActorReport>,
     /// Actors that stopped before shutdown whose reports were not kept (only the latest
-    /// [`REPORT_HISTORY`](crate::REPORT_HISTORY) are).
+    /// [`HISTORY`](ShutdownReport::HISTORY) are).
     pub omitted: u64,
     /// Wall time of the whole shutdown, pipelines included.
     pub elapsed: Duration,
 }
 
 impl ShutdownReport {
+    /// How many reports of actors that stopped on their own a system keeps for its
+    /// shutdown report; older ones are only counted (`omitted`), so a system that churns
+    /// through actors does not grow without bound.
+    pub const HISTORY: usize = 10_000;
+
     /// Whether every actor stopped within its deadline.
     pub fn all_in_time(&self) -> bool {
         self.actors.iter().all(|a| a.stopped_in_time)
@@ -102,77 +107,5 @@ impl ShutdownReport {
     /// The names of the actors in the order they were stopped.
     pub fn order(&self) -> Vec<&str> {
         self.actors.iter().map(|a| a.name.as_str()).collect()
-    }
-}
-
-/// The stop order: an actor stops only after every actor that depends on it (dependents
-/// first); among actors free to stop, the most recently spawned goes first. Actors caught
-/// in a dependency cycle stop last, newest first.
-///
-/// `actors` is in spawn order: `(id, ids it depends on)`.
-pub(crate) fn stop_order(actors: &[(ActorId, Vec<ActorId>)]) -> Vec<ActorId> {
-    let index: HashMap<ActorId, usize> = actors
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _))| (*id, i))
-        .collect();
-    let mut dependents = vec![0usize; actors.len()];
-    for (_, deps) in actors {
-        for dep in deps {
-            if let Some(&i) = index.get(dep) {
-                dependents[i] += 1;
-            }
-        }
-    }
-    let mut ready: BinaryHeap<usize> = (0..actors.len()).filter(|&i| dependents[i] == 0).collect();
-    let mut order = Vec::with_capacity(actors.len());
-    let mut done = vec![false; actors.len()];
-    while let Some(i) = ready.pop() {
-        done[i] = true;
-        order.push(actors[i].0);
-        for dep in &actors[i].1 {
-            if let Some(&j) = index.get(dep) {
-                dependents[j] -= 1;
-                if dependents[j] == 0 {
-                    ready.push(j);
-                }
-            }
-        }
-    }
-    order.extend(
-        (0..actors.len())
-            .rev()
-            .filter(|&i| !done[i])
-            .map(|i| actors[i].0),
-    );
-    order
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn id(n: u64) -> ActorId {
-        ActorId(n)
-    }
-
-    #[test]
-    fn reverse_spawn_order_without_dependencies() {
-        let actors = vec![(id(1), vec![]), (id(2), vec![]), (id(3), vec![])];
-        assert_eq!(stop_order(&actors), vec![id(3), id(2), id(1)]);
-    }
-
-    #[test]
-    fn dependents_stop_before_what_they_depend_on() {
-        // 1 (api) depends on 3 (db); 2 is independent and newer than 1.
-        let actors = vec![(id(1), vec![id(3)]), (id(2), vec![]), (id(3), vec![])];
-        // 3 must wait for 1; 2 is newest free actor.
-        assert_eq!(stop_order(&actors), vec![id(2), id(1), id(3)]);
-    }
-
-    #[test]
-    fn cycles_still_stop_everyone() {
-        let actors = vec![(id(1), vec![id(2)]), (id(2), vec![id(1)]), (id(3), vec![])];
-        assert_eq!(stop_order(&actors), vec![id(3), id(2), id(1)]);
     }
 }

@@ -7,39 +7,9 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use crate::{Message, SendError};
-
-pub(crate) mod sealed {
-    use futures::future::BoxFuture;
-
-    use crate::SendError;
-
-    /// Only this crate's handles can be told.
-    pub trait Sealed {}
-
-    /// How the first, non-waiting attempt at a tell went.
-    pub enum TellStart<'a, M> {
-        /// Delivered or refused at once.
-        Done(Result<(), SendError<M>>),
-        /// The mailbox is full: this future waits for room (and allocates: only then).
-        Waiting(BoxFuture<'a, Result<(), SendError<M>>>),
-    }
-}
-
-pub(crate) use sealed::TellStart;
-
-/// Something that can be told `M`: [`ActorRef`](crate::ActorRef), [`Pool`](crate::Pool)
-/// and [`Recipient`](crate::Recipient). Sealed.
-pub trait TellTarget<M: Message>: sealed::Sealed + Sync {
-    /// Sends `msg` if there is room now; otherwise returns the wait for room, which ends
-    /// at `deadline`.
-    #[doc(hidden)]
-    fn start_tell(&self, msg: M, deadline: Option<Instant>) -> sealed::TellStart<'_, M>;
-
-    /// Sends `msg`, blocking the thread while it waits for room until `deadline`.
-    #[doc(hidden)]
-    fn tell_blocking(&self, msg: M, deadline: Option<Instant>) -> Result<(), SendError<M>>;
-}
+use crate::actor::Message;
+use crate::error::SendError;
+use crate::handle::{Target, TellStart};
 
 /// A pending `tell`: optionally bound the wait for room with [`timeout`](Tell::timeout),
 /// then `.await` it, or call [`blocking`](Tell::blocking) from sync code. Nothing is sent
@@ -64,7 +34,7 @@ impl<T: ?Sized, M: Message> std::fmt::Debug for Tell<'_, T, M> {
     }
 }
 
-impl<'a, T: TellTarget<M> + ?Sized, M: Message> Tell<'a, T, M> {
+impl<'a, T: Target<M> + ?Sized, M: Message> Tell<'a, T, M> {
     pub(crate) fn new(target: &'a T, msg: M) -> Self {
         Tell {
             target,
@@ -105,7 +75,7 @@ impl<'a, T: TellTarget<M> + ?Sized, M: Message> Tell<'a, T, M> {
     }
 }
 
-impl<'a, T: TellTarget<M> + ?Sized, M: Message> Future for Tell<'a, T, M> {
+impl<'a, T: Target<M> + ?Sized, M: Message> Future for Tell<'a, T, M> {
     type Output = Result<(), SendError<M>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -192,7 +192,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::{W3cPropagator, KEY_OR_VALUE};
-    use crate::carrier::well_formed_traceparent;
+    use crate::trace::carrier::well_formed_traceparent;
 
     fn sdk() -> TextMapCompositePropagator {
         TextMapCompositePropagator::new(vec![

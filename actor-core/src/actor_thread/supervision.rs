@@ -43,7 +43,7 @@ pub(crate) struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn new(policy: Supervision) -> Self {
+    pub(crate) fn new(policy: Supervision) -> Self {
         Supervisor {
             policy,
             recent: VecDeque::new(),
@@ -51,7 +51,7 @@ impl Supervisor {
     }
 
     /// Records a panic; says whether the actor may restart.
-    pub fn allow_restart(&mut self) -> bool {
+    pub(crate) fn allow_restart(&mut self) -> bool {
         match self.policy {
             Supervision::Stop => false,
             Supervision::Restart {

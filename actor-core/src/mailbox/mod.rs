@@ -6,16 +6,19 @@
 //! places with one more. tokio's bounded channel instead runs a semaphore future per send
 //! and takes a lock per batch; measured, that was 50–170 ns of every tell (BENCHMARKS.md).
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
-use crate::envelope::Envelope;
-use crate::Actor;
+use crate::actor::Actor;
+use crate::mailbox::envelope::Envelope;
+use crate::mailbox::room::Room;
+
+pub(crate) mod envelope;
+pub(crate) mod room;
 
 /// Default capacity of a bounded mailbox.
-pub const DEFAULT_CAPACITY: usize = 1024;
+pub(crate) const DEFAULT_CAPACITY: usize = 1024;
 
 /// The size of an actor's mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,68 +56,6 @@ pub(crate) enum NoRoom {
 pub(crate) struct Refused<A: Actor> {
     pub why: NoRoom,
     pub envelope: Envelope<A>,
-}
-
-/// The places of a bounded mailbox: senders take one each, the receive loop gives them back.
-pub(crate) struct Room {
-    capacity: usize,
-    /// Messages sent and not yet taken out by the receive loop. Never above `capacity`
-    /// through [`Room::try_take`]; the actor's own messages may go beyond it.
-    queued: AtomicUsize,
-    /// Set when the actor is asked to stop: no sender waits for a place any more.
-    closed: AtomicBool,
-    /// Wakes senders waiting for a place, when places come back or the mailbox closes.
-    freed: Notify,
-}
-
-impl Room {
-    fn new(capacity: usize) -> Self {
-        Room {
-            capacity: capacity.max(1),
-            queued: AtomicUsize::new(0),
-            closed: AtomicBool::new(false),
-            freed: Notify::new(),
-        }
-    }
-
-    /// Takes a place, if there is one.
-    fn try_take(&self) -> bool {
-        self.queued
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |queued| {
-                (queued < self.capacity).then_some(queued + 1)
-            })
-            .is_ok()
-    }
-
-    /// Takes a place even past the capacity: for the actor's messages to itself, which
-    /// must never wait for room that only the actor itself can free.
-    fn take_anyway(&self) {
-        self.queued.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Ends every wait for a place: the actor was asked to stop. Waiting senders get
-    /// their message back at once, even while a handler is still running.
-    pub fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.freed.notify_waiters();
-    }
-
-    fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    /// Gives back `n` places.
-    fn give_back(&self, n: usize) {
-        if n == 0 {
-            return;
-        }
-        let before = self.queued.fetch_sub(n, Ordering::AcqRel);
-        // A sender waits only after it saw the mailbox full, and `queued` cannot go down
-        // between that and this first give-back: so it was full just before.
-        if before >= self.capacity {
-            self.freed.notify_waiters();
-        }
-    }
 }
 
 /// The sending half of a mailbox.
@@ -156,12 +97,12 @@ pub(crate) fn mailbox<A: Actor>(size: MailboxSize) -> (MailboxTx<A>, MailboxRx<A
 
 impl<A: Actor> MailboxTx<A> {
     /// The mailbox's places (bounded mailboxes only), for closing them on a stop request.
-    pub fn room(&self) -> Option<Arc<Room>> {
+    pub(crate) fn room(&self) -> Option<Arc<Room>> {
         self.room.clone()
     }
 
     /// Takes a place without waiting. The actor's own messages always get one.
-    pub fn try_reserve(&self, from_self: bool) -> Result<(), NoRoom> {
+    pub(crate) fn try_reserve(&self, from_self: bool) -> Result<(), NoRoom> {
         let Some(room) = &self.room else {
             return Ok(());
         };
@@ -180,7 +121,7 @@ impl<A: Actor> MailboxTx<A> {
 
     /// Waits for a place; [`NoRoom::Closed`] as soon as the actor is asked to stop.
     /// Cancel-safe: a place is taken only when this returns `Ok`.
-    pub async fn reserve(&self) -> Result<(), NoRoom> {
+    pub(crate) async fn reserve(&self) -> Result<(), NoRoom> {
         let Some(room) = &self.room else {
             return Ok(());
         };
@@ -205,7 +146,7 @@ impl<A: Actor> MailboxTx<A> {
 
     /// Puts an envelope that has its place into the channel.
     #[allow(clippy::result_large_err)]
-    pub fn push(&self, envelope: Envelope<A>) -> Result<(), Refused<A>> {
+    pub(crate) fn push(&self, envelope: Envelope<A>) -> Result<(), Refused<A>> {
         self.tx.send(envelope).map_err(|refused| {
             if let Some(room) = &self.room {
                 room.give_back(1);
@@ -218,34 +159,32 @@ impl<A: Actor> MailboxTx<A> {
     }
 
     /// Whether the receive loop has closed the mailbox.
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
 
     /// How many messages are queued, when the mailbox knows it (bounded only).
-    pub fn queued(&self) -> Option<usize> {
-        self.room
-            .as_ref()
-            .map(|room| room.queued.load(Ordering::Relaxed))
+    pub(crate) fn queued(&self) -> Option<usize> {
+        self.room.as_ref().map(|room| room.queued())
     }
 }
 
 impl<A: Actor> MailboxRx<A> {
     /// Whether nothing is queued right now.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rx.is_empty()
     }
 
     /// Waits until something is queued, then moves up to `limit` envelopes into `batch`;
     /// 0 once the mailbox is closed and empty.
-    pub async fn recv_many(&mut self, batch: &mut Vec<Envelope<A>>, limit: usize) -> usize {
+    pub(crate) async fn recv_many(&mut self, batch: &mut Vec<Envelope<A>>, limit: usize) -> usize {
         let received = self.rx.recv_many(batch, limit).await;
         self.give_back(received);
         received
     }
 
     /// Waits for the next envelope; `None` once the mailbox is closed and empty.
-    pub async fn recv(&mut self) -> Option<Envelope<A>> {
+    pub(crate) async fn recv(&mut self) -> Option<Envelope<A>> {
         let envelope = self.rx.recv().await;
         self.give_back(usize::from(envelope.is_some()));
         envelope
@@ -253,7 +192,7 @@ impl<A: Actor> MailboxRx<A> {
 
     /// Refuses new messages; what is queued can still be received. Senders waiting for room
     /// learn it at once.
-    pub fn close(&mut self) {
+    pub(crate) fn close(&mut self) {
         self.rx.close();
         if let Some(room) = &self.room {
             room.close();

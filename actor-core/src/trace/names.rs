@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 
 /// Most distinct span names kept for the life of the process (about 30 bytes each).
-pub const MAX_INTERNED_NAMES: usize = 4096;
+pub(crate) const MAX_INTERNED_NAMES: usize = 4096;
 
 /// A `'static` copy of `name`, shared by everyone asking for the same name, while fewer than
 /// [`MAX_INTERNED_NAMES`] are kept; otherwise an owned copy.

@@ -5,14 +5,17 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use crate::ask::{Ask, AskTarget};
+use crate::actor::{Actor, Handler, Message};
+use crate::actor_thread::spin::spin_until;
 use crate::cell::{ActorCell, Startup};
-use crate::envelope::{Envelope, Failure, Letter, ReplyTx};
+use crate::current;
+use crate::error::{AskError, SendError, SpawnError};
+use crate::handle::{Target, TellStart};
+use crate::info::ActorId;
+use crate::mailbox::envelope::{Envelope, Failure, Letter, ReplyTx};
 use crate::mailbox::{MailboxTx, NoRoom, Refused};
-use crate::spin::spin_until;
-use crate::telemetry::{current_actor, end_send_span, SendOp};
-use crate::tell::{Tell, TellStart, TellTarget};
-use crate::{Actor, ActorId, AskError, Handler, Message, Recipient, SendError, SpawnError};
+use crate::trace::meta::SendOp;
+use crate::trace::send::end_send_span;
 
 /// A handle to a running actor: `Clone + Send + Sync`, usable from any thread, any runtime
 /// and plain sync code. Every message it sends carries the caller's OpenTelemetry context.
@@ -67,11 +70,11 @@ impl<A: Actor> ActorRef<A> {
     /// [`AskError::Dropped`]). `spawn` itself does not wait, so spawning many actors stays
     /// cheap; call this where a failed start must be known before the first message.
     pub async fn wait_started(&self) -> Result<(), SpawnError> {
-        if current_actor() == Some(self.cell.id) {
+        if current::actor() == Some(self.cell.id) {
             // Its own code is running: it has its state.
             return Ok(());
         }
-        let mut startup = self.cell.startup.clone();
+        let mut startup = self.cell.startup.subscribe();
         let outcome = match startup.wait_for(|s| *s != Startup::Starting).await {
             Ok(state) => match &*state {
                 Startup::Failed(why) => Err(SpawnError::StartFailed(why.to_string())),
@@ -99,75 +102,11 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    /// Sends `msg` without waiting for a reply. Waits for room when the mailbox is full
-    /// (at most [`Tell::timeout`] when set); an actor's messages to itself never wait.
-    /// The caller's context (active when this future is first polled) travels with the
-    /// message. Use [`Tell::blocking`] from sync code.
-    pub fn tell<M>(&self, msg: M) -> Tell<'_, Self, M>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        Tell::new(self, msg)
-    }
-
-    /// Sends `msg` without waiting at all: fails with [`SendError::Full`] when the mailbox is full.
-    pub fn try_tell<M>(&self, msg: M) -> Result<(), SendError<M>>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        let outgoing = self.begin(msg, None, SendOp::Tell)?;
-        let reserved = self.tx.try_reserve(outgoing.from_self);
-        self.finish(outgoing, reserved)
-    }
-
-    /// Sends `msg` from sync code, blocking the thread while the mailbox is full.
-    /// On an actor thread it refuses with [`SendError::WouldBlock`] instead of blocking it.
-    pub fn blocking_tell<M>(&self, msg: M) -> Result<(), SendError<M>>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        self.tell(msg).blocking()
-    }
-
-    /// Sends `msg` and waits for the reply, with the system's default timeout; use
-    /// [`Ask::timeout`] to change it and [`Ask::blocking`] from sync code. The timeout
-    /// covers the whole ask: the wait for room in the mailbox and the wait for the reply.
-    pub fn ask<M>(&self, msg: M) -> Ask<'_, Self, M>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        Ask::new(self, msg, self.cell.system.ask_timeout)
-    }
-
-    /// `ask` from sync code with the default timeout: blocks the thread until the reply.
-    pub fn blocking_ask<M>(&self, msg: M) -> Result<M::Reply, AskError<M>>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        self.ask(msg).blocking()
-    }
+    crate::handle::send_methods!();
 
     /// Whether asks spin for their replies at all.
     fn spins(&self) -> bool {
-        !self.cell.system.spin.is_zero()
-    }
-
-    pub(crate) fn ask_timeout(&self) -> Option<Duration> {
-        self.cell.system.ask_timeout
-    }
-
-    /// A type-erased handle that only knows the message type.
-    pub fn recipient<M>(&self) -> Recipient<M>
-    where
-        A: Handler<M>,
-        M: Message,
-    {
-        Recipient::new(self.clone())
+        !self.cell.settings.spin.is_zero()
     }
 
     /// Wraps `msg` in an envelope that carries the caller's context (and starts its `send`
@@ -185,10 +124,14 @@ impl<A: Actor> ActorRef<A> {
         if self.cell.stop_requested() {
             return Err(SendError::Closed(msg));
         }
-        let from_self = current_actor() == Some(self.cell.id);
-        let tracing = &self.cell.system.tracing;
-        let (trace, send_span) =
-            tracing.capture(&self.cell, op, std::any::type_name::<M>(), from_self);
+        let from_self = current::actor() == Some(self.cell.id);
+        let tracing = &self.cell.settings.tracing;
+        let (trace, send_span) = tracing.capture(
+            &self.cell.destination,
+            op,
+            std::any::type_name::<M>(),
+            from_self,
+        );
         // Load is counted before the send so the receive loop never sees it go negative.
         self.cell.load_add();
         let envelope = Envelope {
@@ -297,12 +240,12 @@ impl<A: Actor> ActorRef<A> {
     }
 
     /// Sends an ask envelope and waits for its reply slot; `timeout` covers both.
-    async fn ask_async<M>(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>>
+    async fn ask_until<M>(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>>
     where
         A: Handler<M>,
         M: Message,
     {
-        if current_actor() == Some(self.cell.id) {
+        if current::actor() == Some(self.cell.id) {
             return Err(AskError::SelfAsk(msg));
         }
         let deadline = timeout.and_then(|limit| Instant::now().checked_add(limit));
@@ -332,13 +275,17 @@ impl<A: Actor> ActorRef<A> {
         reply?.map_err(Failure::into_ask_error)
     }
 
-    fn ask_blocking<M>(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>>
+    fn ask_until_blocking<M>(
+        &self,
+        msg: M,
+        timeout: Option<Duration>,
+    ) -> Result<M::Reply, AskError<M>>
     where
         A: Handler<M>,
         M: Message,
     {
-        if current_actor().is_some() {
-            if current_actor() == Some(self.cell.id) {
+        if current::actor().is_some() {
+            if current::actor() == Some(self.cell.id) {
                 return Err(AskError::SelfAsk(msg));
             }
             return Err(AskError::Send(SendError::WouldBlock(msg)));
@@ -382,29 +329,9 @@ impl Failure {
     }
 }
 
-impl<A: Actor> crate::ask::sealed::Sealed for ActorRef<A> {}
+impl<A: Actor> crate::handle::sealed::Sealed for ActorRef<A> {}
 
-impl<A, M> AskTarget<M> for ActorRef<A>
-where
-    A: Handler<M>,
-    M: Message,
-{
-    fn ask_async(
-        &self,
-        msg: M,
-        timeout: Option<Duration>,
-    ) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
-        Box::pin(ActorRef::ask_async(self, msg, timeout))
-    }
-
-    fn ask_blocking(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>> {
-        ActorRef::ask_blocking(self, msg, timeout)
-    }
-}
-
-impl<A: Actor> crate::tell::sealed::Sealed for ActorRef<A> {}
-
-impl<A, M> TellTarget<M> for ActorRef<A>
+impl<A, M> Target<M> for ActorRef<A>
 where
     A: Handler<M>,
     M: Message,
@@ -425,9 +352,31 @@ where
     }
 
     fn tell_blocking(&self, msg: M, deadline: Option<Instant>) -> Result<(), SendError<M>> {
-        if current_actor().is_some() {
+        if current::actor().is_some() {
             return Err(SendError::WouldBlock(msg));
         }
         self.send_blocking(msg, None, SendOp::Tell, deadline)
+    }
+
+    fn tell_now(&self, msg: M) -> Result<(), SendError<M>> {
+        let outgoing = self.begin(msg, None, SendOp::Tell)?;
+        let reserved = self.tx.try_reserve(outgoing.from_self);
+        self.finish(outgoing, reserved)
+    }
+
+    fn ask_async(
+        &self,
+        msg: M,
+        timeout: Option<Duration>,
+    ) -> BoxFuture<'_, Result<M::Reply, AskError<M>>> {
+        Box::pin(self.ask_until(msg, timeout))
+    }
+
+    fn ask_blocking(&self, msg: M, timeout: Option<Duration>) -> Result<M::Reply, AskError<M>> {
+        self.ask_until_blocking(msg, timeout)
+    }
+
+    fn default_ask_timeout(&self) -> Option<Duration> {
+        self.cell.settings.ask_timeout
     }
 }

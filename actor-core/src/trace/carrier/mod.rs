@@ -11,10 +11,10 @@
 //!     "traceparent".to_string(),
 //!     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_string(),
 //! );
-//! let cx = actor_core::carrier::extract_with(
+//! let cx = actor_core::trace::carrier::extract_with(
 //!     &TraceContextPropagator::new(),
 //!     &headers,
-//!     &actor_core::carrier::CarrierPolicy::default(),
+//!     &actor_core::trace::carrier::CarrierPolicy::default(),
 //! );
 //! assert!(cx.span().span_context().is_remote());
 //! // then: actor.tell(msg).with_context(cx).await — the actor's spans continue that trace.
@@ -31,7 +31,8 @@ use std::sync::Arc;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::Context;
 
-use crate::telemetry::{Instrumentation, Propagation};
+use crate::trace::instrumentation::Instrumentation;
+use crate::trace::options::Propagation;
 
 pub use w3c::W3cPropagator;
 
@@ -209,7 +210,9 @@ mod tests {
     use opentelemetry::{Context, KeyValue};
 
     use super::{extract, extract_for};
-    use crate::telemetry::{ActorInfo, ActorTelemetry, Instrumentation, Propagation};
+    use crate::info::ActorInfo;
+    use crate::trace::instrumentation::{ActorTelemetry, Instrumentation};
+    use crate::trace::options::Propagation;
 
     // No test in this crate installs a global propagator: the global one is the no-op.
 

@@ -1,0 +1,84 @@
+//! An actor's OS thread: named after the actor, optionally bound to a CPU core, running
+//! its own `current_thread` runtime and `LocalSet`, in which the [`receive`] loop runs.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crate::actor::Actor;
+use crate::actor_thread::receive::Body;
+use crate::cell::Startup;
+use crate::handle::actor_ref::ActorRef;
+use crate::info::ActorInfo;
+use crate::mailbox::MailboxRx;
+use crate::system::report::ActorReport;
+use crate::system::settings::ActorOptions;
+use crate::system::ActorSystem;
+
+pub(crate) mod receive;
+pub(crate) mod spin;
+pub(crate) mod supervision;
+
+/// What the thread does with its final report (hands it to the system's registry).
+pub(crate) type OnFinish = Box<dyn FnOnce(ActorReport) + Send>;
+
+/// Everything an actor thread needs, moved onto it when it starts.
+pub(crate) struct ActorThread<A: Actor, F> {
+    body: Body<A, F>,
+    on_finish: OnFinish,
+}
+
+impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
+    /// The thread of the actor `myself`, whose mailbox is `rx` and whose state `factory`
+    /// builds; `system` is a handle that does not keep the system alive.
+    pub(crate) fn new(
+        myself: ActorRef<A>,
+        rx: MailboxRx<A>,
+        factory: F,
+        options: ActorOptions,
+        info: Arc<ActorInfo>,
+        system: ActorSystem,
+        on_finish: OnFinish,
+    ) -> Self {
+        ActorThread {
+            body: Body::new(myself, rx, factory, options, info, system),
+            on_finish,
+        }
+    }
+
+    /// Starts the OS thread, named after the actor.
+    pub(crate) fn start(self) -> std::io::Result<JoinHandle<()>> {
+        let name = self.body.cell().name.to_string();
+        std::thread::Builder::new()
+            .name(name)
+            .spawn(move || self.run())
+    }
+
+    /// The body of the actor's OS thread.
+    fn run(self) {
+        let ActorThread { body, on_finish } = self;
+        if let Some(core) = body.core() {
+            core_affinity::set_for_current(core_affinity::CoreId { id: core });
+        }
+        let started = Instant::now();
+        let cell = body.cell().clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let report = match runtime {
+            Ok(runtime) => {
+                let local = tokio::task::LocalSet::new();
+                let report = local.block_on(&runtime, body.receive_loop(started));
+                drop(local);
+                drop(runtime);
+                report
+            }
+            Err(e) => {
+                let why = format!("could not build the actor's runtime: {e}");
+                cell.startup.send_replace(Startup::Failed(why.into()));
+                ActorReport::failed_to_start(cell.id, cell.name.to_string())
+            }
+        };
+        on_finish(report);
+    }
+}

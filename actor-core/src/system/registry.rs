@@ -1,0 +1,144 @@
+//! The registry of one system: its live actors (by id, in spawn order, and by name), the
+//! reports of those that stopped on their own, and whether the system is still running.
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::actor::Actor;
+use crate::cell::ActorCell;
+use crate::error::SpawnError;
+use crate::handle::actor_ref::ActorRef;
+use crate::info::ActorId;
+use crate::system::report::{ActorReport, ShutdownReport};
+
+/// Whether a system accepts new actors.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum SystemState {
+    #[default]
+    Running,
+    ShuttingDown,
+    Stopped,
+}
+
+/// One live actor, as the system knows it.
+pub(crate) struct Entry {
+    pub(crate) name: Arc<str>,
+    pub(crate) cell: Arc<ActorCell>,
+    /// The `ActorRef<A>`, for lookup by name.
+    pub(crate) handle: Box<dyn Any + Send + Sync>,
+    /// Where the actor's thread sends its report when shutdown stopped it.
+    pub(crate) done: Option<oneshot::Receiver<ActorReport>>,
+    pub(crate) thread: Option<JoinHandle<()>>,
+    pub(crate) depends_on: Vec<ActorId>,
+}
+
+/// The live actors and the reports of those that stopped on their own.
+#[derive(Default)]
+pub(crate) struct Registry {
+    /// Live actors by id; ids grow, so this is spawn order.
+    actors: BTreeMap<ActorId, Entry>,
+    names: HashMap<Arc<str>, ActorId>,
+    /// Actors that stopped on their own before shutdown, in the order they stopped.
+    finished: VecDeque<ActorReport>,
+    /// Reports dropped from `finished` to keep it within [`ShutdownReport::HISTORY`].
+    finished_omitted: u64,
+    state: SystemState,
+}
+
+/// What shutdown takes from the registry: the live actors, and the reports of those that
+/// stopped before (with the count of older ones not kept).
+pub(crate) struct Taken {
+    pub(crate) actors: BTreeMap<ActorId, Entry>,
+    pub(crate) finished: Vec<ActorReport>,
+    pub(crate) omitted: u64,
+}
+
+impl Registry {
+    /// Adds a new actor, unless the system stopped or the name is taken.
+    pub(crate) fn register(&mut self, id: ActorId, entry: Entry) -> Result<(), SpawnError> {
+        if self.state != SystemState::Running {
+            return Err(SpawnError::SystemStopped);
+        }
+        if self.names.contains_key(&entry.name) {
+            return Err(SpawnError::NameTaken(entry.name.to_string()));
+        }
+        self.names.insert(entry.name.clone(), id);
+        self.actors.insert(id, entry);
+        Ok(())
+    }
+
+    /// Keeps the handle of a registered actor's thread.
+    pub(crate) fn set_thread(&mut self, id: ActorId, thread: JoinHandle<()>) {
+        if let Some(entry) = self.actors.get_mut(&id) {
+            entry.thread = Some(thread);
+        }
+    }
+
+    /// Removes an actor.
+    pub(crate) fn forget(&mut self, id: ActorId) -> Option<Entry> {
+        let entry = self.actors.remove(&id)?;
+        self.names.remove(&entry.name);
+        Some(entry)
+    }
+
+    /// A live actor by name, if it has type `A`.
+    pub(crate) fn lookup<A: Actor>(&self, name: &str) -> Option<ActorRef<A>> {
+        let id = self.names.get(name)?;
+        self.actors
+            .get(id)?
+            .handle
+            .downcast_ref::<ActorRef<A>>()
+            .cloned()
+    }
+
+    /// The names of the live actors, in spawn order.
+    pub(crate) fn names(&self) -> Vec<String> {
+        self.actors.values().map(|e| e.name.to_string()).collect()
+    }
+
+    /// Records that actor `id` stopped. When it stopped on its own, its report is kept
+    /// (and its entry returned, to be dropped outside the lock); when shutdown took it, the
+    /// report comes back to be sent to the waiting shutdown.
+    pub(crate) fn finished(
+        &mut self,
+        id: ActorId,
+        report: ActorReport,
+    ) -> Result<Entry, ActorReport> {
+        let Some(entry) = self.forget(id) else {
+            return Err(report);
+        };
+        if self.finished.len() == ShutdownReport::HISTORY {
+            self.finished.pop_front();
+            self.finished_omitted += 1;
+        }
+        self.finished.push_back(report);
+        Ok(entry)
+    }
+
+    /// Starts shutdown: refuses new actors and takes every live one; `None` when shutdown
+    /// already started.
+    pub(crate) fn take_for_shutdown(&mut self) -> Option<Taken> {
+        if self.state != SystemState::Running {
+            return None;
+        }
+        self.state = SystemState::ShuttingDown;
+        self.names.clear();
+        Some(Taken {
+            actors: std::mem::take(&mut self.actors),
+            finished: Vec::from(std::mem::take(&mut self.finished)),
+            omitted: self.finished_omitted,
+        })
+    }
+
+    /// Marks shutdown as done.
+    pub(crate) fn set_stopped(&mut self) {
+        self.state = SystemState::Stopped;
+    }
+
+    /// Whether shutdown has started.
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.state != SystemState::Running
+    }
+}

@@ -1,0 +1,72 @@
+//! [`Instrumentation`]: the extension point an OpenTelemetry SDK plugs into (`actor-otel`
+//! does, per actor), and [`GlobalInstrumentation`] for applications that install their own.
+
+use std::sync::Arc;
+
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::propagation::TextMapPropagator;
+
+use crate::info::ActorInfo;
+use crate::trace::attribute::MESSAGING_SYSTEM_VALUE;
+
+/// What an actor's thread gets from [`Instrumentation`]: its tracer and a teardown.
+pub struct ActorTelemetry {
+    /// The tracer for the actor's `process` spans, its `send` spans and [`Ctx::tracer`](crate::Ctx::tracer).
+    pub tracer: BoxedTracer,
+    /// Runs on the actor's thread after the mailbox is drained and the `stopped` hook ran:
+    /// the place to flush and shut down a per-actor pipeline.
+    pub teardown: Option<Box<dyn FnOnce()>>,
+}
+
+impl std::fmt::Debug for ActorTelemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActorTelemetry")
+            .field("teardown", &self.teardown.is_some())
+            .finish()
+    }
+}
+
+/// The extension point for an OpenTelemetry SDK (see `actor-otel`). Installing one turns on
+/// the `send`/`process` spans; without one, messages still carry and restore the caller's
+/// context, so spans a handler makes through the global tracer join the caller's trace.
+pub trait Instrumentation: Send + Sync + 'static {
+    /// The tracer for spans made outside actor threads (the caller side, the system's own
+    /// pipeline).
+    fn system_tracer(&self) -> BoxedTracer;
+
+    /// Called on each actor's thread before its state is built.
+    fn actor_started(&self, actor: &ActorInfo) -> ActorTelemetry;
+
+    /// Called once per system that uses this instrumentation, when the system is built. An
+    /// instrumentation shared by several systems can count them here, so that one system's
+    /// [`system_stopped`](Instrumentation::system_stopped) does not end the others' pipeline.
+    fn system_attached(&self) {}
+
+    /// Called once, after every actor has stopped: flush the system's own pipeline here.
+    fn system_stopped(&self) {}
+
+    /// The propagator this instrumentation uses for carriers from outside, if it has one of
+    /// its own; `None` leaves the choice to the system (its [`Propagation::Carrier`](crate::trace::Propagation::Carrier)
+    /// propagator, else the global one).
+    fn propagator(&self) -> Option<Arc<dyn TextMapPropagator + Send + Sync>> {
+        None
+    }
+}
+
+/// Instrumentation through the global tracer provider (`opentelemetry::global`): for
+/// applications that install their SDK themselves. No per-actor pipeline, no teardown.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GlobalInstrumentation;
+
+impl Instrumentation for GlobalInstrumentation {
+    fn system_tracer(&self) -> BoxedTracer {
+        opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE)
+    }
+
+    fn actor_started(&self, _actor: &ActorInfo) -> ActorTelemetry {
+        ActorTelemetry {
+            tracer: opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE),
+            teardown: None,
+        }
+    }
+}

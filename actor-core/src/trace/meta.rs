@@ -1,0 +1,103 @@
+//! What an envelope carries for tracing: the sender's context (or its carrier), whether it
+//! is a self-send, and when it was sent.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use opentelemetry::Context;
+
+/// Which send operation made an envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendOp {
+    Tell,
+    Ask,
+}
+
+impl SendOp {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SendOp::Tell => "tell",
+            SendOp::Ask => "ask",
+        }
+    }
+}
+
+/// The sender's context as it travels in an envelope.
+pub(crate) enum TraceCarrier {
+    /// The context itself (in-process).
+    Context(Context),
+    /// Text headers injected by the configured propagator.
+    // Boxed so the common in-process envelope stays small (the map is 48 bytes inline).
+    #[allow(clippy::box_collection)]
+    Headers(Box<HashMap<String, String>>),
+}
+
+/// What the send side records in an envelope for the receive side's span.
+pub(crate) struct TraceMeta {
+    pub(crate) carrier: TraceCarrier,
+    pub(crate) stamp: Stamp,
+    /// 0 when message ids are off.
+    pub(crate) message_id: u64,
+}
+
+/// Whether a message is a self-send, and when it was sent (only with instrumentation), in
+/// one word: every envelope crosses between cores, so every byte of it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp(u64);
+
+impl Stamp {
+    const FROM_SELF: u64 = 1 << 63;
+
+    /// A stamp for a message sent now (`timed`) or untimed.
+    pub(crate) fn new(from_self: bool, timed: bool) -> Self {
+        let sent = if timed {
+            // Nanoseconds since the process's first stamp, at least 1 (0 means untimed);
+            // 2^63 ns is 292 years.
+            let epoch = *EPOCH.get_or_init(Instant::now);
+            (epoch.elapsed().as_nanos() as u64).clamp(1, Self::FROM_SELF - 1)
+        } else {
+            0
+        };
+        Stamp(sent | if from_self { Self::FROM_SELF } else { 0 })
+    }
+
+    /// Whether the actor sent the message to itself.
+    pub(crate) fn is_self_send(self) -> bool {
+        self.0 & Self::FROM_SELF != 0
+    }
+
+    /// How long ago the message was sent, if it was timed.
+    pub(crate) fn waited(self) -> Option<std::time::Duration> {
+        let sent = self.0 & !Self::FROM_SELF;
+        let epoch = EPOCH.get()?;
+        (sent != 0).then(|| {
+            epoch
+                .elapsed()
+                .saturating_sub(std::time::Duration::from_nanos(sent))
+        })
+    }
+}
+
+/// The origin of [`Stamp`] times.
+static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+
+#[cfg(test)]
+mod tests {
+    use super::Stamp;
+
+    #[test]
+    fn a_stamp_keeps_the_self_send_flag_apart_from_the_time() {
+        for from_self in [false, true] {
+            let untimed = Stamp::new(from_self, false);
+            assert_eq!(untimed.is_self_send(), from_self);
+            assert_eq!(untimed.waited(), None);
+
+            let timed = Stamp::new(from_self, true);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            assert_eq!(timed.is_self_send(), from_self);
+            let waited = timed.waited().expect("a timed stamp knows its wait");
+            assert!(waited >= std::time::Duration::from_millis(2), "{waited:?}");
+            assert!(waited < std::time::Duration::from_secs(60), "{waited:?}");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Tracing through the OpenTelemetry API only.
+//!
+//! Every message carries its sender's context (in-process the `Context` itself, across a
+//! boundary the carrier a propagator injects: `meta.rs`); the receive loop restores it and
+//! runs the handler inside it (`in_context.rs`). With an SDK installed through
+//! [`Instrumentation`], the send side makes a PRODUCER `send <actor>` span (`send.rs`) and
+//! the receive side a CONSUMER `process <actor>` span (`process.rs`), with the attributes
+//! in [`attribute`]. [`TracingOptions`] chooses which spans and how contexts travel;
+//! contexts from outside come in through [`carrier`].
+
+pub mod attribute;
+pub mod carrier;
+pub(crate) mod in_context;
+pub(crate) mod instrumentation;
+pub(crate) mod meta;
+pub(crate) mod names;
+pub(crate) mod options;
+pub(crate) mod process;
+pub(crate) mod send;
+
+pub use instrumentation::{ActorTelemetry, GlobalInstrumentation, Instrumentation};
+pub use options::{Propagation, Relation, TracingOptions};
+
+/// The managed `thread.id` of the calling thread: the number an actor's spans (and its
+/// [`ActorInfo::thread_id`](crate::ActorInfo::thread_id)) carry, assigned on first use
+/// for other threads. Unique per process, never reused.
+pub fn thread_id() -> u64 {
+    crate::current::thread_id()
+}

@@ -1,0 +1,186 @@
+//! The send side: the caller's context captured into the envelope, and the PRODUCER
+//! `send <actor>` span, made and ended on the sender's thread.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use opentelemetry::global::{BoxedSpan, BoxedTracer};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue, Value};
+
+use crate::current;
+use crate::trace::attribute::{
+    MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME,
+    MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE,
+};
+use crate::trace::instrumentation::Instrumentation;
+use crate::trace::meta::{SendOp, Stamp, TraceCarrier, TraceMeta};
+use crate::trace::names;
+use crate::trace::options::{Propagation, TracingOptions};
+
+/// What the send side needs to know about one actor, made once when it is spawned.
+pub(crate) struct Destination {
+    /// `send <name>`, interned (only when spans are on).
+    span_name: Cow<'static, str>,
+    /// The name as a span attribute value (interned: no allocation, no shared count per span).
+    name_value: Value,
+    next_message_id: AtomicU64,
+}
+
+impl Destination {
+    /// The destination for the actor `name`; `instrumented` when spans will be made.
+    pub(crate) fn new(name: &Arc<str>, instrumented: bool) -> Self {
+        let (span_name, name_value) = if instrumented {
+            (
+                names::intern(format!("send {name}")),
+                names::attribute_value(name),
+            )
+        } else {
+            (Cow::Borrowed("send"), name.clone().into())
+        };
+        Destination {
+            span_name,
+            name_value,
+            next_message_id: AtomicU64::new(1),
+        }
+    }
+
+    /// The actor's name as an attribute value.
+    pub(crate) fn name_value(&self) -> &Value {
+        &self.name_value
+    }
+
+    /// A fresh `messaging.message.id` for a message to this actor.
+    fn next_message_id(&self) -> u64 {
+        self.next_message_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// The per-system tracing state shared by every actor reference.
+pub(crate) struct Tracing {
+    pub(crate) options: TracingOptions,
+    pub(crate) instrumentation: Option<Arc<dyn Instrumentation>>,
+    system_tracer: Option<BoxedTracer>,
+}
+
+/// Ends a `send` span, marking it Error when the message was not delivered.
+pub(crate) fn end_send_span(mut span: BoxedSpan, delivered: bool) {
+    use opentelemetry::trace::Span as _;
+    if !delivered {
+        span.set_status(Status::error("message not delivered"));
+    }
+    span.end();
+}
+
+impl Tracing {
+    pub(crate) fn new(
+        options: TracingOptions,
+        instrumentation: Option<Arc<dyn Instrumentation>>,
+    ) -> Self {
+        let system_tracer = instrumentation.as_ref().map(|i| i.system_tracer());
+        Tracing {
+            options,
+            instrumentation,
+            system_tracer,
+        }
+    }
+
+    /// Whether an SDK is installed (spans are made).
+    pub(crate) fn instrumented(&self) -> bool {
+        self.instrumentation.is_some()
+    }
+
+    /// Captures the caller's context for a message to `target`; with instrumentation, also
+    /// starts the `send` span that the message's `process` span will follow.
+    ///
+    /// The sender keeps the `send` span (it ends it once the message is delivered); the
+    /// message carries only the span's identity. The span object is thus made, ended and
+    /// freed on the sender's thread, never on the actor's.
+    pub(crate) fn capture(
+        &self,
+        target: &Destination,
+        op: SendOp,
+        message_type: &'static str,
+        from_self: bool,
+    ) -> (TraceMeta, Option<BoxedSpan>) {
+        let mut cx = Context::current();
+        let mut send_span = None;
+        let mut message_id = 0;
+        if self.instrumentation.is_some() {
+            if self.options.message_ids {
+                message_id = target.next_message_id();
+            }
+            let wanted = match op {
+                SendOp::Tell => self.options.send_span_on_tell,
+                SendOp::Ask => self.options.send_span_on_ask,
+            };
+            if wanted {
+                use opentelemetry::trace::Span as _;
+                let span = self.with_caller_tracer(|tracer| {
+                    start_send_span(tracer, target, op, message_type, message_id, &cx)
+                });
+                // `with_remote_span_context` wraps the identity as given: it stays local
+                // (`is_remote` false), as the sender is in this process.
+                cx = cx.with_remote_span_context(span.span_context().clone());
+                send_span = Some(span);
+            }
+        }
+        let carrier = match &self.options.propagation {
+            Propagation::InProcess => TraceCarrier::Context(cx),
+            Propagation::Carrier(propagator) => {
+                let mut headers = HashMap::new();
+                propagator.inject_context(&cx, &mut headers);
+                TraceCarrier::Headers(Box::new(headers))
+            }
+        };
+        let meta = TraceMeta {
+            carrier,
+            stamp: Stamp::new(from_self, self.instrumentation.is_some()),
+            message_id,
+        };
+        (meta, send_span)
+    }
+
+    fn with_caller_tracer<R>(&self, f: impl FnOnce(&BoxedTracer) -> R) -> R {
+        match (current::actor_tracer(), &self.system_tracer) {
+            (Some(t), _) => f(&t),
+            (None, Some(t)) => f(t),
+            (None, None) => f(&opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE)),
+        }
+    }
+}
+
+fn start_send_span(
+    tracer: &BoxedTracer,
+    target: &Destination,
+    op: SendOp,
+    message_type: &'static str,
+    message_id: u64,
+    parent: &Context,
+) -> BoxedSpan {
+    // Room for the message id and for `thread.name`/`thread.id`, which an SDK may stamp on
+    // spans from threads that are not actors (as `actor-otel` does): no regrowth.
+    let mut attributes = Vec::with_capacity(8);
+    attributes.extend([
+        KeyValue::new(MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE),
+        KeyValue::new(MESSAGING_DESTINATION_NAME, target.name_value.clone()),
+        KeyValue::new(MESSAGING_OPERATION_TYPE, "send"),
+        KeyValue::new(MESSAGING_OPERATION_NAME, op.as_str()),
+        KeyValue::new(MESSAGE_TYPE, message_type),
+    ]);
+    push_message_id(&mut attributes, message_id);
+    tracer
+        .span_builder(target.span_name.clone())
+        .with_kind(SpanKind::Producer)
+        .with_attributes(attributes)
+        .start_with_context(tracer, parent)
+}
+
+/// Adds `messaging.message.id` when message ids are on (a nonzero id).
+pub(crate) fn push_message_id(attributes: &mut Vec<KeyValue>, message_id: u64) {
+    if message_id != 0 {
+        attributes.push(KeyValue::new(MESSAGING_MESSAGE_ID, message_id.to_string()));
+    }
+}
