@@ -1,9 +1,9 @@
-//! The traits a user implements: [`Actor`], [`Message`] and [`Handler`].
+//! The traits a user implements for an actor: [`Actor`] and [`Handler`].
 
 use std::future::Future;
 
 use crate::ctx::Ctx;
-use crate::reply::Reply;
+use crate::message::Message;
 
 /// An actor: state that lives on its own OS thread and handles messages one at a time.
 ///
@@ -17,13 +17,6 @@ pub trait Actor: Sized + 'static {
 
     /// Runs on the actor's thread after the mailbox is drained, when the actor stops.
     async fn stopped(&mut self, _cx: &mut Ctx<Self>) {}
-}
-
-/// A message type. Its reply type is fixed here, so [`ask`](crate::ActorRef::ask) is typed
-/// and a type-erased [`Recipient`](crate::Recipient) can still ask.
-pub trait Message: Send + 'static {
-    /// What a handler answers with. Use `()` for messages only ever told.
-    type Reply: Reply;
 }
 
 /// Handling of one message type `M` by actor `Self`. An actor may handle many message types.

@@ -11,6 +11,13 @@ use opentelemetry::global::BoxedTracer;
 
 use crate::info::ActorId;
 
+impl ActorId {
+    /// The actor whose thread is calling, if the caller runs on an actor thread.
+    pub fn current() -> Option<ActorId> {
+        actor()
+    }
+}
+
 /// What this thread is.
 struct Current {
     /// The actor running on this thread, if it is an actor thread.

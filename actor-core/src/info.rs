@@ -11,11 +11,6 @@ impl ActorId {
     pub fn as_u64(self) -> u64 {
         self.0
     }
-
-    /// The actor whose thread is calling, if the caller runs on an actor thread.
-    pub fn current() -> Option<ActorId> {
-        crate::current::actor()
-    }
 }
 
 impl std::fmt::Display for ActorId {

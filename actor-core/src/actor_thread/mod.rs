@@ -10,6 +10,7 @@ use crate::actor_thread::receive::Body;
 use crate::cell::Startup;
 use crate::handle::actor_ref::ActorRef;
 use crate::info::ActorInfo;
+use crate::mailbox::envelope::Envelope;
 use crate::mailbox::MailboxRx;
 use crate::system::report::ActorReport;
 use crate::system::settings::ActorOptions;
@@ -33,7 +34,7 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
     /// builds; `system` is a handle that does not keep the system alive.
     pub(crate) fn new(
         myself: ActorRef<A>,
-        rx: MailboxRx<A>,
+        rx: MailboxRx<Envelope<A>>,
         factory: F,
         options: ActorOptions,
         info: Arc<ActorInfo>,

@@ -48,7 +48,7 @@ struct Counters {
 pub(crate) struct Body<A: Actor, F> {
     spin: Adaptive,
     cell: Arc<ActorCell>,
-    rx: MailboxRx<A>,
+    rx: MailboxRx<Envelope<A>>,
     myself: ActorRef<A>,
     factory: F,
     options: ActorOptions,
@@ -60,7 +60,7 @@ pub(crate) struct Body<A: Actor, F> {
 impl<A: Actor, F: Fn() -> A> Body<A, F> {
     pub(crate) fn new(
         myself: ActorRef<A>,
-        rx: MailboxRx<A>,
+        rx: MailboxRx<Envelope<A>>,
         factory: F,
         options: ActorOptions,
         info: Arc<ActorInfo>,

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use crate::actor::{Actor, Handler, Message};
+use crate::actor::{Actor, Handler};
 use crate::actor_thread::spin::spin_until;
 use crate::cell::{ActorCell, Startup};
 use crate::current;
@@ -14,6 +14,7 @@ use crate::handle::{Target, TellStart};
 use crate::info::ActorId;
 use crate::mailbox::envelope::{Envelope, Failure, Letter, ReplyTx};
 use crate::mailbox::{MailboxTx, NoRoom, Refused};
+use crate::message::Message;
 use crate::trace::meta::SendOp;
 use crate::trace::send::end_send_span;
 
@@ -21,7 +22,7 @@ use crate::trace::send::end_send_span;
 /// and plain sync code. Every message it sends carries the caller's OpenTelemetry context.
 pub struct ActorRef<A: Actor> {
     pub(crate) cell: Arc<ActorCell>,
-    pub(crate) tx: MailboxTx<A>,
+    pub(crate) tx: MailboxTx<Envelope<A>>,
 }
 
 impl<A: Actor> Clone for ActorRef<A> {
@@ -102,7 +103,7 @@ impl<A: Actor> ActorRef<A> {
         }
     }
 
-    crate::handle::send_methods!();
+    crate::handle::methods::send_methods!();
 
     /// Whether asks spin for their replies at all.
     fn spins(&self) -> bool {

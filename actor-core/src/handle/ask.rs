@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::actor::Message;
 use crate::error::AskError;
 use crate::handle::Target;
+use crate::message::Message;
 
 /// A pending `ask`: optionally set a timeout, then `.await` it, or call
 /// [`blocking`](Ask::blocking) from sync code. Nothing is sent until the first poll, so the

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use crate::actor::{Actor, Handler, Message};
+use crate::actor::{Actor, Handler};
 use crate::actor_thread::supervision::Supervision;
 use crate::error::{AskError, SendError, SpawnError};
 use crate::handle::actor_ref::ActorRef;
 use crate::handle::tell::Tell;
 use crate::handle::{Target, TellStart};
-use crate::mailbox::MailboxSize;
+use crate::mailbox::size::MailboxSize;
+use crate::message::Message;
 use crate::system::settings::ActorOptions;
 use crate::system::ActorSystem;
 
@@ -172,7 +173,7 @@ impl<A: Actor> Pool<A> {
         (0..n).map(move |k| &self.workers[(first + k) % n])
     }
 
-    crate::handle::send_methods!();
+    crate::handle::methods::send_methods!();
 }
 
 impl<A: Actor> crate::handle::sealed::Sealed for Pool<A> {}

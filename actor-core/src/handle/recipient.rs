@@ -5,11 +5,12 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use crate::actor::{Actor, Handler, Message};
+use crate::actor::{Actor, Handler};
 use crate::error::{AskError, SendError};
 use crate::handle::actor_ref::ActorRef;
 use crate::handle::pool::Pool;
 use crate::handle::{Target, TellStart};
+use crate::message::Message;
 
 /// What a recipient forwards to: an actor or a pool, with its name.
 pub(crate) trait Named<M: Message>: Target<M> + Send + Sync {
@@ -85,7 +86,7 @@ impl<M: Message> Recipient<M> {
         self.target.name()
     }
 
-    crate::handle::send_methods!();
+    crate::handle::methods::send_methods!();
 }
 
 impl<M: Message> crate::handle::sealed::Sealed for Recipient<M> {}

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use crate::actor::Message;
 use crate::error::SendError;
 use crate::handle::{Target, TellStart};
+use crate::message::Message;
 
 /// A pending `tell`: optionally bound the wait for room with [`timeout`](Tell::timeout),
 /// then `.await` it, or call [`blocking`](Tell::blocking) from sync code. Nothing is sent

@@ -7,8 +7,9 @@ use futures::future::LocalBoxFuture;
 use futures::FutureExt;
 use smallbox::{smallbox, SmallBox};
 
-use crate::actor::{Actor, Handler, Message};
+use crate::actor::{Actor, Handler};
 use crate::ctx::Ctx;
+use crate::message::Message;
 use crate::reply::Reply;
 use crate::trace::meta::TraceMeta;
 use crate::trace::process::Outcome;

@@ -10,35 +10,12 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::actor::Actor;
-use crate::mailbox::envelope::Envelope;
 use crate::mailbox::room::Room;
+use crate::mailbox::size::MailboxSize;
 
 pub(crate) mod envelope;
 pub(crate) mod room;
-
-/// Default capacity of a bounded mailbox.
-pub(crate) const DEFAULT_CAPACITY: usize = 1024;
-
-/// The size of an actor's mailbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailboxSize {
-    /// At most this many queued messages from others; `tell` waits for room (until its
-    /// timeout, or until the actor is asked to stop), `try_tell` fails at once. The actor's
-    /// messages to itself never wait and are never refused for room: they go in past the
-    /// bound, since only the actor could free it. Senders waiting for room are woken together when the receive loop takes a batch out
-    /// and race for the freed places: each sender's messages keep their order, but waiting
-    /// senders are not served first-come, first-served.
-    Bounded(usize),
-    /// No limit: sends never wait. Use when senders must never be slowed down.
-    Unbounded,
-}
-
-impl Default for MailboxSize {
-    fn default() -> Self {
-        MailboxSize::Bounded(DEFAULT_CAPACITY)
-    }
-}
+pub(crate) mod size;
 
 /// Why a message got no place in the mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,18 +30,18 @@ pub(crate) enum NoRoom {
 
 /// Why a send did not go through; the envelope comes back (whole, so the message can be
 /// returned to its sender: hence the large error type, allowed below).
-pub(crate) struct Refused<A: Actor> {
+pub(crate) struct Refused<T> {
     pub why: NoRoom,
-    pub envelope: Envelope<A>,
+    pub envelope: T,
 }
 
 /// The sending half of a mailbox.
-pub(crate) struct MailboxTx<A: Actor> {
-    tx: mpsc::UnboundedSender<Envelope<A>>,
+pub(crate) struct MailboxTx<T> {
+    tx: mpsc::UnboundedSender<T>,
     room: Option<Arc<Room>>,
 }
 
-impl<A: Actor> Clone for MailboxTx<A> {
+impl<T> Clone for MailboxTx<T> {
     fn clone(&self) -> Self {
         MailboxTx {
             tx: self.tx.clone(),
@@ -74,13 +51,13 @@ impl<A: Actor> Clone for MailboxTx<A> {
 }
 
 /// The receiving half of a mailbox, owned by the actor's receive loop.
-pub(crate) struct MailboxRx<A: Actor> {
-    rx: mpsc::UnboundedReceiver<Envelope<A>>,
+pub(crate) struct MailboxRx<T> {
+    rx: mpsc::UnboundedReceiver<T>,
     room: Option<Arc<Room>>,
 }
 
 /// Makes a mailbox of the given size.
-pub(crate) fn mailbox<A: Actor>(size: MailboxSize) -> (MailboxTx<A>, MailboxRx<A>) {
+pub(crate) fn mailbox<T>(size: MailboxSize) -> (MailboxTx<T>, MailboxRx<T>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let room = match size {
         MailboxSize::Bounded(capacity) => Some(Arc::new(Room::new(capacity))),
@@ -95,7 +72,7 @@ pub(crate) fn mailbox<A: Actor>(size: MailboxSize) -> (MailboxTx<A>, MailboxRx<A
     )
 }
 
-impl<A: Actor> MailboxTx<A> {
+impl<T> MailboxTx<T> {
     /// The mailbox's places (bounded mailboxes only), for closing them on a stop request.
     pub(crate) fn room(&self) -> Option<Arc<Room>> {
         self.room.clone()
@@ -146,7 +123,7 @@ impl<A: Actor> MailboxTx<A> {
 
     /// Puts an envelope that has its place into the channel.
     #[allow(clippy::result_large_err)]
-    pub(crate) fn push(&self, envelope: Envelope<A>) -> Result<(), Refused<A>> {
+    pub(crate) fn push(&self, envelope: T) -> Result<(), Refused<T>> {
         self.tx.send(envelope).map_err(|refused| {
             if let Some(room) = &self.room {
                 room.give_back(1);
@@ -169,7 +146,7 @@ impl<A: Actor> MailboxTx<A> {
     }
 }
 
-impl<A: Actor> MailboxRx<A> {
+impl<T> MailboxRx<T> {
     /// Whether nothing is queued right now.
     pub(crate) fn is_empty(&self) -> bool {
         self.rx.is_empty()
@@ -177,14 +154,14 @@ impl<A: Actor> MailboxRx<A> {
 
     /// Waits until something is queued, then moves up to `limit` envelopes into `batch`;
     /// 0 once the mailbox is closed and empty.
-    pub(crate) async fn recv_many(&mut self, batch: &mut Vec<Envelope<A>>, limit: usize) -> usize {
+    pub(crate) async fn recv_many(&mut self, batch: &mut Vec<T>, limit: usize) -> usize {
         let received = self.rx.recv_many(batch, limit).await;
         self.give_back(received);
         received
     }
 
     /// Waits for the next envelope; `None` once the mailbox is closed and empty.
-    pub(crate) async fn recv(&mut self) -> Option<Envelope<A>> {
+    pub(crate) async fn recv(&mut self) -> Option<T> {
         let envelope = self.rx.recv().await;
         self.give_back(usize::from(envelope.is_some()));
         envelope
@@ -206,7 +183,7 @@ impl<A: Actor> MailboxRx<A> {
     }
 }
 
-impl<A: Actor> Drop for MailboxRx<A> {
+impl<T> Drop for MailboxRx<T> {
     /// Senders waiting for room learn that the mailbox is gone.
     fn drop(&mut self) {
         self.close();
@@ -219,8 +196,8 @@ mod tests {
 
     use super::*;
 
-    struct A;
-    impl Actor for A {}
+    /// Any message type will do: the places do not look inside.
+    type A = u64;
 
     #[test]
     fn others_stop_at_the_capacity_and_the_actor_itself_goes_past_it() {

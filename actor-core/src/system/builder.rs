@@ -10,7 +10,7 @@ use crate::error::SpawnError;
 use crate::handle::actor_ref::ActorRef;
 use crate::handle::pool::PoolBuilder;
 use crate::info::{ActorId, ActorInfo};
-use crate::mailbox::MailboxSize;
+use crate::mailbox::size::MailboxSize;
 use crate::system::settings::{ActorOptions, Hooks, Settings};
 use crate::system::ActorSystem;
 use crate::trace::instrumentation::Instrumentation;

@@ -7,9 +7,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::actor::Actor;
 use crate::current;
-use crate::handle::actor_ref::ActorRef;
 use crate::system::registry::Registry;
 use crate::system::settings::Settings;
 
@@ -92,11 +90,6 @@ impl ActorSystem {
     /// The system's name.
     pub fn name(&self) -> &str {
         &self.inner.settings.name
-    }
-
-    /// Finds a live actor by name, if it has that type.
-    pub fn lookup<A: Actor>(&self, name: &str) -> Option<ActorRef<A>> {
-        self.registry().lookup(name)
     }
 
     /// Names of the live actors, in spawn order.

@@ -6,10 +6,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use crate::actor::Actor;
 use crate::cell::ActorCell;
 use crate::error::SpawnError;
-use crate::handle::actor_ref::ActorRef;
 use crate::info::ActorId;
 use crate::system::report::{ActorReport, ShutdownReport};
 
@@ -83,14 +81,10 @@ impl Registry {
         Some(entry)
     }
 
-    /// A live actor by name, if it has type `A`.
-    pub(crate) fn lookup<A: Actor>(&self, name: &str) -> Option<ActorRef<A>> {
+    /// The handle of a live actor by name, if it has type `H`.
+    pub(crate) fn lookup<H: Clone + 'static>(&self, name: &str) -> Option<H> {
         let id = self.names.get(name)?;
-        self.actors
-            .get(id)?
-            .handle
-            .downcast_ref::<ActorRef<A>>()
-            .cloned()
+        self.actors.get(id)?.handle.downcast_ref::<H>().cloned()
     }
 
     /// The names of the live actors, in spawn order.

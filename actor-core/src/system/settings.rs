@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::actor_thread::supervision::Supervision;
 use crate::info::{ActorId, ActorInfo};
-use crate::mailbox::MailboxSize;
+use crate::mailbox::size::MailboxSize;
 use crate::trace::options::Relations;
 use crate::trace::send::Tracing;
 

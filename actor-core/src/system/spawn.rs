@@ -10,6 +10,7 @@ use crate::current;
 use crate::error::SpawnError;
 use crate::handle::actor_ref::ActorRef;
 use crate::info::{ActorId, ActorInfo};
+use crate::mailbox::envelope::Envelope;
 use crate::mailbox::mailbox;
 use crate::system::registry::Entry;
 use crate::system::report::ActorReport;
@@ -34,6 +35,11 @@ impl ActorSystem {
         self.actor(name).spawn(factory)
     }
 
+    /// Finds a live actor by name, if it has that type.
+    pub fn lookup<A: Actor>(&self, name: &str) -> Option<ActorRef<A>> {
+        self.registry().lookup::<ActorRef<A>>(name)
+    }
+
     pub(crate) fn spawn_with<A, F>(
         &self,
         name: String,
@@ -52,7 +58,7 @@ impl ActorSystem {
         }
         let name: Arc<str> = name.into();
         let id = ActorId(NEXT_ACTOR_ID.fetch_add(1, Ordering::Relaxed));
-        let (tx, rx) = mailbox::<A>(options.mailbox);
+        let (tx, rx) = mailbox::<Envelope<A>>(options.mailbox);
         let cell = Arc::new(ActorCell::new(
             id,
             name.clone(),
