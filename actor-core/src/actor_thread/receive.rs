@@ -2,19 +2,16 @@
 //! the handler inside its `process` span, restarts on panic, and tears down at the end.
 
 use std::panic::AssertUnwindSafe;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::FutureExt;
-use opentelemetry::Context;
 
 use crate::actor::Actor;
 use crate::actor_thread::spin::{spin_until, Adaptive};
 use crate::actor_thread::supervision::Supervisor;
 use crate::cell::{ActorCell, Startup};
 use crate::ctx::Ctx;
-use crate::current;
 use crate::handle::actor_ref::ActorRef;
 use crate::info::ActorInfo;
 use crate::mailbox::envelope::{panic_text, Envelope};
@@ -22,12 +19,7 @@ use crate::mailbox::MailboxRx;
 use crate::system::report::{ActorReport, StopReason};
 use crate::system::settings::ActorOptions;
 use crate::system::ActorSystem;
-use crate::trace::attribute::MESSAGING_SYSTEM_VALUE;
-use crate::trace::in_context::InContext;
-use crate::trace::meta::TraceCarrier;
-use crate::trace::names;
-use crate::trace::options::Relation;
-use crate::trace::process::{restore, Outcome, ProcessSpans};
+use crate::trace::process::ReceiveTracing;
 
 /// Most envelopes taken from the mailbox at once.
 const BATCH: usize = 64;
@@ -90,32 +82,13 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
 
     pub(crate) async fn receive_loop(mut self, started: Instant) -> ActorReport {
         let settings = self.cell.settings.clone();
-        let tracing = &settings.tracing;
         let hooks = &settings.hooks;
-        let telemetry = tracing
-            .instrumentation
-            .as_ref()
-            .map(|i| i.actor_started(&self.info));
-        let (tracer, teardown) = match telemetry {
-            Some(t) => (Rc::new(t.tracer), t.teardown),
-            None => (
-                Rc::new(opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE)),
-                None,
-            ),
-        };
-        let instrumented = tracing.instrumented();
-        current::enter_actor(
-            self.cell.id,
-            self.info.thread_id,
-            instrumented.then(|| tracer.clone()),
+        let tracing = ReceiveTracing::start(
+            &settings.tracing,
+            &self.info,
+            self.cell.destination.name_value(),
+            self.options.relations,
         );
-        let spans = (instrumented && tracing.options.process_spans).then(|| ProcessSpans {
-            tracer: tracer.clone(),
-            name: self.cell.destination.name_value().clone(),
-            span_name: names::intern(format!("process {}", self.cell.name)),
-            thread_id: self.info.thread_id as i64,
-            relations: self.options.relations,
-        });
         for hook in &hooks.on_start {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));
         }
@@ -124,7 +97,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             myself: self.myself.clone(),
             system: self.system.clone(),
             info: self.info.clone(),
-            tracer,
+            tracer: tracing.tracer(),
         };
         let mut counters = Counters::default();
         let mut supervisor = Supervisor::new(self.options.supervision);
@@ -168,15 +141,11 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 if closed || self.cell.stop_requested() {
                     counters.drained += 1;
                 }
-                let outcome = dispatch(
-                    envelope,
-                    actor,
-                    &mut cx,
-                    spans.as_ref(),
-                    &self.cell,
-                    &self.options,
-                )
-                .await;
+                let Envelope { mut payload, trace } = envelope;
+                let message_type = payload.message_type();
+                let outcome = tracing
+                    .run(trace, message_type, payload.handle(actor, &mut cx))
+                    .await;
                 self.cell.load_sub();
                 counters.handled += 1;
                 if outcome.panic.is_some() {
@@ -225,9 +194,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         for hook in &hooks.on_stop {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));
         }
-        if let Some(teardown) = teardown {
-            let _ = std::panic::catch_unwind(AssertUnwindSafe(teardown));
-        }
+        tracing.teardown();
         ActorReport {
             id: self.cell.id,
             name: self.cell.name.to_string(),
@@ -298,41 +265,6 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 return None;
             }
             counters.restarts += 1;
-        }
-    }
-}
-
-/// Restores the sender's context, runs the handler inside it (and inside its `process`
-/// span when tracing is on) and reports how it ended.
-async fn dispatch<A: Actor>(
-    envelope: Envelope<A>,
-    actor: &mut A,
-    cx: &mut Ctx<A>,
-    spans: Option<&ProcessSpans>,
-    cell: &ActorCell,
-    options: &ActorOptions,
-) -> Outcome {
-    let Envelope {
-        mut payload,
-        mut trace,
-        ..
-    } = envelope;
-    let carrier = std::mem::replace(&mut trace.carrier, TraceCarrier::Context(Context::new()));
-    let parent = restore(&cell.settings.tracing.options.propagation, carrier);
-    match spans {
-        Some(spans) => {
-            let message_type = payload.message_type();
-            let handler_cx = spans.start(parent, &trace, message_type);
-            let outcome = InContext::new(payload.handle(actor, cx), handler_cx.clone()).await;
-            ProcessSpans::end(&handler_cx, &outcome);
-            outcome
-        }
-        None => {
-            let handler_cx = match options.relations.pick(trace.stamp.is_self_send()) {
-                Relation::Parent => parent,
-                Relation::Link => Context::new(),
-            };
-            InContext::new(payload.handle(actor, cx), handler_cx).await
         }
     }
 }

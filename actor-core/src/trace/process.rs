@@ -2,11 +2,16 @@
 //! span around each handler.
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, Value};
+
+use crate::current;
+use crate::info::ActorInfo;
 
 use crate::reply::ReplyError;
 use crate::trace::attribute::{
@@ -15,12 +20,114 @@ use crate::trace::attribute::{
     MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE, THREAD_ID, THREAD_NAME,
 };
 use crate::trace::carrier::{extract, extract_with};
-use crate::trace::meta::{TraceCarrier, TraceMeta};
+use crate::trace::in_context::InContext;
+use crate::trace::meta::{Stamp, TraceCarrier, TraceMeta};
+use crate::trace::names;
 use crate::trace::options::{Propagation, Relation, Relations};
-use crate::trace::send::push_message_id;
+use crate::trace::send::{push_message_id, Tracing};
+
+/// One actor thread's tracing: the handshake with the instrumentation when the thread
+/// starts, then for each message the sender's context restored, the parent-or-link choice,
+/// the `process` span around the handler, and at the end the pipeline's teardown.
+pub(crate) struct ReceiveTracing {
+    tracer: Rc<BoxedTracer>,
+    /// `None` when no SDK is installed or `process` spans are off.
+    spans: Option<ProcessSpans>,
+    relations: Relations,
+    propagation: Propagation,
+    teardown: Option<Box<dyn FnOnce()>>,
+}
+
+impl ReceiveTracing {
+    /// Runs the instrumentation's `actor_started` on this (the actor's) thread and marks
+    /// the thread as the actor's.
+    pub(crate) fn start(
+        tracing: &Tracing,
+        info: &ActorInfo,
+        name_value: &Value,
+        relations: Relations,
+    ) -> Self {
+        let telemetry = tracing
+            .instrumentation
+            .as_ref()
+            .map(|i| i.actor_started(info));
+        let (tracer, teardown) = match telemetry {
+            Some(t) => (Rc::new(t.tracer), t.teardown),
+            None => (
+                Rc::new(opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE)),
+                None,
+            ),
+        };
+        let instrumented = tracing.instrumented();
+        current::enter_actor(
+            info.id,
+            info.thread_id,
+            instrumented.then(|| tracer.clone()),
+        );
+        let spans = (instrumented && tracing.options.process_spans).then(|| ProcessSpans {
+            tracer: tracer.clone(),
+            name: name_value.clone(),
+            span_name: names::intern(format!("process {}", info.name)),
+            thread_id: info.thread_id as i64,
+        });
+        ReceiveTracing {
+            tracer,
+            spans,
+            relations,
+            propagation: tracing.options.propagation.clone(),
+            teardown,
+        }
+    }
+
+    /// The actor's tracer (for [`Ctx::tracer`](crate::Ctx::tracer)).
+    pub(crate) fn tracer(&self) -> Rc<BoxedTracer> {
+        self.tracer.clone()
+    }
+
+    /// Runs `handler` for a message that carried `trace`: in the sender's context (or a
+    /// new trace linked to it), inside the message's `process` span when spans are on.
+    pub(crate) async fn run(
+        &self,
+        trace: TraceMeta,
+        message_type: &'static str,
+        handler: impl Future<Output = Outcome>,
+    ) -> Outcome {
+        let TraceMeta {
+            carrier,
+            stamp,
+            message_id,
+        } = trace;
+        let parent = restore(&self.propagation, carrier);
+        let relation = self.relations.pick(stamp.is_self_send());
+        match &self.spans {
+            Some(spans) => {
+                let cx = spans.start(parent, relation, stamp, message_id, message_type);
+                let outcome = InContext::new(handler, cx.clone()).await;
+                ProcessSpans::end(&cx, &outcome);
+                outcome
+            }
+            None => {
+                let cx = match relation {
+                    Relation::Parent => parent,
+                    Relation::Link => Context::new(),
+                };
+                // Moved in, not cloned: no reference count traffic on the sender's context.
+                InContext::new(handler, cx).await
+            }
+        }
+    }
+
+    /// Flushes and shuts down the actor's own pipeline, if it has one (on its thread,
+    /// after the mailbox is drained).
+    pub(crate) fn teardown(self) {
+        if let Some(teardown) = self.teardown {
+            let _ = std::panic::catch_unwind(AssertUnwindSafe(teardown));
+        }
+    }
+}
 
 /// The sender's context, restored on the receive side.
-pub(crate) fn restore(propagation: &Propagation, carrier: TraceCarrier) -> Context {
+fn restore(propagation: &Propagation, carrier: TraceCarrier) -> Context {
     match carrier {
         TraceCarrier::Context(cx) => cx,
         TraceCarrier::Headers(headers) => match propagation {
@@ -31,13 +138,12 @@ pub(crate) fn restore(propagation: &Propagation, carrier: TraceCarrier) -> Conte
 }
 
 /// The receive side's span maker, one per actor thread.
-pub(crate) struct ProcessSpans {
-    pub(crate) tracer: Rc<BoxedTracer>,
+struct ProcessSpans {
+    tracer: Rc<BoxedTracer>,
     /// The actor's name as an attribute value.
-    pub(crate) name: opentelemetry::Value,
-    pub(crate) span_name: Cow<'static, str>,
-    pub(crate) thread_id: i64,
-    pub(crate) relations: Relations,
+    name: Value,
+    span_name: Cow<'static, str>,
+    thread_id: i64,
 }
 
 /// How one handler call ended, for its span.
@@ -49,20 +155,21 @@ pub(crate) struct Outcome {
 
 impl ProcessSpans {
     /// Starts the `process` span for a message and returns the context the handler runs in.
-    pub(crate) fn start(
+    fn start(
         &self,
         parent: Context,
-        meta: &TraceMeta,
+        relation: Relation,
+        stamp: Stamp,
+        message_id: u64,
         message_type: &'static str,
     ) -> Context {
-        let relation = self.relations.pick(meta.stamp.is_self_send());
         let sender = parent.span().span_context().clone();
         let links = if sender.is_valid() {
             vec![Link::with_context(sender)]
         } else {
             Vec::new()
         };
-        let wait_ns = meta.stamp.waited().map_or(0, |d| d.as_nanos() as i64);
+        let wait_ns = stamp.waited().map_or(0, |d| d.as_nanos() as i64);
         let mut attributes = Vec::with_capacity(9);
         attributes.extend([
             KeyValue::new(MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE),
@@ -75,7 +182,7 @@ impl ProcessSpans {
             KeyValue::new(THREAD_NAME, self.name.clone()),
             KeyValue::new(THREAD_ID, self.thread_id),
         ]);
-        push_message_id(&mut attributes, meta.message_id);
+        push_message_id(&mut attributes, message_id);
         let builder = self
             .tracer
             .span_builder(self.span_name.clone())
@@ -95,7 +202,7 @@ impl ProcessSpans {
     }
 
     /// Records how the handler ended and ends the span.
-    pub(crate) fn end(cx: &Context, outcome: &Outcome) {
+    fn end(cx: &Context, outcome: &Outcome) {
         let span = cx.span();
         if let Some(panic) = &outcome.panic {
             record_failure(&span, "panic", panic);
