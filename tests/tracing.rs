@@ -11,7 +11,8 @@ use actor_core::carrier::{extract_with, CarrierPolicy};
 use actor_core::{
     Actor, ActorRef, ActorSystem, Ctx, Handler, Message, Propagation, Relation, TracingOptions,
 };
-use actor_otel::{BatchConfig, ExportedSpan, Exporter, PipelineMode, SpanStore, Telemetry};
+use actor_otel::testing::{ExportedSpan, SpanStore};
+use actor_otel::{BatchConfig, Exporter, PipelineMode, Telemetry};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::TextMapCompositePropagator;
