@@ -10,7 +10,8 @@
 use std::time::Duration;
 
 use actor_core::{Actor, ActorRef, ActorSystem, Ctx, Handler, MailboxSize, Message};
-use actor_otel::{Exporter, SpanStore, Telemetry};
+use actor_otel::testing::SpanStore;
+use actor_otel::{Exporter, Telemetry};
 use opentelemetry::trace::{Span, Tracer};
 use opentelemetry::KeyValue;
 

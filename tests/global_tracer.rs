@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use actor_core::trace::GlobalInstrumentation;
 use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
-use actor_otel::{BatchConfig, Exporter, SpanStore, Telemetry};
+use actor_otel::testing::SpanStore;
+use actor_otel::{BatchConfig, Exporter, Telemetry};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{Span as _, TraceContextExt, Tracer};
 use opentelemetry::{global, Context};

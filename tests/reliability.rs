@@ -11,8 +11,8 @@ use actor_core::{
     Actor, ActorSystem, AskError, Ctx, Handler, MailboxSize, Message, SendError, StopReason,
     Supervision,
 };
-use actor_otel::testing::{Behaviour, OtlpReceiver};
-use actor_otel::{BatchConfig, Exporter, OtlpProtocol, PipelineMode, SpanStore, Telemetry};
+use actor_otel::testing::{Behaviour, OtlpReceiver, SpanStore};
+use actor_otel::{BatchConfig, Exporter, OtlpProtocol, PipelineMode, Telemetry};
 use common::*;
 
 /// Handles `Job`s, panicking on the ones marked to.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actor_core::trace::GlobalInstrumentation;
 use actor_core::{Actor, ActorSystem, Ctx, Handler, MailboxSize, Message};
-use actor_otel::{MemoryExporter, SpanStore};
+use actor_otel::testing::{MemoryExporter, SpanStore};
 use opentelemetry::trace::{TraceContextExt, Tracer};
 use opentelemetry::{global, Context};
 use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, SimpleSpanProcessor};

@@ -21,30 +21,50 @@
 //! # }
 //! ```
 //!
+//! ## Features
+//!
+//! Only the transports you export with are compiled, as in `opentelemetry-otlp`:
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `otlp-http` | yes | OTLP over HTTP/protobuf ([`OtlpProtocol::HttpProtobuf`]) |
+//! | `otlp-grpc` | no | OTLP over gRPC ([`OtlpProtocol::Grpc`]) |
+//! | `stdout` | no | the `opentelemetry-stdout` exporter (`Exporter::stdout`, `OTEL_TRACES_EXPORTER=stdout`) |
+//! | `testing` | no | `actor_otel::testing`: a real OTLP receiver and an in-memory exporter (`Exporter::memory`) |
+//!
+//! Asking for a transport that was not compiled in (by [`Exporter::otlp`] or through
+//! [`Exporter::from_env`]) makes [`TelemetryBuilder::build`] return
+//! [`TelemetryError::Exporter`] naming the missing feature; it never falls back silently.
+//!
+//! ## Where things are
+//!
+//! - [`Telemetry`] (`telemetry/`): the handle, its builder, and what it does for actor-core
+//!   (a pipeline per actor, the ordered flush).
+//! - `pipeline/`: how an ended span travels: the batching processor on the span's thread,
+//!   the buffer it shares with the export hub, and the hub thread that exports.
+//! - [`Exporter`] (`exporter/`): where spans go: OTLP, stdout, the console waterfall.
+//! - [`attribute`]: the resource attribute keys of per-actor pipelines.
+//!
 //! Known traps of the SDK this design avoids: a flush never waits on I/O that runs on the
 //! flushing thread's own runtime (exports run on the hub thread); no batch processor thread
 //! per provider (batching happens on the actor's thread, the hub drains it); the memory
 //! exporter for tests keeps its spans after shutdown.
 
-#![warn(missing_docs)]
+#![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
-mod console;
+pub mod attribute;
+mod config;
 mod error;
 mod exporter;
-mod hub;
-mod memory;
-mod processor;
+mod pipeline;
 mod stats;
 mod telemetry;
-
-pub use console::{render_trace, ConsoleExporter, WaterfallSpan};
-pub use error::TelemetryError;
-pub use exporter::{Exporter, OtlpProtocol};
-pub use memory::{ExportedSpan, MemoryExporter, NoopExporter, SpanStore};
-pub use stats::TelemetryStats;
-pub use telemetry::{
-    BatchConfig, PipelineMode, Telemetry, TelemetryBuilder, ACTOR_ID, ACTOR_NAME, SCOPE,
-};
-
 #[cfg(feature = "testing")]
 pub mod testing;
+
+pub use crate::config::{BatchConfig, PipelineMode};
+pub use crate::error::TelemetryError;
+pub use crate::exporter::otlp::OtlpProtocol;
+pub use crate::exporter::Exporter;
+pub use crate::stats::TelemetryStats;
+pub use crate::telemetry::{Telemetry, TelemetryBuilder};

@@ -6,30 +6,30 @@ use std::sync::Mutex;
 /// Live counters shared by the processors and export hubs of one [`Telemetry`](crate::Telemetry).
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    pub ended: AtomicU64,
-    pub exported: AtomicU64,
-    pub dropped_queue_full: AtomicU64,
-    pub dropped_after_shutdown: AtomicU64,
-    pub failed_export: AtomicU64,
-    pub export_errors: AtomicU64,
-    pub flushes_timed_out: AtomicU64,
-    pub flushes_skipped: AtomicU64,
-    pub last_error: Mutex<Option<String>>,
-    pub flush_log: Mutex<Vec<String>>,
+    pub(crate) ended: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) dropped_after_shutdown: AtomicU64,
+    pub(crate) failed_export: AtomicU64,
+    pub(crate) export_errors: AtomicU64,
+    pub(crate) flushes_timed_out: AtomicU64,
+    pub(crate) flushes_skipped: AtomicU64,
+    pub(crate) last_error: Mutex<Option<String>>,
+    pub(crate) flush_log: Mutex<Vec<String>>,
 }
 
 impl Stats {
-    pub fn add(counter: &AtomicU64, n: usize) {
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
-    pub fn record_error(&self, spans: usize, error: String) {
+    pub(crate) fn record_error(&self, spans: usize, error: String) {
         Stats::add(&self.failed_export, spans);
         self.export_errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
     }
 
-    pub fn snapshot(&self) -> TelemetryStats {
+    pub(crate) fn snapshot(&self) -> TelemetryStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         TelemetryStats {
             spans_ended: get(&self.ended),

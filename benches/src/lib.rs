@@ -81,6 +81,20 @@ pub fn cpu_time() -> std::time::Duration {
     std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// Accepts and discards every span, as `actor_otel::Exporter::noop()` does inside our
+/// pipeline: the SDK floor below exports into it.
+#[derive(Debug)]
+struct NoopExporter;
+
+impl opentelemetry_sdk::trace::SpanExporter for NoopExporter {
+    async fn export(
+        &self,
+        _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
 /// The floor under the tracing cost: what `opentelemetry_sdk` alone takes for one span,
 /// started and ended on this thread, batched by the SDK's own `BatchSpanProcessor` into a
 /// no-op exporter (CPU time of every thread, nanoseconds per span over `n` spans). The span
@@ -97,7 +111,7 @@ pub fn sdk_span_floor_ns(n: u64, attributes: usize, link: bool) -> f64 {
     use opentelemetry_semantic_conventions::attribute as semconv;
 
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(BatchSpanProcessor::builder(actor_otel::NoopExporter).build())
+        .with_span_processor(BatchSpanProcessor::builder(NoopExporter).build())
         .build();
     let tracer = provider.tracer("floor");
     let parent = Context::new().with_remote_span_context(SpanContext::new(

@@ -1,5 +1,6 @@
-//! An in-memory exporter for tests: unlike the SDK's `InMemorySpanExporter`, it keeps its
-//! spans after shutdown, and it records the resource each span was exported with.
+//! An in-memory exporter for tests ([`MemoryExporter`] into a [`SpanStore`]): unlike the
+//! SDK's `InMemorySpanExporter`, it keeps its spans after shutdown, and it records the
+//! resource each span was exported with ([`ExportedSpan`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -177,15 +178,5 @@ impl SpanExporter for MemoryExporter {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.resource = resource.clone();
-    }
-}
-
-/// An exporter that accepts and discards everything (for measuring the pipeline itself).
-#[derive(Debug, Default)]
-pub struct NoopExporter;
-
-impl SpanExporter for NoopExporter {
-    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
-        Ok(())
     }
 }

@@ -10,9 +10,10 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use tokio::sync::mpsc;
 
-use crate::processor::Buffer;
+use crate::config::BatchConfig;
+use crate::error::TelemetryError;
+use crate::pipeline::buffer::Buffer;
 use crate::stats::Stats;
-use crate::{BatchConfig, TelemetryError};
 
 enum Command {
     Register(Weak<Buffer>),
@@ -46,7 +47,7 @@ pub(crate) type MakeExporter<E> = Box<dyn FnOnce() -> Result<E, TelemetryError> 
 
 impl Hub {
     /// Starts a hub thread named `name` around the exporter `make` builds there.
-    pub fn spawn<E: SpanExporter + 'static>(
+    pub(crate) fn spawn<E: SpanExporter + 'static>(
         name: &str,
         make: MakeExporter<E>,
         config: BatchConfig,
@@ -89,12 +90,12 @@ impl Hub {
     }
 
     /// Lets the hub drain `buffer` on its schedule.
-    pub fn register(&self, buffer: Weak<Buffer>) {
+    pub(crate) fn register(&self, buffer: Weak<Buffer>) {
         let _ = self.tx.send(Command::Register(buffer));
     }
 
     /// Queues a batch for export; drops it (counted) when the queue is full.
-    pub fn export(&self, resource: Resource, batch: Vec<SpanData>) {
+    pub(crate) fn export(&self, resource: Resource, batch: Vec<SpanData>) {
         let n = batch.len();
         if n == 0 {
             return;
@@ -113,7 +114,7 @@ impl Hub {
 
     /// Waits until everything queued before this call is exported (or the flush timeout).
     /// When an earlier flush timed out and the hub has not caught up since, it does not wait.
-    pub fn flush(&self, label: &str) -> bool {
+    pub(crate) fn flush(&self, label: &str) -> bool {
         let (ack, done) = oneshot::channel();
         let label = label.to_owned();
         if self.tx.send(Command::Flush { label, ack }).is_err() {
@@ -132,7 +133,7 @@ impl Hub {
     }
 
     /// Exports what is queued, shuts the exporter down and joins the thread.
-    pub fn shutdown(&self) -> bool {
+    pub(crate) fn shutdown(&self) -> bool {
         let (ack, done) = oneshot::channel();
         let sent = self.tx.send(Command::Shutdown { ack }).is_ok();
         let acked = sent && done.recv_timeout(self.config.flush_timeout).is_ok();
@@ -185,7 +186,9 @@ impl Worker {
         };
         let _ = ready.send(Ok(()));
         runtime.block_on(async move {
-            let mut tick = tokio::time::interval(self.config.scheduled_delay);
+            // The first tick one delay from now: nothing is buffered yet at the start.
+            let delay = self.config.scheduled_delay;
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + delay, delay);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let command = tokio::select! {
@@ -260,5 +263,129 @@ impl Worker {
                 format!("export timed out after {:?}", self.config.export_timeout),
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use crate::config::BatchConfig;
+    use crate::pipeline::buffer::Buffer;
+    use crate::pipeline::test_exporter::{config, resource, span, spans, wait_until, Recorder};
+
+    #[test]
+    fn a_flush_waits_for_what_was_queued_before_it() {
+        let recorder = Recorder::stalled();
+        let (hub, stats) = recorder.spawn_hub(config());
+        hub.export(resource(), spans(&["a", "b"]));
+        hub.export(resource(), spans(&["c"]));
+        let flusher = std::thread::spawn({
+            let hub = hub.clone();
+            move || hub.flush("flush")
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !flusher.is_finished(),
+            "the flush returned while the batches queued before it were not exported"
+        );
+        recorder.release();
+        assert!(flusher.join().unwrap(), "the flush timed out");
+        assert_eq!(recorder.names(), ["a", "b", "c"]);
+        let stats = stats.snapshot();
+        assert_eq!(stats.spans_exported, 3);
+        assert_eq!(stats.flush_order, ["flush"]);
+        assert!(hub.shutdown());
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts() {
+        let recorder = Recorder::stalled();
+        let (hub, stats) = recorder.spawn_hub(BatchConfig {
+            max_queue_size: 4,
+            ..config()
+        });
+        // The stalled exporter holds the first batch: its 3 spans stay queued.
+        hub.export(resource(), spans(&["kept 1", "kept 2", "kept 3"]));
+        hub.export(resource(), spans(&["over 1", "over 2"]));
+        hub.export(resource(), spans(&["fits"]));
+        assert_eq!(stats.snapshot().spans_dropped_queue_full, 2);
+        recorder.release();
+        assert!(hub.flush("flush"));
+        assert_eq!(recorder.names(), ["kept 1", "kept 2", "kept 3", "fits"]);
+        let stats = stats.snapshot();
+        assert_eq!(stats.spans_exported, 4);
+        assert_eq!(stats.spans_lost(), 2);
+        assert!(hub.shutdown());
+    }
+
+    #[test]
+    fn a_flush_that_times_out_marks_the_hub_behind_and_the_next_does_not_wait() {
+        let timeout = Duration::from_millis(500);
+        let recorder = Recorder::stalled();
+        let (hub, stats) = recorder.spawn_hub(BatchConfig {
+            flush_timeout: timeout,
+            ..config()
+        });
+        hub.export(resource(), spans(&["stuck"]));
+
+        let started = Instant::now();
+        assert!(!hub.flush("first"));
+        assert!(started.elapsed() >= timeout, "the first flush did not wait");
+        assert_eq!(stats.snapshot().flushes_timed_out, 1);
+
+        let started = Instant::now();
+        assert!(!hub.flush("second"));
+        assert!(
+            started.elapsed() < timeout,
+            "a flush waited while the hub was behind"
+        );
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot.flushes_timed_out, 1);
+        assert_eq!(snapshot.flushes_skipped, 1);
+
+        // Once the hub gets through the queued flushes, a flush waits again.
+        recorder.release();
+        assert!(wait_until(Duration::from_secs(10), || stats
+            .snapshot()
+            .flush_order
+            .len()
+            == 2));
+        assert!(hub.flush("third"));
+        let snapshot = stats.snapshot();
+        assert_eq!(snapshot.flush_order, ["first", "second", "third"]);
+        assert_eq!(snapshot.flushes_skipped, 1);
+        assert_eq!(recorder.names(), ["stuck"]);
+        assert!(hub.shutdown());
+    }
+
+    #[test]
+    fn shutdown_drains_registered_buffers_and_joins_the_thread() {
+        let recorder = Recorder::open();
+        let (hub, stats) = recorder.spawn_hub(config());
+        let buffer = Arc::new(Buffer::new());
+        hub.register(Arc::downgrade(&buffer));
+        buffer.push(span("held 1"));
+        buffer.push(span("held 2"));
+        // Nothing drains the buffer before the shutdown: no hand-over, no scheduled tick.
+        assert!(recorder.names().is_empty());
+
+        assert!(hub.shutdown());
+        assert_eq!(recorder.names(), ["held 1", "held 2"]);
+        assert!(buffer.take().is_none());
+        assert!(recorder.was_shut_down());
+        assert!(
+            hub.thread.lock().unwrap().is_none(),
+            "the hub thread was not joined"
+        );
+
+        // The thread is gone: later batches are refused and counted.
+        hub.export(resource(), spans(&["late"]));
+        let stats = stats.snapshot();
+        assert_eq!(stats.spans_exported, 2);
+        assert_eq!(stats.spans_dropped_after_shutdown, 1);
+        assert_eq!(hub.queued.load(Ordering::Acquire), 0);
     }
 }

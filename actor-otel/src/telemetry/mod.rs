@@ -1,12 +1,13 @@
-//! [`Telemetry`]: one call that sets up tracing for a whole actor system.
+//! [`Telemetry`]: one call that sets up tracing for a whole actor system. This file holds
+//! the handle, its builder, the system's own pipeline, the globals and the lifecycle
+//! (which systems use the pipeline, who shuts it down); [`instrumentation`] holds what a
+//! `Telemetry` does for actor-core: a pipeline per actor, systems attaching and stopping.
+
+mod instrumentation;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use actor_core::opentelemetry::global::BoxedTracer;
 use actor_core::trace::carrier::CarrierPolicy;
-use actor_core::trace::{ActorTelemetry, Instrumentation};
-use actor_core::ActorInfo;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
@@ -16,70 +17,14 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
-use opentelemetry_semantic_conventions::attribute as semconv;
 use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
 
-use crate::hub::Hub;
-use crate::processor::HubSpanProcessor;
+use crate::config::{BatchConfig, PipelineMode};
+use crate::error::TelemetryError;
+use crate::exporter::Exporter;
+use crate::pipeline::hub::Hub;
+use crate::pipeline::processor::HubSpanProcessor;
 use crate::stats::{Stats, TelemetryStats};
-use crate::{Exporter, TelemetryError};
-
-/// Instrumentation scope of the spans this crate's pipelines make for actors.
-pub const SCOPE: &str = "actor-core";
-
-/// Resource attribute: the actor's name (per-actor pipelines).
-pub const ACTOR_NAME: &str = "actor.name";
-/// Resource attribute: the actor's id (per-actor pipelines).
-pub const ACTOR_ID: &str = "actor.id";
-
-/// How actors' spans reach the exporter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum PipelineMode {
-    /// Every actor uses the system's tracer provider.
-    Shared,
-    /// Each actor thread owns a tracer provider with its own resource (`thread.id`,
-    /// `thread.name`, actor name) and its own batching, done on its own thread; exports go
-    /// through the system's one export thread and one collector connection. The default.
-    #[default]
-    PerActor,
-    /// Like `PerActor`, plus a separate exporter (own export thread, own connection) per
-    /// actor: the Node.js-worker layout, for when actors must not share a connection.
-    PerActorExporter,
-}
-
-/// Batching limits, defaulting to the standard `OTEL_BSP_*` variables.
-#[derive(Debug, Clone)]
-pub struct BatchConfig {
-    /// Spans per export call (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512).
-    pub max_batch_size: usize,
-    /// Spans waiting for export per hub before new ones are dropped and counted
-    /// (`OTEL_BSP_MAX_QUEUE_SIZE`, default 65 536).
-    pub max_queue_size: usize,
-    /// How often partial batches are exported (`OTEL_BSP_SCHEDULE_DELAY` ms, default 1000).
-    pub scheduled_delay: Duration,
-    /// Limit of one export call (`OTEL_BSP_EXPORT_TIMEOUT` ms, default 10 000).
-    pub export_timeout: Duration,
-    /// Limit of one flush or shutdown wait (default 5 s).
-    pub flush_timeout: Duration,
-}
-
-impl Default for BatchConfig {
-    fn default() -> Self {
-        let env = |name: &str, default: u64| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(default)
-        };
-        BatchConfig {
-            max_batch_size: env("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 512) as usize,
-            max_queue_size: env("OTEL_BSP_MAX_QUEUE_SIZE", 65_536) as usize,
-            scheduled_delay: Duration::from_millis(env("OTEL_BSP_SCHEDULE_DELAY", 1_000)),
-            export_timeout: Duration::from_millis(env("OTEL_BSP_EXPORT_TIMEOUT", 10_000)),
-            flush_timeout: Duration::from_secs(5),
-        }
-    }
-}
 
 /// Configures [`Telemetry`].
 #[derive(Debug)]
@@ -346,130 +291,79 @@ impl Telemetry {
             &CarrierPolicy::default(),
         )
     }
-
-    fn boxed(provider: &SdkTracerProvider) -> BoxedTracer {
-        BoxedTracer::new(Box::new(provider.tracer(SCOPE)))
-    }
-
-    /// The resource of one actor's pipeline.
-    fn actor_resource(&self, actor: &ActorInfo) -> Resource {
-        let base = self
-            .inner
-            .resource
-            .iter()
-            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()));
-        let own = [
-            KeyValue::new(semconv::THREAD_NAME, actor.name.to_string()),
-            KeyValue::new(semconv::THREAD_ID, actor.thread_id as i64),
-            KeyValue::new(ACTOR_NAME, actor.name.to_string()),
-            KeyValue::new(ACTOR_ID, actor.id.as_u64() as i64),
-        ];
-        Resource::builder_empty()
-            .with_attributes(base.chain(own))
-            .build()
-    }
-
-    /// Builds one actor's own provider, exporting through `hub`.
-    fn actor_provider(&self, actor: &ActorInfo, hub: Arc<Hub>) -> SdkTracerProvider {
-        SdkTracerProvider::builder()
-            .with_resource(self.actor_resource(actor))
-            .with_span_processor(HubSpanProcessor::new(
-                actor.name.to_string(),
-                hub,
-                self.inner.stats.clone(),
-                self.inner.batch.max_batch_size,
-                false,
-            ))
-            .build()
-    }
 }
 
-impl Instrumentation for Telemetry {
-    fn system_tracer(&self) -> BoxedTracer {
-        Telemetry::boxed(&self.inner.provider)
-    }
+#[cfg(test)]
+mod tests {
+    use crate::exporter::otlp::OtlpProtocol;
+    use crate::exporter::Exporter;
 
-    fn actor_started(&self, actor: &ActorInfo) -> ActorTelemetry {
-        let own_hub = match self.inner.mode {
-            PipelineMode::Shared => {
-                let provider = self.inner.provider.clone();
-                return ActorTelemetry {
-                    tracer: Telemetry::boxed(&provider),
-                    teardown: None,
-                };
-            }
-            PipelineMode::PerActor => None,
-            PipelineMode::PerActorExporter => {
-                let own = self.inner.exporter.spawn_hub(
-                    &format!("otel-{}", actor.name),
-                    self.inner.batch.clone(),
-                    self.inner.stats.clone(),
-                );
-                match own {
-                    Ok(hub) => Some(hub),
-                    Err(e) => {
-                        // Still traced, through the shared hub; the reason is in the stats.
-                        self.inner.stats.record_error(
-                            0,
-                            format!(
-                                "no exporter of its own for `{}` ({e}); using the shared one",
-                                actor.name
-                            ),
-                        );
-                        None
-                    }
-                }
-            }
-        };
-        let hub = own_hub.clone().unwrap_or_else(|| self.inner.hub.clone());
-        let provider = self.actor_provider(actor, hub);
-        let tracer = Telemetry::boxed(&provider);
-        ActorTelemetry {
-            tracer,
-            teardown: Some(Box::new(move || {
-                // On the actor's thread, after its mailbox is drained: everything it made
-                // is exported before the next actor in the shutdown order stops.
-                let _ = provider.shutdown();
-                if let Some(hub) = own_hub {
-                    hub.shutdown();
-                }
-            })),
+    /// The error `build()` returns with `exporter`.
+    #[cfg(not(all(feature = "otlp-http", feature = "otlp-grpc", feature = "stdout")))]
+    fn build_error(exporter: Exporter) -> String {
+        use crate::error::TelemetryError;
+        use crate::telemetry::Telemetry;
+
+        match Telemetry::builder()
+            .exporter(exporter)
+            .global(false)
+            .build()
+        {
+            Err(TelemetryError::Exporter(message)) => message,
+            other => panic!("expected an exporter error, got {other:?}"),
         }
     }
 
-    /// Counts the system; a system attached after the shutdown is recorded in the stats.
-    fn system_attached(&self) {
-        let mut lifecycle = self.inner.lifecycle();
-        if lifecycle.stopped {
-            drop(lifecycle);
-            self.inner.stats.record_error(
-                0,
-                "a system was attached after this Telemetry was shut down: its spans cannot \
-                 be exported (build a new Telemetry for it)"
-                    .into(),
-            );
-            return;
-        }
-        lifecycle.attached += 1;
+    #[test]
+    fn the_kind_names_the_transport_whether_compiled_in_or_not() {
+        assert_eq!(Exporter::otlp(OtlpProtocol::Grpc, None).kind(), "otlp-grpc");
+        assert_eq!(
+            Exporter::otlp(OtlpProtocol::HttpProtobuf, None).kind(),
+            "otlp-http"
+        );
+        assert_eq!(
+            Exporter::choose("stdout", false, OtlpProtocol::Grpc).kind(),
+            "stdout"
+        );
+        assert_eq!(
+            Exporter::choose("", true, OtlpProtocol::Grpc).kind(),
+            "otlp-grpc"
+        );
     }
 
-    /// Flushes the system pipeline while other systems still use it; shuts it down after
-    /// the last one.
-    fn system_stopped(&self) {
-        let last = {
-            let mut lifecycle = self.inner.lifecycle();
-            lifecycle.attached = lifecycle.attached.saturating_sub(1);
-            lifecycle.attached == 0 && !std::mem::replace(&mut lifecycle.stopped, true)
-        };
-        if last {
-            let _ = self.inner.shut_down_pipeline();
-        } else if !self.inner.lifecycle().stopped {
-            let _ = self.force_flush();
-        }
+    #[cfg(not(feature = "otlp-grpc"))]
+    #[test]
+    fn grpc_without_its_feature_fails_at_build_naming_the_feature() {
+        let message = build_error(Exporter::otlp(OtlpProtocol::Grpc, None));
+        assert!(
+            message.contains("built without the `otlp-grpc` feature"),
+            "{message}"
+        );
+        let from_env = build_error(Exporter::choose("otlp", false, OtlpProtocol::Grpc));
+        assert_eq!(from_env, message);
     }
 
-    /// W3C TraceContext + Baggage: the composite this telemetry installs globally.
-    fn propagator(&self) -> Option<Arc<dyn TextMapPropagator + Send + Sync>> {
-        Some(self.inner.propagator.clone())
+    #[cfg(not(feature = "otlp-http"))]
+    #[test]
+    fn http_without_its_feature_fails_at_build_naming_the_feature() {
+        let message = build_error(Exporter::otlp(OtlpProtocol::HttpProtobuf, None));
+        assert!(
+            message.contains("built without the `otlp-http` feature"),
+            "{message}"
+        );
+    }
+
+    #[cfg(not(feature = "stdout"))]
+    #[test]
+    fn stdout_from_the_environment_without_its_feature_fails_at_build_naming_the_feature() {
+        let message = build_error(Exporter::choose(
+            " STDOUT ",
+            false,
+            OtlpProtocol::HttpProtobuf,
+        ));
+        assert!(
+            message.contains("built without the `stdout` feature"),
+            "{message}"
+        );
     }
 }

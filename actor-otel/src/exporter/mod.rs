@@ -1,44 +1,32 @@
 //! [`Exporter`]: where spans go (OTLP over HTTP or gRPC, stdout, the console waterfall,
-//! memory), as a recipe that starts an export hub around a fresh exporter.
+//! memory for tests, nowhere), as a recipe that starts an export hub around a fresh exporter.
+//!
+//! Each transport is compiled only with its Cargo feature (`otlp-http`, `otlp-grpc`,
+//! `stdout`, `testing` for memory). A recipe for a transport that was not compiled in,
+//! reached at run time through [`Exporter::otlp`] or [`Exporter::from_env`], starts no hub:
+//! the telemetry's `build()` returns [`TelemetryError::Exporter`] naming the feature.
+
+mod console;
+mod noop;
+pub(crate) mod otlp;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SpanExporter;
 
-use crate::console::ConsoleExporter;
-use crate::hub::Hub;
-use crate::memory::{MemoryExporter, NoopExporter, SpanStore};
+use crate::config::BatchConfig;
+use crate::error::TelemetryError;
+use crate::exporter::console::ConsoleExporter;
+use crate::exporter::noop::NoopExporter;
+use crate::exporter::otlp::OtlpProtocol;
+use crate::pipeline::hub::Hub;
 use crate::stats::Stats;
-use crate::{BatchConfig, TelemetryError};
+#[cfg(feature = "testing")]
+use crate::testing::memory::{MemoryExporter, SpanStore};
 
 type SpawnHub =
     dyn Fn(&str, BatchConfig, Arc<Stats>) -> Result<Arc<Hub>, TelemetryError> + Send + Sync;
-
-/// The OTLP wire protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OtlpProtocol {
-    /// HTTP with protobuf bodies (port 4318). The default.
-    #[default]
-    HttpProtobuf,
-    /// gRPC (port 4317).
-    Grpc,
-}
-
-impl OtlpProtocol {
-    /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`, else HTTP.
-    pub fn from_env() -> Self {
-        let value = std::env::var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-            .or_else(|_| std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL"))
-            .unwrap_or_default();
-        if value.trim().eq_ignore_ascii_case("grpc") {
-            OtlpProtocol::Grpc
-        } else {
-            OtlpProtocol::HttpProtobuf
-        }
-    }
-}
 
 /// Where spans are exported. Each export hub (one per system, or one per actor in
 /// [`PipelineMode::PerActorExporter`](crate::PipelineMode)) builds its own exporter from this.
@@ -78,6 +66,7 @@ impl Exporter {
         &self.kind
     }
 
+    /// Starts an export hub thread named `name` around a fresh exporter of this kind.
     pub(crate) fn spawn_hub(
         &self,
         name: &str,
@@ -89,23 +78,39 @@ impl Exporter {
 
     /// The standard choice from the environment: `OTEL_TRACES_EXPORTER` (`otlp`, `console`,
     /// `stdout`, `none`); when unset, OTLP if `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces
-    /// variant) is set, otherwise the console waterfall.
+    /// variant) is set, otherwise the console waterfall. A choice whose transport was not
+    /// compiled in (gRPC without `otlp-grpc`, `stdout` without `stdout`) fails at `build()`.
     pub fn from_env() -> Self {
-        let chosen = std::env::var("OTEL_TRACES_EXPORTER")
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let chosen = std::env::var("OTEL_TRACES_EXPORTER").unwrap_or_default();
         let endpoint_set = [
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
             "OTEL_EXPORTER_OTLP_ENDPOINT",
         ]
         .iter()
         .any(|v| std::env::var(v).is_ok_and(|s| !s.is_empty()));
-        match chosen.trim() {
-            "otlp" => Exporter::otlp(OtlpProtocol::from_env(), None),
+        Exporter::choose(&chosen, endpoint_set, OtlpProtocol::from_env())
+    }
+
+    /// What [`Exporter::from_env`] chooses, given `OTEL_TRACES_EXPORTER`, whether an OTLP
+    /// endpoint is set, and the OTLP protocol the environment names.
+    pub(crate) fn choose(
+        traces_exporter: &str,
+        endpoint_set: bool,
+        protocol: OtlpProtocol,
+    ) -> Self {
+        match traces_exporter.trim().to_ascii_lowercase().as_str() {
+            "otlp" => Exporter::otlp(protocol, None),
             "console" => Exporter::console(),
+            #[cfg(feature = "stdout")]
             "stdout" => Exporter::stdout(),
+            #[cfg(not(feature = "stdout"))]
+            "stdout" => Exporter::unavailable(
+                "stdout",
+                "the stdout exporter (OTEL_TRACES_EXPORTER=stdout)",
+                "stdout",
+            ),
             "none" => Exporter::noop(),
-            _ if endpoint_set => Exporter::otlp(OtlpProtocol::from_env(), None),
+            _ if endpoint_set => Exporter::otlp(protocol, None),
             _ => Exporter::console(),
         }
     }
@@ -113,32 +118,35 @@ impl Exporter {
     /// OTLP over `protocol`. `endpoint` is the collector's base URL (as in
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`; `/v1/traces` is added for HTTP); `None` takes the
     /// standard `OTEL_EXPORTER_OTLP_*` variables, then the default local collector.
+    ///
+    /// HTTP needs the `otlp-http` feature (on by default), gRPC the `otlp-grpc` feature;
+    /// without it, `build()` returns [`TelemetryError::Exporter`] saying so.
     pub fn otlp(protocol: OtlpProtocol, endpoint: Option<String>) -> Self {
         match protocol {
+            #[cfg(feature = "otlp-http")]
             OtlpProtocol::HttpProtobuf => Exporter::custom("otlp-http", move || {
-                let mut builder = opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
-                if let Some(base) = &endpoint {
-                    builder = builder.with_endpoint(http_traces_url(base));
-                }
-                builder
-                    .build()
-                    .map_err(|e| TelemetryError::Exporter(e.to_string()))
+                otlp::http_exporter(endpoint.as_deref())
             }),
+            #[cfg(not(feature = "otlp-http"))]
+            OtlpProtocol::HttpProtobuf => {
+                let _ = endpoint;
+                Exporter::unavailable("otlp-http", "OTLP over HTTP", "otlp-http")
+            }
+            #[cfg(feature = "otlp-grpc")]
             OtlpProtocol::Grpc => Exporter::custom("otlp-grpc", move || {
-                let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-                if let Some(base) = &endpoint {
-                    builder = builder.with_endpoint(base.clone());
-                }
-                builder
-                    .build()
-                    .map_err(|e| TelemetryError::Exporter(e.to_string()))
+                otlp::grpc_exporter(endpoint.as_deref())
             }),
+            #[cfg(not(feature = "otlp-grpc"))]
+            OtlpProtocol::Grpc => {
+                let _ = endpoint;
+                Exporter::unavailable("otlp-grpc", "OTLP over gRPC", "otlp-grpc")
+            }
         }
     }
 
-    /// The `opentelemetry-stdout` exporter: every span as text on standard output.
+    /// The `opentelemetry-stdout` exporter: every span as text on standard output. Needs
+    /// the `stdout` feature.
+    #[cfg(feature = "stdout")]
     pub fn stdout() -> Self {
         Exporter::custom("stdout", || {
             Ok(opentelemetry_stdout::SpanExporter::default())
@@ -157,7 +165,8 @@ impl Exporter {
         })
     }
 
-    /// Into `store`, kept through shutdown: for tests.
+    /// Into `store`, kept through shutdown: for tests. Needs the `testing` feature.
+    #[cfg(feature = "testing")]
     pub fn memory(store: &SpanStore) -> Self {
         let store = store.clone();
         Exporter::custom("memory", move || Ok(MemoryExporter::new(store.clone())))
@@ -167,14 +176,18 @@ impl Exporter {
     pub fn noop() -> Self {
         Exporter::custom("none", || Ok(NoopExporter))
     }
-}
 
-/// The traces URL for an OTLP/HTTP base endpoint.
-fn http_traces_url(base: &str) -> String {
-    let base = base.trim_end_matches('/');
-    if base.ends_with("/v1/traces") {
-        base.to_owned()
-    } else {
-        format!("{base}/v1/traces")
+    /// A recipe that starts no hub: `what` needs the Cargo feature `feature`, which this
+    /// build of actor-otel lacks. Building a telemetry with it returns the error.
+    #[cfg(not(all(feature = "otlp-http", feature = "otlp-grpc", feature = "stdout")))]
+    fn unavailable(kind: &str, what: &str, feature: &str) -> Self {
+        let message = format!(
+            "{what}: actor-otel was built without the `{feature}` feature \
+             (enable it on the actor-otel dependency in Cargo.toml)"
+        );
+        Exporter {
+            kind: kind.to_owned(),
+            spawn: Arc::new(move |_, _, _| Err(TelemetryError::Exporter(message.clone()))),
+        }
     }
 }

@@ -17,15 +17,15 @@ const BAR: usize = 32;
 
 /// A span ready to draw: its data and the thread it ran on.
 #[derive(Debug, Clone)]
-pub struct WaterfallSpan {
+struct WaterfallSpan {
     /// The span.
-    pub span: SpanData,
+    span: SpanData,
     /// The thread it ran on (`thread.name` of the span, else of its resource).
-    pub thread: String,
+    thread: String,
 }
 
 /// Renders the spans of one trace as an indented waterfall.
-pub fn render_trace(spans: &[WaterfallSpan]) -> String {
+fn render_trace(spans: &[WaterfallSpan]) -> String {
     let Some(first) = spans.first() else {
         return String::new();
     };
@@ -117,7 +117,7 @@ fn millis(d: Duration) -> String {
 
 /// Buffers spans per trace and prints each trace once it is complete: its root has ended and
 /// no span joined it for `linger`, or the pipeline shuts down.
-pub struct ConsoleExporter {
+pub(crate) struct ConsoleExporter {
     out: Arc<Mutex<dyn Write + Send>>,
     resource_thread: Option<String>,
     linger: Duration,
@@ -140,12 +140,12 @@ struct Pending {
 
 impl ConsoleExporter {
     /// Prints to standard output.
-    pub fn stdout() -> Self {
+    pub(crate) fn stdout() -> Self {
         ConsoleExporter::to_writer(Arc::new(Mutex::new(std::io::stdout())))
     }
 
     /// Prints to `out`.
-    pub fn to_writer(out: Arc<Mutex<dyn Write + Send>>) -> Self {
+    pub(crate) fn to_writer(out: Arc<Mutex<dyn Write + Send>>) -> Self {
         ConsoleExporter {
             out,
             resource_thread: None,

@@ -1,0 +1,152 @@
+//! What a [`Telemetry`] does for actor-core, as its `Instrumentation`: the system's
+//! tracer, a tracer provider per actor (per the [`PipelineMode`]) whose teardown runs on
+//! the actor's thread at its stop, and the count of systems that share the pipeline.
+//!
+//! The crate meets actor-core here, in `Telemetry::extract` (its carrier rules) and in
+//! `pipeline/processor.rs` (its numbering of threads).
+
+use std::sync::Arc;
+
+use actor_core::trace::{ActorTelemetry, Instrumentation};
+use actor_core::ActorInfo;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use opentelemetry_semantic_conventions::attribute as semconv;
+
+use crate::attribute::{ACTOR_ID, ACTOR_NAME, SCOPE};
+use crate::config::PipelineMode;
+use crate::pipeline::hub::Hub;
+use crate::pipeline::processor::HubSpanProcessor;
+use crate::telemetry::Telemetry;
+
+impl Telemetry {
+    fn boxed(provider: &SdkTracerProvider) -> BoxedTracer {
+        BoxedTracer::new(Box::new(provider.tracer(SCOPE)))
+    }
+
+    /// The resource of one actor's pipeline.
+    fn actor_resource(&self, actor: &ActorInfo) -> Resource {
+        let base = self
+            .inner
+            .resource
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()));
+        let own = [
+            KeyValue::new(semconv::THREAD_NAME, actor.name.to_string()),
+            KeyValue::new(semconv::THREAD_ID, actor.thread_id as i64),
+            KeyValue::new(ACTOR_NAME, actor.name.to_string()),
+            KeyValue::new(ACTOR_ID, actor.id.as_u64() as i64),
+        ];
+        Resource::builder_empty()
+            .with_attributes(base.chain(own))
+            .build()
+    }
+
+    /// Builds one actor's own provider, exporting through `hub`.
+    fn actor_provider(&self, actor: &ActorInfo, hub: Arc<Hub>) -> SdkTracerProvider {
+        SdkTracerProvider::builder()
+            .with_resource(self.actor_resource(actor))
+            .with_span_processor(HubSpanProcessor::new(
+                actor.name.to_string(),
+                hub,
+                self.inner.stats.clone(),
+                self.inner.batch.max_batch_size,
+                false,
+            ))
+            .build()
+    }
+}
+
+impl Instrumentation for Telemetry {
+    fn system_tracer(&self) -> BoxedTracer {
+        Telemetry::boxed(&self.inner.provider)
+    }
+
+    fn actor_started(&self, actor: &ActorInfo) -> ActorTelemetry {
+        let own_hub = match self.inner.mode {
+            PipelineMode::Shared => {
+                let provider = self.inner.provider.clone();
+                return ActorTelemetry {
+                    tracer: Telemetry::boxed(&provider),
+                    teardown: None,
+                };
+            }
+            PipelineMode::PerActor => None,
+            PipelineMode::PerActorExporter => {
+                let own = self.inner.exporter.spawn_hub(
+                    &format!("otel-{}", actor.name),
+                    self.inner.batch.clone(),
+                    self.inner.stats.clone(),
+                );
+                match own {
+                    Ok(hub) => Some(hub),
+                    Err(e) => {
+                        // Still traced, through the shared hub; the reason is in the stats.
+                        self.inner.stats.record_error(
+                            0,
+                            format!(
+                                "no exporter of its own for `{}` ({e}); using the shared one",
+                                actor.name
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+        };
+        let hub = own_hub.clone().unwrap_or_else(|| self.inner.hub.clone());
+        let provider = self.actor_provider(actor, hub);
+        let tracer = Telemetry::boxed(&provider);
+        ActorTelemetry {
+            tracer,
+            teardown: Some(Box::new(move || {
+                // On the actor's thread, after its mailbox is drained: everything it made
+                // is exported before the next actor in the shutdown order stops.
+                let _ = provider.shutdown();
+                if let Some(hub) = own_hub {
+                    hub.shutdown();
+                }
+            })),
+        }
+    }
+
+    /// Counts the system; a system attached after the shutdown is recorded in the stats.
+    fn system_attached(&self) {
+        let mut lifecycle = self.inner.lifecycle();
+        if lifecycle.stopped {
+            drop(lifecycle);
+            self.inner.stats.record_error(
+                0,
+                "a system was attached after this Telemetry was shut down: its spans cannot \
+                 be exported (build a new Telemetry for it)"
+                    .into(),
+            );
+            return;
+        }
+        lifecycle.attached += 1;
+    }
+
+    /// Flushes the system pipeline while other systems still use it; shuts it down after
+    /// the last one.
+    fn system_stopped(&self) {
+        let last = {
+            let mut lifecycle = self.inner.lifecycle();
+            lifecycle.attached = lifecycle.attached.saturating_sub(1);
+            lifecycle.attached == 0 && !std::mem::replace(&mut lifecycle.stopped, true)
+        };
+        if last {
+            let _ = self.inner.shut_down_pipeline();
+        } else if !self.inner.lifecycle().stopped {
+            let _ = self.force_flush();
+        }
+    }
+
+    /// W3C TraceContext + Baggage: the composite this telemetry installs globally.
+    fn propagator(&self) -> Option<Arc<dyn TextMapPropagator + Send + Sync>> {
+        Some(self.inner.propagator.clone())
+    }
+}

@@ -1,0 +1,13 @@
+//! Helpers for tests of traced code (the `testing` feature):
+//!
+//! - [`OtlpReceiver`]: a real OTLP receiver on loopback (HTTP/protobuf or gRPC) that counts
+//!   connections and requests and can be told to fail or stall ([`Behaviour`]);
+//! - [`MemoryExporter`] and [`SpanStore`]: an in-memory exporter, behind
+//!   [`Exporter::memory`](crate::Exporter::memory), that keeps its spans through shutdown
+//!   and records the resource each [`ExportedSpan`] was exported under.
+
+pub(crate) mod memory;
+mod receiver;
+
+pub use crate::testing::memory::{ExportedSpan, MemoryExporter, SpanStore};
+pub use crate::testing::receiver::{Behaviour, OtlpReceiver, ReceivedSpan};
