@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
@@ -187,7 +188,9 @@ impl Worker {
         let _ = ready.send(Ok(()));
         runtime.block_on(async move {
             // The first tick one delay from now: nothing is buffered yet at the start.
-            let delay = self.config.scheduled_delay;
+            // A zero delay (`OTEL_BSP_SCHEDULE_DELAY=0`) means "as often as it can", not a
+            // panic in tokio's interval: one millisecond.
+            let delay = self.config.scheduled_delay.max(Duration::from_millis(1));
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + delay, delay);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -297,6 +300,25 @@ mod tests {
         let stats = stats.snapshot();
         assert_eq!(stats.spans_exported, 3);
         assert_eq!(stats.flush_order, ["flush"]);
+        assert!(hub.shutdown());
+    }
+
+    #[test]
+    fn a_zero_schedule_delay_still_exports_on_schedule() {
+        let recorder = Recorder::open();
+        let (hub, stats) = recorder.spawn_hub(BatchConfig {
+            scheduled_delay: Duration::ZERO,
+            ..config()
+        });
+        let buffer = Arc::new(Buffer::new());
+        hub.register(Arc::downgrade(&buffer));
+        buffer.push(span("scheduled"));
+        assert!(
+            wait_until(Duration::from_secs(10), || recorder.names()
+                == ["scheduled"]),
+            "the scheduled drain never came"
+        );
+        assert_eq!(stats.snapshot().spans_exported, 1);
         assert!(hub.shutdown());
     }
 
