@@ -1,11 +1,14 @@
-//! Full mailboxes: every wait for room ends. An ask's timeout covers it, a stop request
-//! ends it, a tell can bound it, and an actor's messages to itself never wait for room
-//! that only the actor can free. Whatever is not delivered comes back to its sender.
+//! Mailbox bounds and every wait for room. A full mailbox hands a `try_tell` its message
+//! back; many async and blocking senders on a tiny mailbox lose nothing, keep their order
+//! and never overfill it; and every wait for room ends: an ask's timeout covers it, a tell
+//! can bound it, a stop request ends it, and an actor's messages to itself never wait for
+//! room that only the actor can free. Whatever is not delivered comes back to its sender.
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actor_core::{Actor, ActorSystem, AskError, Ctx, Handler, MailboxSize, Message, SendError};
@@ -15,15 +18,125 @@ use common::*;
 /// ([`PATIENCE`]): the old code answered only then.
 const PROMPTLY: Duration = Duration::from_secs(5);
 
-fn system() -> ActorSystem {
+/// A system that gives up on a stuck actor after 300 ms.
+fn impatient_system() -> ActorSystem {
     ActorSystem::builder()
         .stop_timeout(Duration::from_millis(300))
         .build()
 }
 
 #[tokio::test]
-async fn an_ask_timeout_covers_the_wait_for_room() {
+async fn a_full_mailbox_hands_the_message_back() {
     let system = system();
+    let (probe, key) = held_with_mailbox(&system, "small", 2).await;
+    probe.try_tell(Push(1)).unwrap();
+    probe.try_tell(Push(2)).unwrap();
+    match probe.try_tell(Push(3)) {
+        Err(SendError::Full(Push(n))) => assert_eq!(n, 3),
+        other => panic!("expected Full, got {other:?}"),
+    }
+    drop(key);
+    // `tell` waits for room instead.
+    probe.tell(Push(3)).await.unwrap();
+    assert_eq!(probe.ask(Seen).await.unwrap(), vec![1, 2, 3]);
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_senders_on_a_tiny_mailbox_lose_nothing_and_never_overfill_it() {
+    const CAPACITY: usize = 3;
+    const SENDERS: u64 = 6;
+    const EACH: u64 = 2_000;
+    let system = system();
+    let probe = system
+        .actor("tiny")
+        .mailbox(MailboxSize::Bounded(CAPACITY))
+        .spawn(Probe::default)
+        .unwrap();
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (probe, watching) = (probe.clone(), watching.clone());
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while watching.load(Ordering::Relaxed) {
+                most = most.max(probe.load());
+            }
+            most
+        })
+    };
+    // Async senders on the runtime's workers, and blocking ones on their own threads.
+    let tasks: Vec<_> = (0..SENDERS / 2)
+        .map(|s| {
+            let probe = probe.clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    probe.tell(Push(s * EACH + i)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let threads: Vec<_> = (SENDERS / 2..SENDERS)
+        .map(|s| {
+            let probe = probe.clone();
+            std::thread::spawn(move || {
+                for i in 0..EACH {
+                    probe.blocking_tell(Push(s * EACH + i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap();
+    }
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let seen = probe.ask(Seen).await.unwrap();
+    watching.store(false, Ordering::Relaxed);
+    assert!(
+        watcher.join().unwrap() <= CAPACITY,
+        "never more queued than the capacity"
+    );
+    assert_eq!(
+        seen.len() as u64,
+        SENDERS * EACH,
+        "every message arrived once"
+    );
+    for s in 0..SENDERS {
+        let mine: Vec<u64> = seen.iter().copied().filter(|n| n / EACH == s).collect();
+        let sent: Vec<u64> = (s * EACH..(s + 1) * EACH).collect();
+        assert_eq!(mine, sent, "sender {s}'s messages in its order");
+    }
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_sender_waiting_for_room_learns_when_the_actor_stops() {
+    let system = system();
+    let (probe, key) = held_with_mailbox(&system, "stopping", 1).await;
+    probe.tell(Push(1)).await.unwrap();
+    let waiting = {
+        let probe = probe.clone();
+        tokio::spawn(async move { probe.tell(Push(2)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the mailbox is full: the tell waits"
+    );
+    probe.stop();
+    drop(key);
+    match tokio::time::timeout(PATIENCE, waiting).await {
+        Ok(Ok(Err(SendError::Closed(Push(2))))) => {}
+        other => panic!("expected the message back as Closed, got {other:?}"),
+    }
+    eventually("the actor to stop", || !probe.is_alive());
+    system.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_ask_timeout_covers_the_wait_for_room() {
+    let system = impatient_system();
     let (probe, _key) = held_with_mailbox(&system, "full", 1).await;
     probe.try_tell(Push(1)).unwrap();
 
@@ -55,7 +168,7 @@ async fn an_ask_timeout_covers_the_wait_for_room() {
 
 #[tokio::test]
 async fn a_stop_request_ends_every_wait_for_room_while_the_handler_is_still_stuck() {
-    let system = system();
+    let system = impatient_system();
     let (probe, key) = held_with_mailbox(&system, "stuck", 1).await;
     probe.try_tell(Push(1)).unwrap();
     let waiting: Vec<_> = (2..5)
@@ -98,7 +211,7 @@ async fn a_stop_request_ends_every_wait_for_room_while_the_handler_is_still_stuc
 
 #[tokio::test]
 async fn tell_with_a_timeout_hands_the_message_back() {
-    let system = system();
+    let system = impatient_system();
     let (probe, key) = held_with_mailbox(&system, "slow", 1).await;
     probe.try_tell(Push(1)).unwrap();
 
@@ -188,7 +301,7 @@ impl Handler<Ticks> for Looper {
 
 #[tokio::test]
 async fn an_actor_telling_itself_never_waits_for_room_in_its_own_mailbox() {
-    let system = system();
+    let system = impatient_system();
     let looper = system
         .actor("looper")
         .mailbox(MailboxSize::Bounded(4))

@@ -1,4 +1,4 @@
-//! Churn (issue 6): spawning and stopping 15,000 actors in waves leaks no thread, file
+//! Churn: spawning and stopping 15,000 actors in waves leaks no thread, file
 //! descriptor or memory. Its own test binary, so no other test shares the process counts.
 
 mod common;

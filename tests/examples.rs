@@ -1,4 +1,4 @@
-//! The examples run and print what the README says they show (issue 4). `cargo test`
+//! The examples run and print what the README says they show. `cargo test`
 //! builds the examples; these tests run the built binaries.
 
 use std::path::PathBuf;

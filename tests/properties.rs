@@ -1,4 +1,4 @@
-//! Property tests (issue 6): carriers from outside never panic the extraction, never make
+//! Property tests: carriers from outside never panic the extraction, never make
 //! an invalid parent, and stay within the caps; any interleaving of tell / try_tell / ask /
 //! stop loses no message and reorders none.
 
@@ -9,18 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use actor_core::trace::carrier::{extract_with, CarrierPolicy};
 use actor_core::{Actor, ActorSystem, Ctx, Handler, MailboxSize, Message, SendError};
+use common::telemetry::w3c_with_baggage;
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::{SpanId, TraceContextExt, TraceId};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use proptest::prelude::*;
-
-fn propagator() -> TextMapCompositePropagator {
-    TextMapCompositePropagator::new(vec![
-        Box::new(TraceContextPropagator::new()),
-        Box::new(BaggagePropagator::new()),
-    ])
-}
 
 /// Header values: well-formed, nearly well-formed, and arbitrary.
 fn traceparent() -> impl Strategy<Value = String> {
@@ -54,7 +46,7 @@ proptest! {
         ]
         .into();
         let policy = CarrierPolicy::default();
-        let cx = extract_with(&propagator(), &headers, &policy);
+        let cx = extract_with(&w3c_with_baggage(), &headers, &policy);
         let sc = cx.span().span_context().clone();
         if sc.is_valid() {
             prop_assert!(sc.trace_id() != TraceId::INVALID && sc.span_id() != SpanId::INVALID);
@@ -64,7 +56,7 @@ proptest! {
             prop_assert!(sc.trace_state().header().len() <= policy.max_tracestate_len);
         }
         prop_assert!(cx.baggage().len() <= policy.max_baggage_entries);
-        let refused = extract_with(&propagator(), &headers, &CarrierPolicy::without_baggage());
+        let refused = extract_with(&w3c_with_baggage(), &headers, &CarrierPolicy::without_baggage());
         prop_assert!(refused.baggage().is_empty());
     }
 }

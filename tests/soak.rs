@@ -1,4 +1,4 @@
-//! Soak (issue 6, not run by default): minutes of steady mixed traffic — tells, asks, a
+//! Soak (not run by default): minutes of steady mixed traffic — tells, asks, a
 //! pool, panics and restarts, full tracing — with a stable resident set.
 //!
 //! ```text
