@@ -182,6 +182,23 @@ impl<A: Actor> ActorRef<A> {
         })
     }
 
+    /// Tries to deliver at once: done (delivered or refused), or the mailbox is full and
+    /// the caller decides whether and how to wait for room.
+    fn attempt<M>(&self, msg: M, reply: Option<ReplyTx<M::Reply>>, op: SendOp) -> Attempt<A, M>
+    where
+        A: Handler<M>,
+        M: Message,
+    {
+        let outgoing = match self.begin(msg, reply, op) {
+            Ok(outgoing) => outgoing,
+            Err(refused) => return Attempt::Done(Err(refused)),
+        };
+        match self.tx.try_reserve(outgoing.from_self) {
+            Err(NoRoom::Full) => Attempt::Full(outgoing),
+            reserved => Attempt::Done(self.finish(outgoing, reserved)),
+        }
+    }
+
     /// Waits for a place in the mailbox, until `deadline` if there is one.
     async fn wait_for_room(&self, deadline: Option<Instant>) -> Result<(), NoRoom> {
         match deadline {
@@ -207,13 +224,12 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        let outgoing = self.begin(msg, reply, op)?;
-        match self.tx.try_reserve(outgoing.from_self) {
-            Err(NoRoom::Full) => {
+        match self.attempt(msg, reply, op) {
+            Attempt::Done(sent) => sent,
+            Attempt::Full(outgoing) => {
                 let reserved = self.wait_for_room(deadline).await;
                 self.finish(outgoing, reserved)
             }
-            reserved => self.finish(outgoing, reserved),
         }
     }
 
@@ -230,13 +246,12 @@ impl<A: Actor> ActorRef<A> {
         A: Handler<M>,
         M: Message,
     {
-        let outgoing = self.begin(msg, reply, op)?;
-        match self.tx.try_reserve(outgoing.from_self) {
-            Err(NoRoom::Full) => {
+        match self.attempt(msg, reply, op) {
+            Attempt::Done(sent) => sent,
+            Attempt::Full(outgoing) => {
                 let reserved = futures::executor::block_on(self.wait_for_room(deadline));
                 self.finish(outgoing, reserved)
             }
-            reserved => self.finish(outgoing, reserved),
         }
     }
 
@@ -314,6 +329,14 @@ impl<A: Actor> ActorRef<A> {
     }
 }
 
+/// How a send's first, non-waiting try went.
+enum Attempt<A: Actor, M> {
+    /// Delivered, or refused with the message inside.
+    Done(Result<(), SendError<M>>),
+    /// The mailbox is full; the message waits here, its `send` span still open.
+    Full(Outgoing<A>),
+}
+
 /// A message on its way into the mailbox, with the `send` span that covers its delivery.
 struct Outgoing<A: Actor> {
     envelope: Envelope<A>,
@@ -338,17 +361,13 @@ where
     M: Message,
 {
     fn start_tell(&self, msg: M, deadline: Option<Instant>) -> TellStart<'_, M> {
-        let outgoing = match self.begin(msg, None, SendOp::Tell) {
-            Ok(outgoing) => outgoing,
-            Err(refused) => return TellStart::Done(Err(refused)),
-        };
-        match self.tx.try_reserve(outgoing.from_self) {
+        match self.attempt(msg, None, SendOp::Tell) {
+            Attempt::Done(sent) => TellStart::Done(sent),
             // The slow path (a full mailbox) is the only one that allocates.
-            Err(NoRoom::Full) => TellStart::Waiting(Box::pin(async move {
+            Attempt::Full(outgoing) => TellStart::Waiting(Box::pin(async move {
                 let reserved = self.wait_for_room(deadline).await;
                 self.finish(outgoing, reserved)
             })),
-            reserved => TellStart::Done(self.finish(outgoing, reserved)),
         }
     }
 
