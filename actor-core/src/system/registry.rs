@@ -136,3 +136,58 @@ impl Registry {
         self.state != SystemState::Running
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::ActorSystem;
+
+    fn entry(settings: &Arc<crate::system::settings::Settings>, id: ActorId) -> Entry {
+        let name: Arc<str> = format!("a{}", id.as_u64()).into();
+        Entry {
+            name: name.clone(),
+            cell: Arc::new(ActorCell::new(id, name, settings.clone(), None, false)),
+            handle: Box::new(()),
+            done: None,
+            thread: None,
+            depends_on: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reports_of_actors_that_stopped_on_their_own_are_kept_up_to_the_history_then_counted() {
+        let settings = Arc::new(ActorSystem::builder().into_settings());
+        let mut registry = Registry::default();
+        let n = ShutdownReport::HISTORY as u64 + 3;
+        for i in 1..=n {
+            let id = ActorId(i);
+            registry.register(id, entry(&settings, id)).unwrap();
+            let report = ActorReport::failed_to_start(id, format!("a{i}"));
+            assert!(registry.finished(id, report).is_ok(), "stopped on its own");
+        }
+        let taken = registry.take_for_shutdown().expect("first shutdown");
+        assert_eq!(taken.finished.len(), ShutdownReport::HISTORY);
+        assert_eq!(taken.omitted, 3);
+        assert_eq!(taken.finished[0].id, ActorId(4), "the oldest went first");
+        assert!(registry.take_for_shutdown().is_none(), "only once");
+    }
+
+    #[test]
+    fn a_report_for_an_actor_shutdown_took_comes_back_to_be_sent() {
+        let settings = Arc::new(ActorSystem::builder().into_settings());
+        let mut registry = Registry::default();
+        let id = ActorId(1);
+        registry.register(id, entry(&settings, id)).unwrap();
+        let taken = registry.take_for_shutdown().expect("first shutdown");
+        assert_eq!(taken.actors.len(), 1);
+        let report = ActorReport::failed_to_start(id, "a1".into());
+        assert!(
+            registry.finished(id, report).is_err(),
+            "handed back to shutdown"
+        );
+        assert!(matches!(
+            registry.register(ActorId(2), entry(&settings, ActorId(2))),
+            Err(SpawnError::SystemStopped)
+        ));
+    }
+}
