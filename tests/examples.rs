@@ -176,6 +176,8 @@ fn otlp_example_reaches_a_real_collector_over_http_and_grpc() {
             .unwrap()
             .trim();
         assert!(spans.iter().all(|s| s.trace_id() == trace), "{protocol}");
-        assert_eq!(receiver.connections(), 1, "{protocol}");
+        // One connection per signal (spans, metrics, logs) for all the actors, not one per
+        // actor.
+        assert!(receiver.connections() <= 3, "{protocol}: {}", receiver.connections());
     }
 }

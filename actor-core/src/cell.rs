@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use crate::info::ActorId;
 use crate::mailbox::room::Room;
+use crate::metrics::SentCounts;
 use crate::system::settings::Settings;
 use crate::trace::send::Destination;
 
@@ -39,6 +40,8 @@ pub(crate) struct ActorCell {
     recent_rtt_ns: AtomicU64,
     /// Messages sent and not yet handled; kept only for pool members (least-loaded dispatch).
     load: Option<AtomicUsize>,
+    /// How sends to this actor ended, when metrics are on.
+    pub(crate) sent: Option<Arc<SentCounts>>,
 }
 
 impl ActorCell {
@@ -50,6 +53,10 @@ impl ActorCell {
         track_load: bool,
     ) -> Self {
         let destination = Destination::new(&name, settings.tracing.instrumented());
+        let sent = settings
+            .tracing
+            .metered()
+            .then(|| Arc::new(SentCounts::default()));
         ActorCell {
             id,
             name,
@@ -61,6 +68,7 @@ impl ActorCell {
             wake: Notify::new(),
             recent_rtt_ns: AtomicU64::new(0),
             load: track_load.then(|| AtomicUsize::new(0)),
+            sent,
         }
     }
 

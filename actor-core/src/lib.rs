@@ -64,6 +64,7 @@ mod handle;
 mod info;
 mod mailbox;
 mod message;
+pub mod metrics;
 pub mod prelude;
 mod reply;
 mod system;

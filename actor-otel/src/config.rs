@@ -32,6 +32,10 @@ pub struct BatchConfig {
     pub export_timeout: Duration,
     /// Limit of one flush or shutdown wait (default 5 s).
     pub flush_timeout: Duration,
+    /// How often every pipeline's metrics are collected and exported
+    /// (`OTEL_METRIC_EXPORT_INTERVAL` ms, default 60 000); each actor's are also collected
+    /// a last time at its stop.
+    pub metric_interval: Duration,
 }
 
 impl Default for BatchConfig {
@@ -48,6 +52,7 @@ impl Default for BatchConfig {
             scheduled_delay: Duration::from_millis(env("OTEL_BSP_SCHEDULE_DELAY", 1_000)),
             export_timeout: Duration::from_millis(env("OTEL_BSP_EXPORT_TIMEOUT", 10_000)),
             flush_timeout: Duration::from_secs(5),
+            metric_interval: Duration::from_millis(env("OTEL_METRIC_EXPORT_INTERVAL", 60_000)),
         }
     }
 }

@@ -56,6 +56,7 @@ pub mod attribute;
 mod config;
 mod error;
 mod exporter;
+pub mod logs;
 mod pipeline;
 mod stats;
 mod telemetry;

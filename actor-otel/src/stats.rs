@@ -1,4 +1,5 @@
-//! Counters of what the pipelines did with spans: ended, exported, dropped (and why).
+//! Counters of what the pipelines did with spans (ended, exported, dropped and why), log
+//! records and metric collections.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -16,6 +17,12 @@ pub(crate) struct Stats {
     pub(crate) flushes_skipped: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
     pub(crate) flush_log: Mutex<Vec<String>>,
+    pub(crate) logs_emitted: AtomicU64,
+    pub(crate) logs_exported: AtomicU64,
+    pub(crate) logs_dropped: AtomicU64,
+    pub(crate) logs_failed: AtomicU64,
+    pub(crate) metric_exports: AtomicU64,
+    pub(crate) metric_exports_failed: AtomicU64,
 }
 
 impl Stats {
@@ -25,6 +32,13 @@ impl Stats {
 
     pub(crate) fn record_error(&self, spans: usize, error: String) {
         Stats::add(&self.failed_export, spans);
+        self.export_errors.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    }
+
+    /// Records a failed export of `n` logs or metric collections, counted in `counter`.
+    pub(crate) fn record_signal_error(&self, counter: &AtomicU64, n: usize, error: String) {
+        Stats::add(counter, n);
         self.export_errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
     }
@@ -40,6 +54,12 @@ impl Stats {
             export_errors: get(&self.export_errors),
             flushes_timed_out: get(&self.flushes_timed_out),
             flushes_skipped: get(&self.flushes_skipped),
+            logs_emitted: get(&self.logs_emitted),
+            logs_exported: get(&self.logs_exported),
+            logs_dropped: get(&self.logs_dropped),
+            logs_failed_export: get(&self.logs_failed),
+            metric_exports: get(&self.metric_exports),
+            metric_exports_failed: get(&self.metric_exports_failed),
             last_error: self
                 .last_error
                 .lock()
@@ -75,7 +95,20 @@ pub struct TelemetryStats {
     /// Flushes that did not wait because an earlier one timed out and the export thread had
     /// not caught up since: a stuck collector costs shutdown one flush timeout, not one per actor.
     pub flushes_skipped: u64,
-    /// The last export error.
+    /// Log records emitted into a pipeline.
+    pub logs_emitted: u64,
+    /// Log records the exporter accepted.
+    pub logs_exported: u64,
+    /// Log records dropped: the queue was full or the pipeline was shut down.
+    pub logs_dropped: u64,
+    /// Log records in batches the exporter rejected or that timed out.
+    pub logs_failed_export: u64,
+    /// Metric collections the exporter accepted (one per pipeline per interval, and each
+    /// pipeline's last at its shutdown).
+    pub metric_exports: u64,
+    /// Metric collections the exporter rejected or that could not be queued.
+    pub metric_exports_failed: u64,
+    /// The last export error (any signal).
     pub last_error: Option<String>,
     /// Pipelines in the order they were flushed at shutdown (actor names, then `system`).
     pub flush_order: Vec<String>,

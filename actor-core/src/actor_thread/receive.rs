@@ -16,6 +16,7 @@ use crate::handle::actor_ref::ActorRef;
 use crate::info::ActorInfo;
 use crate::mailbox::envelope::{panic_text, Envelope};
 use crate::mailbox::MailboxRx;
+use crate::metrics::ActorMetrics;
 use crate::system::report::{ActorReport, StopReason};
 use crate::system::settings::ActorOptions;
 use crate::system::ActorSystem;
@@ -83,12 +84,23 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
     pub(crate) async fn receive_loop(mut self, started: Instant) -> ActorReport {
         let settings = self.cell.settings.clone();
         let hooks = &settings.hooks;
-        let tracing = ReceiveTracing::start(
+        let mut tracing = ReceiveTracing::start(
             &settings.tracing,
             &self.info,
             self.cell.destination.name_value(),
             self.options.relations,
         );
+        let mut metrics = match (tracing.take_meter(), &self.cell.sent) {
+            (Some(meter), Some(sent)) => Some(ActorMetrics::new(
+                &meter,
+                &self.info.name,
+                &settings.name,
+                sent,
+                settings.tracing.metrics,
+                settings.tracing.every_message_timed(),
+            )),
+            _ => None,
+        };
         for hook in &hooks.on_start {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));
         }
@@ -102,7 +114,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         let mut counters = Counters::default();
         let mut supervisor = Supervisor::new(self.options.supervision);
         let mut state = self
-            .build_state(&mut cx, &mut supervisor, &mut counters)
+            .build_state(&mut cx, &mut supervisor, &mut counters, metrics.as_ref())
             .await;
         let started_once = state.is_some();
         self.cell.startup.send_replace(if started_once {
@@ -129,6 +141,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 }
                 continue;
             }
+            if let Some(metrics) = &metrics {
+                metrics.depth(self.rx.len() + batch.len());
+            }
             let mut asks = false;
             for envelope in batch.drain(..) {
                 asks |= envelope.payload.is_ask();
@@ -143,18 +158,29 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 }
                 let Envelope { mut payload, trace } = envelope;
                 let message_type = payload.message_type();
+                let stamp = trace.stamp;
+                let measure = metrics.as_mut().and_then(ActorMetrics::begin);
                 let outcome = tracing
                     .run(trace, message_type, payload.handle(actor, &mut cx))
                     .await;
+                if let Some(metrics) = &mut metrics {
+                    metrics.handled(message_type, measure, stamp);
+                }
                 self.cell.load_sub();
                 counters.handled += 1;
                 if outcome.panic.is_some() {
                     counters.panics += 1;
                     state = None;
+                    if let Some(metrics) = &metrics {
+                        metrics.panicked();
+                    }
                     if supervisor.allow_restart() {
                         counters.restarts += 1;
+                        if let Some(metrics) = &metrics {
+                            metrics.restarted();
+                        }
                         state = self
-                            .build_state(&mut cx, &mut supervisor, &mut counters)
+                            .build_state(&mut cx, &mut supervisor, &mut counters, metrics.as_ref())
                             .await;
                     }
                 }
@@ -171,6 +197,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                     .is_err()
                 {
                     counters.panics += 1;
+                    if let Some(metrics) = &metrics {
+                        metrics.panicked();
+                    }
                 }
                 StopReason::Requested
             }
@@ -191,6 +220,11 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         };
         drop(state);
         drop(cx);
+        if let Some(metrics) = &metrics {
+            // The last batch left nothing behind: the final collection says so.
+            metrics.depth(0);
+        }
+        drop(metrics);
         for hook in &hooks.on_stop {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));
         }
@@ -250,6 +284,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         cx: &mut Ctx<A>,
         supervisor: &mut Supervisor,
         counters: &mut Counters,
+        metrics: Option<&ActorMetrics>,
     ) -> Option<A> {
         loop {
             let panic = match std::panic::catch_unwind(AssertUnwindSafe(&self.factory)) {
@@ -261,10 +296,16 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             };
             counters.last_panic = Some(panic_text(panic.as_ref()));
             counters.panics += 1;
+            if let Some(metrics) = metrics {
+                metrics.panicked();
+            }
             if !supervisor.allow_restart() {
                 return None;
             }
             counters.restarts += 1;
+            if let Some(metrics) = metrics {
+                metrics.restarted();
+            }
         }
     }
 }

@@ -168,6 +168,9 @@ impl<A: Actor> ActorRef<A> {
             Ok(()) => self.tx.push(envelope),
             Err(why) => Err(Refused { why, envelope }),
         };
+        if let Some(counts) = &self.cell.sent {
+            counts.count(sent.as_ref().map(|_| ()).map_err(|refused| refused.why));
+        }
         if let Some(span) = send_span {
             end_send_span(span, sent.is_ok());
         }

@@ -11,6 +11,7 @@ use crate::handle::actor_ref::ActorRef;
 use crate::handle::pool::PoolBuilder;
 use crate::info::{ActorId, ActorInfo};
 use crate::mailbox::size::MailboxSize;
+use crate::metrics::MetricsOptions;
 use crate::system::settings::{ActorOptions, Hooks, Settings};
 use crate::system::ActorSystem;
 use crate::trace::instrumentation::Instrumentation;
@@ -30,6 +31,7 @@ impl ActorSystem {
             spin: DEFAULT_SPIN,
             tracing: TracingOptions::default(),
             instrumentation: None,
+            metrics: MetricsOptions::default(),
             hooks: Hooks::default(),
         }
     }
@@ -61,6 +63,7 @@ pub struct ActorSystemBuilder {
     spin: Duration,
     tracing: TracingOptions,
     instrumentation: Option<Arc<dyn Instrumentation>>,
+    metrics: MetricsOptions,
     hooks: Hooks,
 }
 
@@ -76,6 +79,7 @@ impl std::fmt::Debug for ActorSystemBuilder {
             .field("spin", &self.spin)
             .field("tracing", &self.tracing)
             .field("instrumentation", &self.instrumentation.is_some())
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -143,6 +147,13 @@ impl ActorSystemBuilder {
         self
     }
 
+    /// How actors record [metrics](crate::metrics), when the instrumentation gives them
+    /// meters (see [`MetricsOptions`]).
+    pub fn metrics(mut self, options: MetricsOptions) -> Self {
+        self.metrics = options;
+        self
+    }
+
     /// Runs `hook` on every actor's thread when it starts, before the state is built.
     pub fn on_actor_start(mut self, hook: impl Fn(&ActorInfo) + Send + Sync + 'static) -> Self {
         self.hooks.on_start.push(Arc::new(hook));
@@ -168,7 +179,7 @@ impl ActorSystemBuilder {
     pub(crate) fn into_settings(self) -> Settings {
         Settings {
             name: self.name.into(),
-            tracing: Tracing::new(self.tracing, self.instrumentation),
+            tracing: Tracing::new(self.tracing, self.instrumentation, self.metrics),
             ask_timeout: self.ask_timeout,
             spin: self.spin,
             mailbox: self.mailbox,

@@ -5,9 +5,12 @@
 //! (starting an actor's thread), [`shutdown`] (the ordered stop) and [`report`] (what it
 //! says).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use opentelemetry::metrics::ObservableUpDownCounter;
 
 use crate::current;
+use crate::metrics;
 use crate::system::registry::Registry;
 use crate::system::settings::Settings;
 
@@ -70,14 +73,27 @@ impl std::fmt::Debug for ActorSystem {
 struct SystemInner {
     settings: Arc<Settings>,
     registry: Mutex<Registry>,
+    /// `actor.system.actors`, observed while the system lives (with metrics on).
+    _live_actors: Option<ObservableUpDownCounter<i64>>,
 }
 
 impl ActorSystem {
     /// A running system with these settings, owned by the returned handle.
     fn new(settings: Settings) -> ActorSystem {
-        let inner = Arc::new(SystemInner {
-            settings: Arc::new(settings),
-            registry: Mutex::new(Registry::default()),
+        let inner = Arc::new_cyclic(|me: &Weak<SystemInner>| {
+            let me = me.clone();
+            let live_actors = settings.tracing.system_meter.as_ref().map(|meter| {
+                metrics::observe_live_actors(meter, &settings.name, move || {
+                    let inner = me.upgrade()?;
+                    let n = inner.registry.lock().ok()?.len();
+                    Some(n)
+                })
+            });
+            SystemInner {
+                settings: Arc::new(settings),
+                registry: Mutex::new(Registry::default()),
+                _live_actors: live_actors,
+            }
         });
         ActorSystem {
             owner: Some(Arc::new(Owner {

@@ -87,6 +87,11 @@ impl Registry {
         self.actors.get(id)?.handle.downcast_ref::<H>().cloned()
     }
 
+    /// How many actors are live.
+    pub(crate) fn len(&self) -> usize {
+        self.actors.len()
+    }
+
     /// The names of the live actors, in spawn order.
     pub(crate) fn names(&self) -> Vec<String> {
         self.actors.values().map(|e| e.name.to_string()).collect()

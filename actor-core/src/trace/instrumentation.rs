@@ -4,15 +4,19 @@
 use std::sync::Arc;
 
 use opentelemetry::global::BoxedTracer;
+use opentelemetry::metrics::Meter;
 use opentelemetry::propagation::TextMapPropagator;
 
 use crate::info::ActorInfo;
 use crate::trace::attribute::MESSAGING_SYSTEM_VALUE;
 
-/// What an actor's thread gets from [`Instrumentation`]: its tracer and a teardown.
+/// What an actor's thread gets from [`Instrumentation`]: its tracer, its meter and a
+/// teardown.
 pub struct ActorTelemetry {
     /// The tracer for the actor's `process` spans, its `send` spans and [`Ctx::tracer`](crate::Ctx::tracer).
     pub tracer: BoxedTracer,
+    /// The meter for the actor's [metrics](crate::metrics) (`None`: no actor metrics).
+    pub meter: Option<Meter>,
     /// Runs on the actor's thread after the mailbox is drained and the `stopped` hook ran:
     /// the place to flush and shut down a per-actor pipeline.
     pub teardown: Option<Box<dyn FnOnce()>>,
@@ -21,6 +25,7 @@ pub struct ActorTelemetry {
 impl std::fmt::Debug for ActorTelemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ActorTelemetry")
+            .field("meter", &self.meter.is_some())
             .field("teardown", &self.teardown.is_some())
             .finish()
     }
@@ -33,6 +38,13 @@ pub trait Instrumentation: Send + Sync + 'static {
     /// The tracer for spans made outside actor threads (the caller side, the system's own
     /// pipeline).
     fn system_tracer(&self) -> BoxedTracer;
+
+    /// The meter for the system's own [metrics](crate::metrics) (`actor.system.actors`);
+    /// `Some` also turns on the counting of sends that each actor's meter observes.
+    /// Default: `None`, no metrics.
+    fn system_meter(&self) -> Option<Meter> {
+        None
+    }
 
     /// Called on each actor's thread before its state is built.
     fn actor_started(&self, actor: &ActorInfo) -> ActorTelemetry;
@@ -53,8 +65,8 @@ pub trait Instrumentation: Send + Sync + 'static {
     }
 }
 
-/// Instrumentation through the global tracer provider (`opentelemetry::global`): for
-/// applications that install their SDK themselves. No per-actor pipeline, no teardown.
+/// Instrumentation through the global tracer and meter providers (`opentelemetry::global`):
+/// for applications that install their SDK themselves. No per-actor pipeline, no teardown.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct GlobalInstrumentation;
 
@@ -63,9 +75,14 @@ impl Instrumentation for GlobalInstrumentation {
         opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE)
     }
 
+    fn system_meter(&self) -> Option<Meter> {
+        Some(opentelemetry::global::meter(MESSAGING_SYSTEM_VALUE))
+    }
+
     fn actor_started(&self, _actor: &ActorInfo) -> ActorTelemetry {
         ActorTelemetry {
             tracer: opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE),
+            meter: Some(opentelemetry::global::meter(MESSAGING_SYSTEM_VALUE)),
             teardown: None,
         }
     }

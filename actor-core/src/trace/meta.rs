@@ -66,6 +66,16 @@ impl Stamp {
         self.0 & Self::FROM_SELF != 0
     }
 
+    /// How long the message had waited at `now`, if it was timed.
+    pub(crate) fn waited_until(self, now: Instant) -> Option<std::time::Duration> {
+        let sent = self.0 & !Self::FROM_SELF;
+        let epoch = EPOCH.get()?;
+        (sent != 0).then(|| {
+            now.saturating_duration_since(*epoch)
+                .saturating_sub(std::time::Duration::from_nanos(sent))
+        })
+    }
+
     /// How long ago the message was sent, if it was timed.
     pub(crate) fn waited(self) -> Option<std::time::Duration> {
         let sent = self.0 & !Self::FROM_SELF;

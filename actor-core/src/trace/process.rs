@@ -7,6 +7,7 @@ use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 
 use opentelemetry::global::BoxedTracer;
+use opentelemetry::metrics::Meter;
 use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 
@@ -36,6 +37,8 @@ pub(crate) struct ReceiveTracing {
     relations: Relations,
     propagation: Propagation,
     teardown: Option<Box<dyn FnOnce()>>,
+    /// The actor's meter, until the receive loop takes it.
+    meter: Option<Meter>,
 }
 
 impl ReceiveTracing {
@@ -51,10 +54,11 @@ impl ReceiveTracing {
             .instrumentation
             .as_ref()
             .map(|i| i.actor_started(info));
-        let (tracer, teardown) = match telemetry {
-            Some(t) => (Rc::new(t.tracer), t.teardown),
+        let (tracer, meter, teardown) = match telemetry {
+            Some(t) => (Rc::new(t.tracer), t.meter, t.teardown),
             None => (
                 Rc::new(opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE)),
+                None,
                 None,
             ),
         };
@@ -76,7 +80,13 @@ impl ReceiveTracing {
             relations,
             propagation: tracing.options.propagation.clone(),
             teardown,
+            meter,
         }
+    }
+
+    /// The actor's meter, if its instrumentation gave it one (taken once).
+    pub(crate) fn take_meter(&mut self) -> Option<Meter> {
+        self.meter.take()
     }
 
     /// The actor's tracer (for [`Ctx::tracer`](crate::Ctx::tracer)).

@@ -11,6 +11,8 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 
 use crate::current;
+use crate::metrics::MetricsOptions;
+use opentelemetry::metrics::Meter;
 use crate::trace::attribute::{
     MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME,
     MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE,
@@ -58,11 +60,19 @@ impl Destination {
     }
 }
 
-/// The per-system tracing state shared by every actor reference.
+/// The per-system tracing (and metrics) state shared by every actor reference.
 pub(crate) struct Tracing {
     pub(crate) options: TracingOptions,
     pub(crate) instrumentation: Option<Arc<dyn Instrumentation>>,
     system_tracer: Option<BoxedTracer>,
+    /// The system's meter, when metrics are on.
+    pub(crate) system_meter: Option<Meter>,
+    pub(crate) metrics: MetricsOptions,
+}
+
+thread_local! {
+    /// Sends from this thread since its last timed one (metrics without `process` spans).
+    static SEND_TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Ends a `send` span, marking it Error when the message was not delivered.
@@ -78,13 +88,45 @@ impl Tracing {
     pub(crate) fn new(
         options: TracingOptions,
         instrumentation: Option<Arc<dyn Instrumentation>>,
+        metrics: MetricsOptions,
     ) -> Self {
         let system_tracer = instrumentation.as_ref().map(|i| i.system_tracer());
+        let system_meter = instrumentation.as_ref().and_then(|i| i.system_meter());
         Tracing {
             options,
             instrumentation,
             system_tracer,
+            system_meter,
+            metrics,
         }
+    }
+
+    /// Whether actors record metrics.
+    pub(crate) fn metered(&self) -> bool {
+        self.system_meter.is_some()
+    }
+
+    /// Whether every message carries its send time: the `process` span records the wait.
+    pub(crate) fn every_message_timed(&self) -> bool {
+        self.instrumentation.is_some() && self.options.process_spans
+    }
+
+    /// Whether this message carries its send time: every one with `process` spans, else
+    /// one in [`MetricsOptions::duration_sample_every`] per sending thread with metrics.
+    #[inline]
+    fn timed(&self) -> bool {
+        if self.every_message_timed() {
+            return true;
+        }
+        if !self.metered() {
+            return false;
+        }
+        SEND_TICK.with(|tick| {
+            let next = tick.get() + 1;
+            let due = next >= self.metrics.every();
+            tick.set(if due { 0 } else { next });
+            due
+        })
     }
 
     /// Whether an SDK is installed (spans are made).
@@ -137,7 +179,7 @@ impl Tracing {
         };
         let meta = TraceMeta {
             carrier,
-            stamp: Stamp::new(from_self, self.instrumentation.is_some()),
+            stamp: Stamp::new(from_self, self.timed()),
             message_id,
         };
         (meta, send_span)

@@ -139,11 +139,6 @@ struct Pending {
 }
 
 impl ConsoleExporter {
-    /// Prints to standard output.
-    pub(crate) fn stdout() -> Self {
-        ConsoleExporter::to_writer(Arc::new(Mutex::new(std::io::stdout())))
-    }
-
     /// Prints to `out`.
     pub(crate) fn to_writer(out: Arc<Mutex<dyn Write + Send>>) -> Self {
         ConsoleExporter {

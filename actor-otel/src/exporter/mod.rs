@@ -1,5 +1,6 @@
-//! [`Exporter`]: where spans go (OTLP over HTTP or gRPC, stdout, the console waterfall,
-//! memory for tests, nowhere), as a recipe that starts an export hub around a fresh exporter.
+//! [`Exporter`]: where spans, metrics and logs go (OTLP over HTTP or gRPC, stdout, the
+//! console waterfall and summaries, memory for tests, nowhere), as a recipe that starts an
+//! export hub around fresh exporters. [`signals`] holds the metric and log side.
 //!
 //! Each transport is compiled only with its Cargo feature (`otlp-http`, `otlp-grpc`,
 //! `stdout`, `testing` for memory). A recipe for a transport that was not compiled in,
@@ -9,10 +10,13 @@
 mod console;
 mod noop;
 pub(crate) mod otlp;
+mod signals;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_sdk::logs::LogExporter;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::trace::SpanExporter;
 
 use crate::config::BatchConfig;
@@ -21,19 +25,24 @@ use crate::exporter::console::ConsoleExporter;
 use crate::exporter::noop::NoopExporter;
 use crate::exporter::otlp::OtlpProtocol;
 use crate::pipeline::hub::Hub;
+use crate::pipeline::sinks::SinkRecipes;
 use crate::stats::Stats;
 #[cfg(feature = "testing")]
 use crate::testing::memory::{MemoryExporter, SpanStore};
 
-type SpawnHub =
-    dyn Fn(&str, BatchConfig, Arc<Stats>) -> Result<Arc<Hub>, TelemetryError> + Send + Sync;
+type SpawnHub = dyn Fn(&str, BatchConfig, Arc<Stats>, SinkRecipes) -> Result<Arc<Hub>, TelemetryError>
+    + Send
+    + Sync;
 
-/// Where spans are exported. Each export hub (one per system, or one per actor in
-/// [`PipelineMode::PerActorExporter`](crate::PipelineMode)) builds its own exporter from this.
+/// Where spans, metrics and logs are exported. Each export hub (one per system, or one per
+/// actor in [`PipelineMode::PerActorExporter`](crate::PipelineMode)) builds its own
+/// exporters from this. A recipe without a metric (or log) exporter turns that signal off:
+/// no meters are given to actors, no log records are kept.
 #[derive(Clone)]
 pub struct Exporter {
     kind: String,
     spawn: Arc<SpawnHub>,
+    sinks: SinkRecipes,
 }
 
 impl std::fmt::Debug for Exporter {
@@ -45,7 +54,9 @@ impl std::fmt::Debug for Exporter {
 }
 
 impl Exporter {
-    /// Any SDK exporter: `make` builds one on the hub's thread, inside its tokio runtime.
+    /// Any SDK span exporter: `make` builds one on the hub's thread, inside its tokio
+    /// runtime. Spans only; add metrics and logs with [`with_metrics`](Exporter::with_metrics)
+    /// and [`with_logs`](Exporter::with_logs).
     pub fn custom<E, F>(kind: impl Into<String>, make: F) -> Self
     where
         E: SpanExporter + 'static,
@@ -54,11 +65,56 @@ impl Exporter {
         let make = Arc::new(make);
         Exporter {
             kind: kind.into(),
-            spawn: Arc::new(move |name, config, stats| {
+            spawn: Arc::new(move |name, config, stats, sinks| {
                 let make = make.clone();
-                Hub::spawn(name, Box::new(move || make()), config, stats)
+                Hub::spawn(name, Box::new(move || make()), sinks, config, stats)
             }),
+            sinks: SinkRecipes::default(),
         }
+    }
+
+    /// Also exports metrics, through the SDK metric exporter `make` builds on the hub's
+    /// thread (OTLP, Prometheus push, your own).
+    pub fn with_metrics<E, F>(mut self, make: F) -> Self
+    where
+        E: PushMetricExporter,
+        F: Fn() -> Result<E, TelemetryError> + Send + Sync + 'static,
+    {
+        self.sinks.metrics = Some(signals::metric_recipe(make));
+        self
+    }
+
+    /// Also exports log records, through the SDK log exporter `make` builds on the hub's
+    /// thread.
+    pub fn with_logs<E, F>(mut self, make: F) -> Self
+    where
+        E: LogExporter + 'static,
+        F: Fn() -> Result<E, TelemetryError> + Send + Sync + 'static,
+    {
+        self.sinks.logs = Some(signals::log_recipe(make));
+        self
+    }
+
+    /// Without metrics (`OTEL_METRICS_EXPORTER=none`).
+    pub fn without_metrics(mut self) -> Self {
+        self.sinks.metrics = None;
+        self
+    }
+
+    /// Without logs (`OTEL_LOGS_EXPORTER=none`).
+    pub fn without_logs(mut self) -> Self {
+        self.sinks.logs = None;
+        self
+    }
+
+    /// Whether this recipe exports metrics.
+    pub fn exports_metrics(&self) -> bool {
+        self.sinks.metrics.is_some()
+    }
+
+    /// Whether this recipe exports log records.
+    pub fn exports_logs(&self) -> bool {
+        self.sinks.logs.is_some()
     }
 
     /// What this exporter is ("otlp-http", "console", …).
@@ -73,14 +129,45 @@ impl Exporter {
         config: BatchConfig,
         stats: Arc<Stats>,
     ) -> Result<Arc<Hub>, TelemetryError> {
-        (self.spawn)(name, config, stats)
+        (self.spawn)(name, config, stats, self.sinks.clone())
     }
 
     /// The standard choice from the environment: `OTEL_TRACES_EXPORTER` (`otlp`, `console`,
     /// `stdout`, `none`); when unset, OTLP if `OTEL_EXPORTER_OTLP_ENDPOINT` (or the traces
-    /// variant) is set, otherwise the console waterfall. A choice whose transport was not
-    /// compiled in (gRPC without `otlp-grpc`, `stdout` without `stdout`) fails at `build()`.
+    /// variant) is set, otherwise the console waterfall. Metrics and logs follow the same
+    /// choice unless `OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` say otherwise (`none`
+    /// turns a signal off). A choice whose transport was not compiled in (gRPC without
+    /// `otlp-grpc`, `stdout` without `stdout`) fails at `build()`.
     pub fn from_env() -> Self {
+        let env = |name: &str| std::env::var(name).unwrap_or_default();
+        Exporter::from_env_traces().signals_from_env(
+            &env("OTEL_METRICS_EXPORTER"),
+            &env("OTEL_LOGS_EXPORTER"),
+        )
+    }
+
+    /// Overrides the metric and log exporters by the values of `OTEL_METRICS_EXPORTER` and
+    /// `OTEL_LOGS_EXPORTER` (empty: keep).
+    pub(crate) fn signals_from_env(mut self, metrics: &str, logs: &str) -> Self {
+        let protocol = OtlpProtocol::from_env();
+        let pick = |value: &str| match value.trim().to_ascii_lowercase().as_str() {
+            "" => None,
+            "otlp" => Some(Exporter::otlp(protocol, None).sinks),
+            "console" => Some(Exporter::console().sinks),
+            #[cfg(feature = "stdout")]
+            "stdout" => Some(Exporter::stdout().sinks),
+            _ => Some(SinkRecipes::default()),
+        };
+        if let Some(sinks) = pick(metrics) {
+            self.sinks.metrics = sinks.metrics;
+        }
+        if let Some(sinks) = pick(logs) {
+            self.sinks.logs = sinks.logs;
+        }
+        self
+    }
+
+    fn from_env_traces() -> Self {
         let chosen = std::env::var("OTEL_TRACES_EXPORTER").unwrap_or_default();
         let endpoint_set = [
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
@@ -124,18 +211,24 @@ impl Exporter {
     pub fn otlp(protocol: OtlpProtocol, endpoint: Option<String>) -> Self {
         match protocol {
             #[cfg(feature = "otlp-http")]
-            OtlpProtocol::HttpProtobuf => Exporter::custom("otlp-http", move || {
-                otlp::http_exporter(endpoint.as_deref())
-            }),
+            OtlpProtocol::HttpProtobuf => {
+                let (metrics, logs) = (endpoint.clone(), endpoint.clone());
+                Exporter::custom("otlp-http", move || otlp::http_exporter(endpoint.as_deref()))
+                    .with_metrics(move || otlp::http_metric_exporter(metrics.as_deref()))
+                    .with_logs(move || otlp::http_log_exporter(logs.as_deref()))
+            }
             #[cfg(not(feature = "otlp-http"))]
             OtlpProtocol::HttpProtobuf => {
                 let _ = endpoint;
                 Exporter::unavailable("otlp-http", "OTLP over HTTP", "otlp-http")
             }
             #[cfg(feature = "otlp-grpc")]
-            OtlpProtocol::Grpc => Exporter::custom("otlp-grpc", move || {
-                otlp::grpc_exporter(endpoint.as_deref())
-            }),
+            OtlpProtocol::Grpc => {
+                let (metrics, logs) = (endpoint.clone(), endpoint.clone());
+                Exporter::custom("otlp-grpc", move || otlp::grpc_exporter(endpoint.as_deref()))
+                    .with_metrics(move || otlp::grpc_metric_exporter(metrics.as_deref()))
+                    .with_logs(move || otlp::grpc_log_exporter(logs.as_deref()))
+            }
             #[cfg(not(feature = "otlp-grpc"))]
             OtlpProtocol::Grpc => {
                 let _ = endpoint;
@@ -151,18 +244,25 @@ impl Exporter {
         Exporter::custom("stdout", || {
             Ok(opentelemetry_stdout::SpanExporter::default())
         })
+        .with_metrics(|| Ok(opentelemetry_stdout::MetricExporter::default()))
+        .with_logs(|| Ok(opentelemetry_stdout::LogExporter::default()))
     }
 
-    /// The console waterfall on standard output: each trace printed when complete.
+    /// The console on standard output: each trace's waterfall printed when complete; at
+    /// shutdown, the log records and a table of each actor's final metrics.
     pub fn console() -> Self {
-        Exporter::custom("console", || Ok(ConsoleExporter::stdout()))
+        let out: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(std::io::stdout()));
+        Exporter::console_to(out)
     }
 
-    /// The console waterfall written to `out` (a file, a buffer in a test).
+    /// The console written to `out` (a file, a buffer in a test).
     pub fn console_to(out: Arc<Mutex<dyn Write + Send>>) -> Self {
+        let (metrics, logs) = (out.clone(), out.clone());
         Exporter::custom("console", move || {
             Ok(ConsoleExporter::to_writer(out.clone()))
         })
+        .with_metrics(move || Ok(signals::ConsoleMetrics::new(metrics.clone())))
+        .with_logs(move || Ok(signals::ConsoleLogs::new(logs.clone())))
     }
 
     /// Into `store`, kept through shutdown: for tests. Needs the `testing` feature.
@@ -172,9 +272,12 @@ impl Exporter {
         Exporter::custom("memory", move || Ok(MemoryExporter::new(store.clone())))
     }
 
-    /// Accepts and discards everything: measures the pipeline without any I/O.
+    /// Accepts and discards everything (spans, metrics, logs): measures the pipelines
+    /// without any I/O.
     pub fn noop() -> Self {
         Exporter::custom("none", || Ok(NoopExporter))
+            .with_metrics(|| Ok(signals::Discard))
+            .with_logs(|| Ok(signals::Discard))
     }
 
     /// A recipe that starts no hub: `what` needs the Cargo feature `feature`, which this
@@ -187,7 +290,8 @@ impl Exporter {
         );
         Exporter {
             kind: kind.to_owned(),
-            spawn: Arc::new(move |_, _, _| Err(TelemetryError::Exporter(message.clone()))),
+            spawn: Arc::new(move |_, _, _, _| Err(TelemetryError::Exporter(message.clone()))),
+            sinks: SinkRecipes::default(),
         }
     }
 }

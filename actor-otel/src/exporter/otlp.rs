@@ -64,6 +64,74 @@ pub(crate) fn grpc_exporter(
         .map_err(|e| TelemetryError::Exporter(e.to_string()))
 }
 
+/// An OTLP/HTTP (protobuf) metric exporter, like [`http_exporter`].
+#[cfg(feature = "otlp-http")]
+pub(crate) fn http_metric_exporter(
+    base: Option<&str>,
+) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
+    let mut builder = opentelemetry_otlp::MetricExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
+    if let Some(base) = base {
+        builder = builder.with_endpoint(signal_url(base, "metrics"));
+    }
+    builder
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+}
+
+/// An OTLP/HTTP (protobuf) log exporter, like [`http_exporter`].
+#[cfg(feature = "otlp-http")]
+pub(crate) fn http_log_exporter(
+    base: Option<&str>,
+) -> Result<opentelemetry_otlp::LogExporter, TelemetryError> {
+    let mut builder = opentelemetry_otlp::LogExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
+    if let Some(base) = base {
+        builder = builder.with_endpoint(signal_url(base, "logs"));
+    }
+    builder
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+}
+
+/// An OTLP/gRPC metric exporter, like [`grpc_exporter`].
+#[cfg(feature = "otlp-grpc")]
+pub(crate) fn grpc_metric_exporter(
+    base: Option<&str>,
+) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
+    let mut builder = opentelemetry_otlp::MetricExporter::builder().with_tonic();
+    if let Some(base) = base {
+        builder = builder.with_endpoint(base.to_owned());
+    }
+    builder
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+}
+
+/// An OTLP/gRPC log exporter, like [`grpc_exporter`].
+#[cfg(feature = "otlp-grpc")]
+pub(crate) fn grpc_log_exporter(
+    base: Option<&str>,
+) -> Result<opentelemetry_otlp::LogExporter, TelemetryError> {
+    let mut builder = opentelemetry_otlp::LogExporter::builder().with_tonic();
+    if let Some(base) = base {
+        builder = builder.with_endpoint(base.to_owned());
+    }
+    builder
+        .build()
+        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+}
+
+/// The URL of `signal` (`metrics`, `logs`) for an OTLP/HTTP base endpoint.
+#[cfg(feature = "otlp-http")]
+fn signal_url(base: &str, signal: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let base = base.strip_suffix("/v1/traces").unwrap_or(base);
+    format!("{base}/v1/{signal}")
+}
+
 /// The traces URL for an OTLP/HTTP base endpoint.
 #[cfg(feature = "otlp-http")]
 fn http_traces_url(base: &str) -> String {

@@ -1,6 +1,8 @@
-//! The export hub: one thread with its own runtime and one exporter, fed by the span
-//! processors of many tracer providers. Exports never run on an actor's runtime, so a flush
-//! that blocks an actor thread cannot deadlock on its own I/O.
+//! The export hub: one thread with its own runtime and one exporter per signal, fed by the
+//! span and log processors of many providers and collecting their meter providers' readers.
+//! Exports never run on an actor's runtime, so a flush that blocks an actor thread cannot
+//! deadlock on its own I/O. One command queue carries all three signals, so a flush waits
+//! for the spans, logs and metrics handed over before it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -11,7 +13,15 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
 use tokio::sync::mpsc;
 
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::ManualReader;
+
 use crate::config::BatchConfig;
+use crate::pipeline::logs::{LogBuffer, LogRecords};
+use crate::pipeline::metrics::collect;
+use crate::pipeline::sinks::{LogSink, MetricSink, SinkRecipes};
 use crate::error::TelemetryError;
 use crate::pipeline::buffer::Buffer;
 use crate::stats::Stats;
@@ -22,6 +32,13 @@ enum Command {
         resource: Resource,
         batch: Vec<SpanData>,
     },
+    RegisterLogs(Weak<LogBuffer>),
+    ExportLogs {
+        resource: Resource,
+        batch: LogRecords,
+    },
+    RegisterReader(Weak<ManualReader>),
+    ExportMetrics(Box<ResourceMetrics>),
     Flush {
         label: String,
         ack: oneshot::Sender<()>,
@@ -51,6 +68,7 @@ impl Hub {
     pub(crate) fn spawn<E: SpanExporter + 'static>(
         name: &str,
         make: MakeExporter<E>,
+        sinks: SinkRecipes,
         config: BatchConfig,
         stats: Arc<Stats>,
     ) -> Result<Arc<Hub>, TelemetryError> {
@@ -66,10 +84,15 @@ impl Hub {
             config: config.clone(),
             buffers: Vec::new(),
             resource: None,
+            metrics: None,
+            logs: None,
+            readers: Vec::new(),
+            log_buffers: Vec::new(),
+            log_resource: None,
         };
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
-            .spawn(move || worker.run(make, ready_tx))
+            .spawn(move || worker.run(make, sinks, ready_tx))
             .map_err(|e| TelemetryError::Exporter(format!("cannot start export thread: {e}")))?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Arc::new(Hub {
@@ -110,6 +133,42 @@ impl Hub {
         if self.tx.send(Command::Export { resource, batch }).is_err() {
             self.queued.fetch_sub(n, Ordering::AcqRel);
             Stats::add(&self.stats.dropped_after_shutdown, n);
+        }
+    }
+
+    /// Lets the hub drain a log processor's `buffer` on its schedule.
+    pub(crate) fn register_logs(&self, buffer: Weak<LogBuffer>) {
+        let _ = self.tx.send(Command::RegisterLogs(buffer));
+    }
+
+    /// Queues log records for export; drops them (counted) when the queue is full.
+    pub(crate) fn export_logs(&self, resource: Resource, batch: LogRecords) {
+        let n = batch.len();
+        let before = self.queued.fetch_add(n, Ordering::AcqRel);
+        if before + n > self.config.max_queue_size {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            Stats::add(&self.stats.logs_dropped, n);
+            return;
+        }
+        if self.tx.send(Command::ExportLogs { resource, batch }).is_err() {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            Stats::add(&self.stats.logs_dropped, n);
+        }
+    }
+
+    /// Lets the hub collect a meter provider's `reader` on its schedule.
+    pub(crate) fn register_reader(&self, reader: Weak<ManualReader>) {
+        let _ = self.tx.send(Command::RegisterReader(reader));
+    }
+
+    /// Queues one collection of metrics (a provider's last, at its teardown) for export.
+    pub(crate) fn export_metrics(&self, metrics: ResourceMetrics) {
+        if self
+            .tx
+            .send(Command::ExportMetrics(Box::new(metrics)))
+            .is_err()
+        {
+            Stats::add(&self.stats.metric_exports_failed, 1);
         }
     }
 
@@ -156,12 +215,18 @@ struct Worker {
     config: BatchConfig,
     buffers: Vec<Weak<Buffer>>,
     resource: Option<Resource>,
+    metrics: Option<Box<dyn MetricSink>>,
+    logs: Option<Box<dyn LogSink>>,
+    readers: Vec<Weak<ManualReader>>,
+    log_buffers: Vec<Weak<LogBuffer>>,
+    log_resource: Option<Resource>,
 }
 
 impl Worker {
     fn run<E: SpanExporter>(
         mut self,
         make: MakeExporter<E>,
+        sinks: SinkRecipes,
         ready: oneshot::Sender<Result<(), TelemetryError>>,
     ) {
         let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -174,12 +239,20 @@ impl Worker {
                 return;
             }
         };
-        let exporter = {
+        let exporters = {
             let _in_runtime = runtime.enter();
-            make()
+            make().and_then(|spans| {
+                let metrics = sinks.metrics.as_ref().map(|make| make()).transpose()?;
+                let logs = sinks.logs.as_ref().map(|make| make()).transpose()?;
+                Ok((spans, metrics, logs))
+            })
         };
-        let mut exporter = match exporter {
-            Ok(exporter) => exporter,
+        let mut exporter = match exporters {
+            Ok((spans, metrics, logs)) => {
+                self.metrics = metrics;
+                self.logs = logs;
+                spans
+            }
             Err(e) => {
                 let _ = ready.send(Err(e));
                 return;
@@ -193,6 +266,10 @@ impl Worker {
             let delay = self.config.scheduled_delay.max(Duration::from_millis(1));
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + delay, delay);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let every = self.config.metric_interval.max(Duration::from_millis(1));
+            let mut metric_tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            metric_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 let command = tokio::select! {
                     command = self.rx.recv() => command,
@@ -200,9 +277,21 @@ impl Worker {
                         self.drain_buffers(&mut exporter).await;
                         continue;
                     }
+                    _ = metric_tick.tick() => {
+                        self.collect_readers().await;
+                        continue;
+                    }
                 };
                 match command {
                     Some(Command::Register(buffer)) => self.buffers.push(buffer),
+                    Some(Command::RegisterLogs(buffer)) => self.log_buffers.push(buffer),
+                    Some(Command::RegisterReader(reader)) => self.readers.push(reader),
+                    Some(Command::ExportLogs { resource, batch }) => {
+                        let n = batch.len();
+                        self.export_logs(resource, batch).await;
+                        self.queued.fetch_sub(n, Ordering::AcqRel);
+                    }
+                    Some(Command::ExportMetrics(metrics)) => self.export_metrics(&metrics).await,
                     Some(Command::Export { resource, batch }) => {
                         let n = batch.len();
                         self.export(&mut exporter, resource, batch).await;
@@ -219,21 +308,88 @@ impl Worker {
                         let _ = ack.send(());
                     }
                     Some(Command::Shutdown { ack }) => {
-                        self.drain_buffers(&mut exporter).await;
-                        let _ = exporter.shutdown_with_timeout(self.config.flush_timeout);
+                        self.finish(&mut exporter).await;
                         let _ = ack.send(());
                         break;
                     }
                     None => {
                         // Every handle is gone and nobody shut the hub down: export what is
                         // still buffered rather than dropping it with the thread.
-                        self.drain_buffers(&mut exporter).await;
-                        let _ = exporter.shutdown_with_timeout(self.config.flush_timeout);
+                        self.finish(&mut exporter).await;
                         break;
                     }
                 }
             }
         });
+    }
+
+    /// Exports what is buffered and the readers' last values, then shuts the exporters down.
+    async fn finish<E: SpanExporter>(&mut self, exporter: &mut E) {
+        self.drain_buffers(exporter).await;
+        self.collect_readers().await;
+        let timeout = self.config.flush_timeout;
+        let _ = exporter.shutdown_with_timeout(timeout);
+        if let Some(metrics) = &self.metrics {
+            let _ = metrics.shutdown(timeout);
+        }
+        if let Some(logs) = &self.logs {
+            let _ = logs.shutdown(timeout);
+        }
+    }
+
+    /// Collects every registered meter provider that still lives and exports the values.
+    async fn collect_readers(&mut self) {
+        self.readers.retain(|r| r.strong_count() > 0);
+        let collected: Vec<ResourceMetrics> = self
+            .readers
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter_map(|reader| collect(&reader))
+            .collect();
+        for metrics in collected {
+            self.export_metrics(&metrics).await;
+        }
+    }
+
+    async fn export_metrics(&mut self, metrics: &ResourceMetrics) {
+        let Some(sink) = &self.metrics else {
+            return;
+        };
+        let result = tokio::time::timeout(self.config.export_timeout, sink.export(metrics)).await;
+        match result {
+            Ok(Ok(())) => Stats::add(&self.stats.metric_exports, 1),
+            Ok(Err(e)) => self.stats.record_signal_error(&self.stats.metric_exports_failed, 1, e.to_string()),
+            Err(_) => self.stats.record_signal_error(
+                &self.stats.metric_exports_failed,
+                1,
+                format!("metric export timed out after {:?}", self.config.export_timeout),
+            ),
+        }
+    }
+
+    async fn export_logs(&mut self, resource: Resource, batch: LogRecords) {
+        let n = batch.len();
+        let Some(sink) = &mut self.logs else {
+            return;
+        };
+        if self.log_resource.as_ref() != Some(&resource) {
+            sink.set_resource(&resource);
+            self.log_resource = Some(resource);
+        }
+        let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
+            batch.iter().map(|(r, s)| (r, s)).collect();
+        let result =
+            tokio::time::timeout(self.config.export_timeout, sink.export(LogBatch::new(&refs)))
+                .await;
+        match result {
+            Ok(Ok(())) => Stats::add(&self.stats.logs_exported, n),
+            Ok(Err(e)) => self.stats.record_signal_error(&self.stats.logs_failed, n, e.to_string()),
+            Err(_) => self.stats.record_signal_error(
+                &self.stats.logs_failed,
+                n,
+                format!("log export timed out after {:?}", self.config.export_timeout),
+            ),
+        }
     }
 
     /// Exports whatever the registered processors buffered since the last tick.
@@ -243,6 +399,14 @@ impl Worker {
         for buffer in buffers {
             if let Some((resource, batch)) = buffer.take() {
                 self.export(exporter, resource, batch).await;
+            }
+        }
+        self.log_buffers.retain(|b| b.strong_count() > 0);
+        let buffers: Vec<Arc<LogBuffer>> =
+            self.log_buffers.iter().filter_map(Weak::upgrade).collect();
+        for buffer in buffers {
+            if let Some((resource, batch)) = buffer.take() {
+                self.export_logs(resource, batch).await;
             }
         }
     }

@@ -8,12 +8,19 @@
 //! 3. [`hub`]: one thread with its own runtime and one exporter, shared by many
 //!    processors: it exports, flushes in order, and drops (counted) what exceeds its queue.
 //!
+//! 4. [`logs`] and [`metrics`]: the same for log records (a log processor with its buffer)
+//!    and metrics (a manual reader the hub collects on its schedule and each actor's teardown
+//!    collects a last time); [`sinks`]: the hub's metric and log exporters.
+//!
 //! The arrows go one way: the processor uses the hub and the buffer, the hub uses the
 //! buffer, the buffer uses neither.
 
 pub(crate) mod buffer;
 pub(crate) mod hub;
+pub(crate) mod logs;
+pub(crate) mod metrics;
 pub(crate) mod processor;
+pub(crate) mod sinks;
 
 #[cfg(test)]
 mod test_exporter;

@@ -60,6 +60,7 @@ impl Recorder {
         let hub = Hub::spawn(
             "test-export",
             Box::new(move || Ok(exporter)),
+            Default::default(),
             config,
             stats.clone(),
         )
@@ -131,6 +132,7 @@ pub(crate) fn config() -> BatchConfig {
         scheduled_delay: Duration::from_secs(3_600),
         export_timeout: Duration::from_secs(30),
         flush_timeout: Duration::from_secs(10),
+        metric_interval: Duration::from_secs(3_600),
     }
 }
 

@@ -12,14 +12,20 @@ use actor_core::ActorInfo;
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::KeyValue;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use opentelemetry_semantic_conventions::attribute as semconv;
 
 use crate::attribute::{ACTOR_ID, ACTOR_NAME, SCOPE};
 use crate::config::PipelineMode;
+use crate::logs;
 use crate::pipeline::hub::Hub;
+use crate::pipeline::logs::HubLogProcessor;
+use crate::pipeline::metrics::HubReader;
 use crate::pipeline::processor::HubSpanProcessor;
 use crate::telemetry::Telemetry;
 
@@ -47,11 +53,15 @@ impl Telemetry {
     }
 
     /// Builds one actor's own provider, exporting through `hub`.
-    fn actor_provider(&self, actor: &ActorInfo, hub: Arc<Hub>) -> SdkTracerProvider {
+    fn actor_provider(&self, resource: Resource, hub: Arc<Hub>) -> SdkTracerProvider {
+        let label = resource
+            .get(&opentelemetry::Key::from_static_str(ACTOR_NAME))
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         SdkTracerProvider::builder()
-            .with_resource(self.actor_resource(actor))
+            .with_resource(resource)
             .with_span_processor(HubSpanProcessor::new(
-                actor.name.to_string(),
+                label,
                 hub,
                 self.inner.stats.clone(),
                 self.inner.batch.max_batch_size,
@@ -66,12 +76,20 @@ impl Instrumentation for Telemetry {
         Telemetry::boxed(&self.inner.provider)
     }
 
+    fn system_meter(&self) -> Option<Meter> {
+        self.inner
+            .metrics
+            .as_ref()
+            .map(|(provider, _)| provider.meter(SCOPE))
+    }
+
     fn actor_started(&self, actor: &ActorInfo) -> ActorTelemetry {
         let own_hub = match self.inner.mode {
             PipelineMode::Shared => {
                 let provider = self.inner.provider.clone();
                 return ActorTelemetry {
                     tracer: Telemetry::boxed(&provider),
+                    meter: self.system_meter(),
                     teardown: None,
                 };
             }
@@ -99,13 +117,49 @@ impl Instrumentation for Telemetry {
             }
         };
         let hub = own_hub.clone().unwrap_or_else(|| self.inner.hub.clone());
-        let provider = self.actor_provider(actor, hub);
+        let resource = self.actor_resource(actor);
+        let provider = self.actor_provider(resource.clone(), hub.clone());
         let tracer = Telemetry::boxed(&provider);
+        let metrics = self.inner.metrics.is_some().then(|| {
+            let reader = HubReader::new();
+            hub.register_reader(reader.downgrade());
+            let meter_provider = SdkMeterProvider::builder()
+                .with_resource(resource.clone())
+                .with_reader(reader.clone())
+                .build();
+            (meter_provider, reader)
+        });
+        let logger_provider = self.inner.logger_provider.is_some().then(|| {
+            SdkLoggerProvider::builder()
+                .with_resource(resource)
+                .with_log_processor(HubLogProcessor::new(
+                    hub.clone(),
+                    self.inner.stats.clone(),
+                    self.inner.batch.max_batch_size,
+                ))
+                .build()
+        });
+        if let Some(logger_provider) = &logger_provider {
+            logs::enter_actor(logs::actor_logger(logger_provider));
+        }
         ActorTelemetry {
             tracer,
+            meter: metrics.as_ref().map(|(provider, _)| provider.meter(SCOPE)),
             teardown: Some(Box::new(move || {
                 // On the actor's thread, after its mailbox is drained: everything it made
-                // is exported before the next actor in the shutdown order stops.
+                // is exported before the next actor in the shutdown order stops. Its log
+                // records and last metric values are handed to the hub first; the span
+                // flush then waits for all three (one queue).
+                if let Some(logger_provider) = logger_provider {
+                    logs::leave_actor();
+                    let _ = logger_provider.shutdown();
+                }
+                if let Some((meter_provider, reader)) = metrics {
+                    if let Some(last) = reader.collect_now() {
+                        hub.export_metrics(last);
+                    }
+                    let _ = meter_provider.shutdown();
+                }
                 let _ = provider.shutdown();
                 if let Some(hub) = own_hub {
                     hub.shutdown();

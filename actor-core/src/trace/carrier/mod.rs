@@ -282,6 +282,7 @@ mod tests {
         fn actor_started(&self, _actor: &ActorInfo) -> ActorTelemetry {
             ActorTelemetry {
                 tracer: opentelemetry::global::tracer("test"),
+                meter: None,
                 teardown: None,
             }
         }
