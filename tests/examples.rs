@@ -178,6 +178,10 @@ fn otlp_example_reaches_a_real_collector_over_http_and_grpc() {
         assert!(spans.iter().all(|s| s.trace_id() == trace), "{protocol}");
         // One connection per signal (spans, metrics, logs) for all the actors, not one per
         // actor.
-        assert!(receiver.connections() <= 3, "{protocol}: {}", receiver.connections());
+        assert!(
+            receiver.connections() <= 3,
+            "{protocol}: {}",
+            receiver.connections()
+        );
     }
 }

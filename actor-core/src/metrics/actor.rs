@@ -258,4 +258,3 @@ fn observe_sent(
         })
         .build()
 }
-

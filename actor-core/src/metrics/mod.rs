@@ -7,7 +7,7 @@
 //!
 //! # Instruments
 //! Names follow the OpenTelemetry messaging semantic conventions where they exist, `actor.*`
-//! where they do not. Every series carries `messaging.system = "actor"`,
+//! where they do not. Every series carries `messaging.system = "actor-core"`,
 //! `messaging.destination.name` (the actor) and `actor.system` (the system's name).
 //!
 //! | name | kind | unit | extra attributes |
@@ -66,6 +66,6 @@ impl MetricsOptions {
 /// Bucket boundaries (seconds) of the duration histograms: 1 µs to 10 s, as actor messages
 /// are often far shorter than the messaging conventions' 5 ms first bucket.
 pub(crate) const DURATION_BOUNDARIES: [f64; 16] = [
-    0.000_001, 0.000_005, 0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1,
-    0.5, 1.0, 2.5, 5.0, 10.0,
+    0.000_001, 0.000_005, 0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5,
+    1.0, 2.5, 5.0, 10.0,
 ];

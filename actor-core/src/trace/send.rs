@@ -12,7 +12,6 @@ use opentelemetry::{Context, KeyValue, Value};
 
 use crate::current;
 use crate::metrics::MetricsOptions;
-use opentelemetry::metrics::Meter;
 use crate::trace::attribute::{
     MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME,
     MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE,
@@ -21,6 +20,7 @@ use crate::trace::instrumentation::Instrumentation;
 use crate::trace::meta::{SendOp, Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
 use crate::trace::options::{Propagation, TracingOptions};
+use opentelemetry::metrics::Meter;
 
 /// What the send side needs to know about one actor, made once when it is spawned.
 pub(crate) struct Destination {

@@ -140,10 +140,8 @@ impl Exporter {
     /// `otlp-grpc`, `stdout` without `stdout`) fails at `build()`.
     pub fn from_env() -> Self {
         let env = |name: &str| std::env::var(name).unwrap_or_default();
-        Exporter::from_env_traces().signals_from_env(
-            &env("OTEL_METRICS_EXPORTER"),
-            &env("OTEL_LOGS_EXPORTER"),
-        )
+        Exporter::from_env_traces()
+            .signals_from_env(&env("OTEL_METRICS_EXPORTER"), &env("OTEL_LOGS_EXPORTER"))
     }
 
     /// Overrides the metric and log exporters by the values of `OTEL_METRICS_EXPORTER` and
@@ -213,9 +211,11 @@ impl Exporter {
             #[cfg(feature = "otlp-http")]
             OtlpProtocol::HttpProtobuf => {
                 let (metrics, logs) = (endpoint.clone(), endpoint.clone());
-                Exporter::custom("otlp-http", move || otlp::http_exporter(endpoint.as_deref()))
-                    .with_metrics(move || otlp::http_metric_exporter(metrics.as_deref()))
-                    .with_logs(move || otlp::http_log_exporter(logs.as_deref()))
+                Exporter::custom("otlp-http", move || {
+                    otlp::http_exporter(endpoint.as_deref())
+                })
+                .with_metrics(move || otlp::http_metric_exporter(metrics.as_deref()))
+                .with_logs(move || otlp::http_log_exporter(logs.as_deref()))
             }
             #[cfg(not(feature = "otlp-http"))]
             OtlpProtocol::HttpProtobuf => {
@@ -225,9 +225,11 @@ impl Exporter {
             #[cfg(feature = "otlp-grpc")]
             OtlpProtocol::Grpc => {
                 let (metrics, logs) = (endpoint.clone(), endpoint.clone());
-                Exporter::custom("otlp-grpc", move || otlp::grpc_exporter(endpoint.as_deref()))
-                    .with_metrics(move || otlp::grpc_metric_exporter(metrics.as_deref()))
-                    .with_logs(move || otlp::grpc_log_exporter(logs.as_deref()))
+                Exporter::custom("otlp-grpc", move || {
+                    otlp::grpc_exporter(endpoint.as_deref())
+                })
+                .with_metrics(move || otlp::grpc_metric_exporter(metrics.as_deref()))
+                .with_logs(move || otlp::grpc_log_exporter(logs.as_deref()))
             }
             #[cfg(not(feature = "otlp-grpc"))]
             OtlpProtocol::Grpc => {

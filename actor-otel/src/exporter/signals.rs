@@ -119,7 +119,10 @@ fn summarize(metrics: &ResourceMetrics) -> SummaryRow {
                         }
                     }
                 }
-                ("messaging.process.duration", AggregatedMetrics::F64(MetricData::Histogram(h))) => {
+                (
+                    "messaging.process.duration",
+                    AggregatedMetrics::F64(MetricData::Histogram(h)),
+                ) => {
                     for point in h.data_points() {
                         row.process.0 += point.sum();
                         row.process.1 += point.count();
@@ -248,7 +251,8 @@ impl LogExporter for ConsoleLogs {
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        let (lines, total) = std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()));
+        let (lines, total) =
+            std::mem::take(&mut *self.lines.lock().unwrap_or_else(|e| e.into_inner()));
         if total == 0 {
             return Ok(());
         }

@@ -19,11 +19,11 @@ use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::ManualReader;
 
 use crate::config::BatchConfig;
+use crate::error::TelemetryError;
+use crate::pipeline::buffer::Buffer;
 use crate::pipeline::logs::{LogBuffer, LogRecords};
 use crate::pipeline::metrics::collect;
 use crate::pipeline::sinks::{LogSink, MetricSink, SinkRecipes};
-use crate::error::TelemetryError;
-use crate::pipeline::buffer::Buffer;
 use crate::stats::Stats;
 
 enum Command {
@@ -150,7 +150,11 @@ impl Hub {
             Stats::add(&self.stats.logs_dropped, n);
             return;
         }
-        if self.tx.send(Command::ExportLogs { resource, batch }).is_err() {
+        if self
+            .tx
+            .send(Command::ExportLogs { resource, batch })
+            .is_err()
+        {
             self.queued.fetch_sub(n, Ordering::AcqRel);
             Stats::add(&self.stats.logs_dropped, n);
         }
@@ -358,11 +362,17 @@ impl Worker {
         let result = tokio::time::timeout(self.config.export_timeout, sink.export(metrics)).await;
         match result {
             Ok(Ok(())) => Stats::add(&self.stats.metric_exports, 1),
-            Ok(Err(e)) => self.stats.record_signal_error(&self.stats.metric_exports_failed, 1, e.to_string()),
+            Ok(Err(e)) => {
+                self.stats
+                    .record_signal_error(&self.stats.metric_exports_failed, 1, e.to_string())
+            }
             Err(_) => self.stats.record_signal_error(
                 &self.stats.metric_exports_failed,
                 1,
-                format!("metric export timed out after {:?}", self.config.export_timeout),
+                format!(
+                    "metric export timed out after {:?}",
+                    self.config.export_timeout
+                ),
             ),
         }
     }
@@ -378,16 +388,23 @@ impl Worker {
         }
         let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             batch.iter().map(|(r, s)| (r, s)).collect();
-        let result =
-            tokio::time::timeout(self.config.export_timeout, sink.export(LogBatch::new(&refs)))
-                .await;
+        let result = tokio::time::timeout(
+            self.config.export_timeout,
+            sink.export(LogBatch::new(&refs)),
+        )
+        .await;
         match result {
             Ok(Ok(())) => Stats::add(&self.stats.logs_exported, n),
-            Ok(Err(e)) => self.stats.record_signal_error(&self.stats.logs_failed, n, e.to_string()),
+            Ok(Err(e)) => self
+                .stats
+                .record_signal_error(&self.stats.logs_failed, n, e.to_string()),
             Err(_) => self.stats.record_signal_error(
                 &self.stats.logs_failed,
                 n,
-                format!("log export timed out after {:?}", self.config.export_timeout),
+                format!(
+                    "log export timed out after {:?}",
+                    self.config.export_timeout
+                ),
             ),
         }
     }
