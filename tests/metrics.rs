@@ -237,6 +237,8 @@ async fn refused_sends_are_counted_by_reason() {
     };
     assert_eq!(sent(None), Some(delivered as f64), "{points:#?}");
     assert_eq!(sent(Some("full")), Some(full as f64));
+    // The bounded mailbox's depth, observed at the last collection: drained.
+    assert_eq!(last(&points, "tiny", "actor.mailbox.depth", &[]), Some(0.0));
     // Refused after the actor's last collection: not in its final values.
     assert_eq!(sent(Some("closed")), None);
     // Everything delivered was handled (the stop drains the mailbox).

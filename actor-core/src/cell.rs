@@ -72,6 +72,11 @@ impl ActorCell {
         }
     }
 
+    /// The places of a bounded mailbox (`None`: unbounded).
+    pub(crate) fn room(&self) -> Option<&Arc<Room>> {
+        self.room.as_ref()
+    }
+
     /// Asks the receive loop to stop: refuse new messages, drain the queued ones, stop.
     /// Senders waiting for room get their messages back at once.
     pub(crate) fn request_stop(&self) {

@@ -44,6 +44,8 @@ pub enum Tracing {
     PerActor,
     /// As `PerActor`, with only the `process` span per message (no `send` span for tells).
     ProcessOnly,
+    /// Per-actor meter providers (metrics exported through a no-op exporter), no spans.
+    MetricsOnly,
 }
 
 /// Our framework under one tracing set-up.
@@ -67,25 +69,37 @@ impl Ours {
     pub fn start_with_mailbox(actors: usize, tracing: Tracing, mailbox: MailboxSize) -> Self {
         let telemetry = match tracing {
             Tracing::None => None,
-            Tracing::Batching | Tracing::PerActor | Tracing::ProcessOnly => Some(
-                Telemetry::builder()
-                    .service_name("bench")
-                    .exporter(Exporter::noop())
-                    .pipeline(if tracing == Tracing::Batching {
-                        PipelineMode::Shared
-                    } else {
-                        PipelineMode::PerActor
-                    })
-                    .global(false)
-                    .build()
-                    .expect("the no-op exporter always starts"),
-            ),
+            Tracing::Batching | Tracing::PerActor | Tracing::ProcessOnly | Tracing::MetricsOnly => {
+                Some(
+                    Telemetry::builder()
+                        .service_name("bench")
+                        .exporter(
+                            if tracing == Tracing::MetricsOnly
+                                && std::env::var("BENCH_NO_METRICS").is_err()
+                            {
+                                Exporter::noop()
+                            } else {
+                                // The tracing set-ups measure spans alone.
+                                Exporter::noop().without_metrics()
+                            },
+                        )
+                        .pipeline(if tracing == Tracing::Batching {
+                            PipelineMode::Shared
+                        } else {
+                            PipelineMode::PerActor
+                        })
+                        .global(false)
+                        .build()
+                        .expect("the no-op exporter always starts"),
+                )
+            }
         };
         let mut builder = ActorSystem::builder()
             .name("bench")
             .spin(spin_from_env())
             .tracing(actor_core::trace::TracingOptions {
-                send_span_on_tell: tracing != Tracing::ProcessOnly,
+                send_span_on_tell: !matches!(tracing, Tracing::ProcessOnly | Tracing::MetricsOnly),
+                process_spans: tracing != Tracing::MetricsOnly,
                 ..Default::default()
             })
             .mailbox(mailbox);
@@ -234,6 +248,12 @@ variant_workload!(
     "actor-core + SDK (per-actor, process spans only)",
     "Our framework with tracing: per-actor pipelines, process spans only.",
     |actors| Ours::start_with(actors, Tracing::ProcessOnly)
+);
+variant_workload!(
+    OursMetrics,
+    "actor-core + metrics (per-actor, no spans)",
+    "Our framework with metrics only: per-actor meter providers, no spans.",
+    |actors| Ours::start_with(actors, Tracing::MetricsOnly)
 );
 variant_workload!(
     OursPerActor,

@@ -96,6 +96,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 &self.info.name,
                 &settings.name,
                 sent,
+                self.cell.room().map(Arc::downgrade),
                 settings.tracing.metrics,
                 settings.tracing.every_message_timed(),
             )),
@@ -140,9 +141,6 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                     break;
                 }
                 continue;
-            }
-            if let Some(metrics) = &metrics {
-                metrics.depth(self.rx.len() + batch.len());
             }
             let mut asks = false;
             for envelope in batch.drain(..) {
@@ -220,10 +218,6 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         };
         drop(state);
         drop(cx);
-        if let Some(metrics) = &metrics {
-            // The last batch left nothing behind: the final collection says so.
-            metrics.depth(0);
-        }
         drop(metrics);
         for hook in &hooks.on_stop {
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&self.info)));

@@ -147,11 +147,6 @@ impl<T> MailboxTx<T> {
 }
 
 impl<T> MailboxRx<T> {
-    /// How many messages are queued right now.
-    pub(crate) fn len(&self) -> usize {
-        self.rx.len()
-    }
-
     /// Whether nothing is queued right now.
     pub(crate) fn is_empty(&self) -> bool {
         self.rx.is_empty()

@@ -1,14 +1,16 @@
 //! [`ActorMetrics`]: one actor's instruments, made on its thread from the meter its
 //! instrumentation gave it, and recorded by the receive loop.
 
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 use opentelemetry::metrics::{
-    BoundCounter, BoundGauge, BoundHistogram, Counter, Histogram, Meter, ObservableCounter,
+    BoundCounter, BoundHistogram, Histogram, Meter, ObservableCounter, ObservableGauge,
 };
 use opentelemetry::KeyValue;
 
+use crate::mailbox::room::Room;
 use crate::metrics::attribute::{
     ACTOR_SYSTEM, CONSUMED, DEPTH, OTHER_TYPE, PANICS, PROCESS_DURATION, RESTARTS, SENT,
     WAIT_DURATION,
@@ -23,24 +25,33 @@ use crate::trace::meta::Stamp;
 /// The series of one message type.
 struct TypeSeries {
     message_type: &'static str,
-    consumed: BoundCounter<u64>,
+    /// The `actor.message.type` it is recorded under (the type, or `_OTHER`).
+    shown: &'static str,
+    /// Written only by the actor's thread; observed at collection.
+    consumed: Arc<AtomicU64>,
     duration: BoundHistogram<f64>,
     wait: BoundHistogram<f64>,
 }
+
+/// The consumed counts of every message type, with their attributes, for the observer.
+type ConsumedSeries = Arc<Mutex<Vec<(Vec<KeyValue>, Arc<AtomicU64>)>>>;
 
 /// One actor's instruments, on its thread.
 pub(crate) struct ActorMetrics {
     /// `messaging.system`, `messaging.destination.name`, `actor.system`.
     base: Vec<KeyValue>,
-    consumed: Counter<u64>,
+    consumed: ConsumedSeries,
     duration: Histogram<f64>,
     wait: Histogram<f64>,
     types: Vec<TypeSeries>,
     panics: BoundCounter<u64>,
     restarts: BoundCounter<u64>,
-    depth: BoundGauge<u64>,
-    /// Kept so the observation of sends lives as long as the actor's instruments.
-    _sent: ObservableCounter<u64>,
+    /// Kept so the observations live as long as the actor's instruments.
+    _observed: (
+        ObservableCounter<u64>,
+        ObservableCounter<u64>,
+        Option<ObservableGauge<u64>>,
+    ),
     every: u32,
     tick: u32,
     /// Whether every message carries its send time (spans on): then the wait is sampled
@@ -54,13 +65,15 @@ pub(crate) struct Measure {
 }
 
 impl ActorMetrics {
-    /// The instruments of the actor `name` in system `system`, from `meter`; the sends
-    /// counted in `sent` are observed while the actor lives.
+    /// The instruments of the actor `name` in system `system`, from `meter`: the sends
+    /// counted in `sent` are observed, and the depth of a bounded mailbox (`room`) while
+    /// the actor lives.
     pub(crate) fn new(
         meter: &Meter,
         name: &str,
         system: &str,
         sent: &Arc<SentCounts>,
+        room: Option<Weak<Room>>,
         options: MetricsOptions,
         every_message_timed: bool,
     ) -> Self {
@@ -72,7 +85,36 @@ impl ActorMetrics {
         let with = |extra: &[KeyValue]| -> Vec<KeyValue> {
             base.iter().cloned().chain(extra.iter().cloned()).collect()
         };
-        let sent = observe_sent(meter, Arc::downgrade(sent), with(&[]));
+        let sent = observe_sent(meter, sent.clone(), with(&[]));
+        let consumed = ConsumedSeries::default();
+        let observed_consumed = {
+            let consumed = consumed.clone();
+            meter
+                .u64_observable_counter(CONSUMED)
+                .with_unit("{message}")
+                .with_description("Messages the actor handled")
+                .with_callback(move |observer| {
+                    for (attributes, count) in
+                        consumed.lock().unwrap_or_else(|e| e.into_inner()).iter()
+                    {
+                        observer.observe(count.load(Ordering::Relaxed), attributes);
+                    }
+                })
+                .build()
+        };
+        let depth = room.map(|room| {
+            let attributes = with(&[]);
+            meter
+                .u64_observable_gauge(DEPTH)
+                .with_unit("{message}")
+                .with_description("Messages queued in the actor's bounded mailbox")
+                .with_callback(move |observer| {
+                    if let Some(room) = room.upgrade() {
+                        observer.observe(room.queued() as u64, &attributes);
+                    }
+                })
+                .build()
+        });
         let panics = meter
             .u64_counter(PANICS)
             .with_unit("{panic}")
@@ -85,18 +127,8 @@ impl ActorMetrics {
             .with_description("Restarts of the actor by its supervision")
             .build()
             .bind(&base);
-        let depth = meter
-            .u64_gauge(DEPTH)
-            .with_unit("{message}")
-            .with_description("Messages queued in the actor's mailbox when it took its last batch")
-            .build()
-            .bind(&base);
         ActorMetrics {
-            consumed: meter
-                .u64_counter(CONSUMED)
-                .with_unit("{message}")
-                .with_description("Messages the actor handled")
-                .build(),
+            consumed,
             duration: meter
                 .f64_histogram(PROCESS_DURATION)
                 .with_unit("s")
@@ -113,8 +145,7 @@ impl ActorMetrics {
             types: Vec::new(),
             panics,
             restarts,
-            depth,
-            _sent: sent,
+            _observed: (sent, observed_consumed, depth),
             every: options.every(),
             tick: 0,
             stamps_sampled: !every_message_timed,
@@ -144,7 +175,9 @@ impl ActorMetrics {
     ) {
         let stamps_sampled = self.stamps_sampled;
         let series = self.series(message_type);
-        series.consumed.add(1);
+        // One writer: a load and a store, no read-modify-write.
+        let consumed = series.consumed.load(Ordering::Relaxed);
+        series.consumed.store(consumed + 1, Ordering::Relaxed);
         match measure {
             Some(Measure { started }) => {
                 series.duration.record(started.elapsed().as_secs_f64());
@@ -152,19 +185,14 @@ impl ActorMetrics {
                     series.wait.record(waited.as_secs_f64());
                 }
             }
-            None if stamps_sampled => {
+            // Only timed messages read the clock: the senders sampled them.
+            None if stamps_sampled && stamp.is_timed() => {
                 if let Some(waited) = stamp.waited_until(Instant::now()) {
                     series.wait.record(waited.as_secs_f64());
                 }
             }
             None => {}
         }
-    }
-
-    /// Records the mailbox depth seen when a batch was taken.
-    #[inline]
-    pub(crate) fn depth(&self, queued: usize) {
-        self.depth.record(queued as u64);
     }
 
     /// Counts a panic caught.
@@ -193,26 +221,46 @@ impl ActorMetrics {
 
     #[cold]
     fn add_series(&mut self, message_type: &'static str) -> usize {
-        let shown = if self.types.len() < MAX_MESSAGE_TYPES {
+        // Beyond the cap, a new type shares the series of `_OTHER` (made by the first one).
+        let named = self.types.iter().filter(|s| s.shown != OTHER_TYPE).count();
+        let shown = if named < MAX_MESSAGE_TYPES {
             message_type
         } else {
             OTHER_TYPE
         };
-        let attributes: Vec<KeyValue> = self
-            .base
-            .iter()
-            .cloned()
-            .chain([
-                KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
-                KeyValue::new(MESSAGE_TYPE, shown),
-            ])
-            .collect();
-        self.types.push(TypeSeries {
-            message_type,
-            consumed: self.consumed.bind(&attributes),
-            duration: self.duration.bind(&attributes),
-            wait: self.wait.bind(&attributes),
-        });
+        let series = match self.types.iter().find(|s| s.shown == OTHER_TYPE) {
+            Some(other) if shown == OTHER_TYPE => TypeSeries {
+                message_type,
+                shown,
+                consumed: other.consumed.clone(),
+                duration: other.duration.clone(),
+                wait: other.wait.clone(),
+            },
+            _ => {
+                let attributes: Vec<KeyValue> = self
+                    .base
+                    .iter()
+                    .cloned()
+                    .chain([
+                        KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
+                        KeyValue::new(MESSAGE_TYPE, shown),
+                    ])
+                    .collect();
+                let consumed = Arc::new(AtomicU64::new(0));
+                self.consumed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((attributes.clone(), consumed.clone()));
+                TypeSeries {
+                    message_type,
+                    shown,
+                    consumed,
+                    duration: self.duration.bind(&attributes),
+                    wait: self.wait.bind(&attributes),
+                }
+            }
+        };
+        self.types.push(series);
         self.types.len() - 1
     }
 }
@@ -221,7 +269,7 @@ impl ActorMetrics {
 /// `messaging.client.sent.messages`.
 fn observe_sent(
     meter: &Meter,
-    sent: Weak<SentCounts>,
+    sent: Arc<SentCounts>,
     base: Vec<KeyValue>,
 ) -> ObservableCounter<u64> {
     let delivered: Vec<KeyValue> = base
@@ -247,9 +295,6 @@ fn observe_sent(
         .with_unit("{message}")
         .with_description("Messages senders handed to the actor's mailbox, and refusals")
         .with_callback(move |observer| {
-            let Some(sent) = sent.upgrade() else {
-                return;
-            };
             for ((_, count), attributes) in sent.read().iter().zip(&series) {
                 if *count > 0 || attributes.len() == series[0].len() {
                     observer.observe(*count, attributes);

@@ -66,6 +66,11 @@ impl Stamp {
         self.0 & Self::FROM_SELF != 0
     }
 
+    /// Whether the sender recorded when it sent the message.
+    pub(crate) fn is_timed(self) -> bool {
+        self.0 & !Self::FROM_SELF != 0
+    }
+
     /// How long the message had waited at `now`, if it was timed.
     pub(crate) fn waited_until(self, now: Instant) -> Option<std::time::Duration> {
         let sent = self.0 & !Self::FROM_SELF;

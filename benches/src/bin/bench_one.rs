@@ -7,7 +7,7 @@
 //! cargo run --release -p actor-benches --bin bench-one -- <workload> <rounds> <set-up>...
 //! ```
 //! `workload`: ask, tell, fanout. `set-up`: raw, raw-context, raw-80, ours, unbounded, batching, per-actor,
-//! process-only, kameo, ractor, actix.
+//! process-only, metrics, kameo, ractor, actix.
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
 use actor_benches::turns::Turns;
@@ -39,6 +39,7 @@ fn main() {
             "batching" => turns.add::<OursBatching>(),
             "per-actor" => turns.add::<OursPerActor>(),
             "process-only" => turns.add::<OursProcessOnly>(),
+            "metrics" => turns.add::<actor_benches::OursMetrics>(),
             "kameo" => turns.add::<Kameo>(),
             "ractor" => turns.add::<Ractor>(),
             "actix" => turns.add::<Actix>(),

@@ -80,6 +80,22 @@ fn main() {
             t.wall, t.cpu, a.wall, a.cpu
         );
     }
+    let metrics = |workload: &'static str, ops: u64| -> PerOp {
+        let medians = Turns::new(workload)
+            .ops(ops)
+            .add::<Ours>()
+            .add::<actor_benches::OursMetrics>()
+            .run(ROUNDS, |_, _, _| {});
+        PerOp {
+            wall: medians[1].1.wall - medians[0].1.wall,
+            cpu: medians[1].1.cpu - medians[0].1.cpu,
+        }
+    };
+    let (t, a) = (metrics("tell", 300_000), metrics("ask", 20_000));
+    println!(
+        "| actor-core + metrics only (per-actor meter providers, durations 1 in 16; target +50 ns a tell) | {:+.0} | {:+.0} | {:+.0} | {:+.0} |",
+        t.wall, t.cpu, a.wall, a.cpu
+    );
     for (in_span, caller) in [(true, "inside a span"), (false, "outside any span")] {
         let ns = actor_benches::no_sdk_propagation_ns(2_000_000, in_span);
         println!(
