@@ -446,3 +446,104 @@ async fn a_system_attached_after_the_shutdown_is_told_in_the_stats() {
     assert_eq!(stats.spans_dropped_after_shutdown, 2, "{stats:?}");
     assert_eq!(receiver.spans().len(), 20);
 }
+
+// All three signals over the wire.
+
+/// Logs a record through the actor-routing logger provider for each message.
+struct Logging {
+    logs: actor_otel::logs::ActorLoggerProvider,
+}
+
+impl actor_core::Actor for Logging {}
+
+struct Handle(u64);
+impl actor_core::Message for Handle {
+    type Reply = ();
+}
+impl actor_core::Handler<Handle> for Logging {
+    async fn handle(&mut self, Handle(n): Handle, _cx: &mut actor_core::Ctx<Self>) {
+        use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
+        let logger = self.logs.logger("app");
+        let mut record = logger.create_log_record();
+        record.set_body(format!("handled request {n}").into());
+        record.set_severity_number(Severity::Info);
+        record.set_severity_text("INFO");
+        logger.emit(record);
+    }
+}
+
+async fn three_signals(protocol: OtlpProtocol) {
+    let receiver = match protocol {
+        OtlpProtocol::HttpProtobuf => OtlpReceiver::http().unwrap(),
+        OtlpProtocol::Grpc => OtlpReceiver::grpc().unwrap(),
+    };
+    let telemetry = Telemetry::builder()
+        .service_name("three-signals")
+        .exporter(otlp_to(protocol, &receiver))
+        .global(false)
+        .build()
+        .unwrap();
+    let logs = telemetry.logger_provider().expect("OTLP exports logs");
+    let system = ActorSystem::builder()
+        .name("signals")
+        .instrumentation(telemetry.clone())
+        .build();
+    let actor = system
+        .spawn("logging", move || Logging { logs: logs.clone() })
+        .unwrap();
+    let tracer = telemetry.tracer("test");
+    let mut traces = Vec::new();
+    for n in 0..5 {
+        let cx = Context::current_with_span(tracer.start("request"));
+        traces.push(cx.span().span_context().trace_id().to_string());
+        actor.ask(Handle(n)).with_context(cx).await.unwrap();
+    }
+    system.shutdown().await;
+
+    // Metrics: the final values equal what happened.
+    let filter = [("messaging.destination.name", "logging")];
+    assert_eq!(
+        receiver.latest_total("messaging.client.consumed.messages", &filter),
+        Some(5.0),
+        "{protocol:?}"
+    );
+    assert_eq!(
+        receiver.latest_total(
+            "messaging.client.sent.messages",
+            &[
+                ("messaging.destination.name", "logging"),
+                ("messaging.operation.name", "send")
+            ]
+        ),
+        Some(5.0)
+    );
+    // Logs: one per request, in the actor's pipeline, on the request's `process` span.
+    let records = receiver.logs();
+    assert_eq!(records.len(), 5, "{protocol:?}");
+    let spans = receiver.spans();
+    for record in &records {
+        assert_eq!(record.resource[ACTOR_NAME], "logging");
+        assert!(record.body().starts_with("handled request"));
+        let process = spans
+            .iter()
+            .find(|s| s.span_id() == record.span_id())
+            .expect("the record's span was exported");
+        assert_eq!(process.name(), "process logging");
+        assert_eq!(process.trace_id(), record.trace_id());
+        assert!(traces.contains(&record.trace_id()));
+    }
+    let stats = telemetry.stats();
+    assert_eq!(stats.logs_emitted, 5, "{stats:?}");
+    assert_eq!(stats.logs_exported, 5, "{stats:?}");
+    assert!(stats.metric_exports >= 2, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn all_three_signals_reach_the_collector_over_http() {
+    three_signals(OtlpProtocol::HttpProtobuf).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn all_three_signals_reach_the_collector_over_grpc() {
+    three_signals(OtlpProtocol::Grpc).await;
+}
