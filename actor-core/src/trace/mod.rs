@@ -11,7 +11,7 @@
 //! With the `tracing` feature, the `tracing` crate is a first-class caller and handler
 //! (`tracing_bridge/`): a caller inside a `tracing` span is its messages' parent, each
 //! handler runs inside a `process` tracing span (fields `actor`, `message.type`,
-//! `trace_id`), and [`LayerTracer`] is the tracer to give the tracing-opentelemetry layer
+//! `trace_id`), and `LayerTracer` is the tracer to give the tracing-opentelemetry layer
 //! so that span is not exported twice and a handler's `tracing` spans go to its actor's
 //! pipeline.
 
