@@ -9,6 +9,11 @@ use actor_otel::testing::OtlpReceiver;
 
 /// Runs an example binary with a clean OpenTelemetry environment plus `env`; returns stdout.
 fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
+    run_with_stderr(name, args, env).0
+}
+
+/// [`run`], returning stdout and stderr.
+fn run_with_stderr(name: &str, args: &[&str], env: &[(&str, &str)]) -> (String, String) {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let path: PathBuf = dir.join("examples").join(name);
@@ -39,12 +44,12 @@ fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> String {
     }
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),
-        "example {name} failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
+        "example {name} failed: {stdout}\n{stderr}"
     );
-    stdout
+    (stdout, stderr)
 }
 
 /// The waterfall blocks printed by the console exporter: one `Vec` of lines per trace.
@@ -135,6 +140,39 @@ fn pipeline_is_one_trace_through_three_actors() {
     assert_eq!(row(block, "insert"), (5, "store"));
     assert!(
         out.contains("stopped in order: parse -> enrich -> store"),
+        "{out}"
+    );
+}
+
+#[test]
+fn tracing_service_is_one_trace_per_request_and_logs_with_trace_ids() {
+    let (out, err) = run_with_stderr("tracing_service", &[], &[]);
+    let blocks = traces(&out);
+    assert_eq!(blocks.len(), 2, "{out}");
+    for block in &blocks {
+        // `checkout` is an `#[instrument]`ed function on main; the rest are `tracing`
+        // spans and the framework's spans on the actors' threads, in one trace, no span twice.
+        assert!(block[0].contains(" 6 spans "), "{block:#?}");
+        assert_eq!(row(block, "checkout"), (0, "main"));
+        assert_eq!(row(block, "process inventory"), (1, "inventory"));
+        assert_eq!(row(block, "check stock"), (2, "inventory"));
+        assert_eq!(row(block, "send audit"), (2, "inventory"));
+        assert_eq!(row(block, "process audit"), (3, "audit"));
+        assert_eq!(row(block, "write audit log"), (4, "audit"));
+        // Each log line written in a handler names its actor and this trace.
+        let trace_id = block[0].split_whitespace().nth(1).unwrap();
+        for actor in ["inventory", "audit"] {
+            assert!(
+                err.lines().any(|l| l.contains(&format!("actor={actor} "))
+                    && l.contains(&format!("trace_id={trace_id}"))),
+                "{err}"
+            );
+        }
+    }
+    assert!(out.contains("order 1: reserved"), "{out}");
+    assert!(out.contains("order 2: out of stock"), "{out}");
+    assert!(
+        out.contains("stopped in order: inventory -> audit"),
         "{out}"
     );
 }

@@ -30,6 +30,7 @@
 //! | `otlp-http` | yes | OTLP over HTTP/protobuf ([`OtlpProtocol::HttpProtobuf`]) |
 //! | `otlp-grpc` | no | OTLP over gRPC ([`OtlpProtocol::Grpc`]) |
 //! | `stdout` | no | the `opentelemetry-stdout` exporter (`Exporter::stdout`, `OTEL_TRACES_EXPORTER=stdout`) |
+//! | `tracing` | no | `Telemetry::tracing_layer`: the tracing-opentelemetry layer, each actor's `tracing` spans into its own pipeline (actor-core's `tracing` feature) |
 //! | `testing` | no | `actor_otel::testing`: a real OTLP receiver and an in-memory exporter (`Exporter::memory`) |
 //!
 //! Asking for a transport that was not compiled in (by [`Exporter::otlp`] or through
@@ -62,6 +63,8 @@ mod stats;
 mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
 
 pub use crate::config::{BatchConfig, PipelineMode};
 pub use crate::error::TelemetryError;

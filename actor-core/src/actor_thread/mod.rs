@@ -50,9 +50,13 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
     /// Starts the OS thread, named after the actor.
     pub(crate) fn start(self) -> std::io::Result<JoinHandle<()>> {
         let name = self.body.cell().name.to_string();
-        std::thread::Builder::new()
-            .name(name)
-            .spawn(move || self.run())
+        #[cfg(feature = "tracing")]
+        let dispatch = crate::trace::tracing_bridge::dispatch::Inherited::capture();
+        std::thread::Builder::new().name(name).spawn(move || {
+            #[cfg(feature = "tracing")]
+            let _dispatch = dispatch.enter();
+            self.run()
+        })
     }
 
     /// The body of the actor's OS thread.

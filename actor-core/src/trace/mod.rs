@@ -7,6 +7,13 @@
 //! the receive side a CONSUMER `process <actor>` span (`process.rs`), with the attributes
 //! in [`attribute`]. [`TracingOptions`] chooses which spans and how contexts travel;
 //! contexts from outside come in through [`carrier`].
+//!
+//! With the `tracing` feature, the `tracing` crate is a first-class caller and handler
+//! (`tracing_bridge/`): a caller inside a `tracing` span is its messages' parent, each
+//! handler runs inside a `process` tracing span (fields `actor`, `message.type`,
+//! `trace_id`), and `LayerTracer` is the tracer to give the tracing-opentelemetry layer
+//! so that span is not exported twice and a handler's `tracing` spans go to its actor's
+//! pipeline.
 
 pub mod attribute;
 pub mod carrier;
@@ -17,9 +24,13 @@ pub(crate) mod names;
 pub(crate) mod options;
 pub(crate) mod process;
 pub(crate) mod send;
+#[cfg(feature = "tracing")]
+pub(crate) mod tracing_bridge;
 
 pub use instrumentation::{ActorTelemetry, GlobalInstrumentation, Instrumentation};
 pub use options::{Propagation, Relation, TracingOptions};
+#[cfg(feature = "tracing")]
+pub use tracing_bridge::{LayerSpan, LayerTracer, ProcessSpanProxy, PROCESS_SPAN_NAME};
 
 /// The managed `thread.id` of the calling thread: the number an actor's spans (and its
 /// [`ActorInfo::thread_id`](crate::ActorInfo::thread_id)) carry, assigned on first use

@@ -39,6 +39,9 @@ pub(crate) struct ReceiveTracing {
     teardown: Option<Box<dyn FnOnce()>>,
     /// The actor's meter, until the receive loop takes it.
     meter: Option<Meter>,
+    /// The actor's name, for the `process` tracing span.
+    #[cfg(feature = "tracing")]
+    name: Value,
 }
 
 impl ReceiveTracing {
@@ -81,6 +84,8 @@ impl ReceiveTracing {
             propagation: tracing.options.propagation.clone(),
             teardown,
             meter,
+            #[cfg(feature = "tracing")]
+            name: name_value.clone(),
         }
     }
 
@@ -112,6 +117,14 @@ impl ReceiveTracing {
         match &self.spans {
             Some(spans) => {
                 let cx = spans.start(parent, relation, stamp, message_id, message_type);
+                #[cfg(feature = "tracing")]
+                let (handler, cx) = crate::trace::tracing_bridge::handler::instrument(
+                    handler,
+                    cx,
+                    &self.name,
+                    message_type,
+                    true,
+                );
                 let outcome = InContext::new(handler, cx.clone()).await;
                 ProcessSpans::end(&cx, &outcome);
                 outcome
@@ -121,6 +134,14 @@ impl ReceiveTracing {
                     Relation::Parent => parent,
                     Relation::Link => Context::new(),
                 };
+                #[cfg(feature = "tracing")]
+                let (handler, cx) = crate::trace::tracing_bridge::handler::instrument(
+                    handler,
+                    cx,
+                    &self.name,
+                    message_type,
+                    false,
+                );
                 // Moved in, not cloned: no reference count traffic on the sender's context.
                 InContext::new(handler, cx).await
             }

@@ -148,6 +148,10 @@ impl Tracing {
         from_self: bool,
     ) -> (TraceMeta, Option<BoxedSpan>) {
         let mut cx = Context::current();
+        #[cfg(feature = "tracing")]
+        {
+            cx = crate::trace::tracing_bridge::caller::caller_context(cx);
+        }
         let mut send_span = None;
         let mut message_id = 0;
         if self.instrumentation.is_some() {
