@@ -372,3 +372,69 @@ async fn a_handler_outside_any_trace_logs_without_a_trace_id() {
     assert!(line.contains("actor=echo"), "{line}");
     assert!(!line.contains("trace_id"), "{line}");
 }
+
+// Logs: `tracing` events become OpenTelemetry log records through `Telemetry::log_layer`.
+
+/// A `tracing::info!` in a handler is a log record of the actor's own pipeline carrying the
+/// trace id and span id of its `process` span; an event outside actors is the system's.
+async fn events_become_log_records(protocol: actor_otel::OtlpProtocol) {
+    use actor_otel::testing::OtlpReceiver;
+    let receiver = match protocol {
+        actor_otel::OtlpProtocol::HttpProtobuf => OtlpReceiver::http().unwrap(),
+        actor_otel::OtlpProtocol::Grpc => OtlpReceiver::grpc().unwrap(),
+    };
+    let telemetry = Telemetry::builder()
+        .service_name("logs-test")
+        .exporter(otlp_to(protocol, &receiver))
+        .global(false)
+        .build()
+        .unwrap();
+    let subscriber = tracing_subscriber::registry()
+        .with(telemetry.tracing_layer())
+        .with(telemetry.log_layer());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let system = ActorSystem::builder()
+        .instrumentation(telemetry.clone())
+        .build();
+    let echo = system.spawn("echo", Echo::default).unwrap();
+    for _ in 0..3 {
+        echo.ask(Log).await.unwrap();
+    }
+    tracing::warn!("outside any actor");
+    system.shutdown().await;
+    drop(_guard);
+
+    let records = receiver.logs();
+    let handled: Vec<_> = records.iter().filter(|r| r.body() == "handled log").collect();
+    assert_eq!(handled.len(), 3, "{protocol:?}: {records:#?}");
+    let spans = receiver.spans();
+    for record in &handled {
+        assert_eq!(record.resource[ACTOR_NAME], "echo");
+        assert_eq!(record.attribute("answer").as_deref(), Some("42"));
+        let process = spans
+            .iter()
+            .find(|s| s.span_id() == record.span_id())
+            .expect("the record's span was exported");
+        assert_eq!(process.name(), "process echo");
+        assert_eq!(process.trace_id(), record.trace_id());
+    }
+    let distinct: std::collections::HashSet<_> = handled.iter().map(|r| r.trace_id()).collect();
+    assert_eq!(distinct.len(), 3, "one trace per ask");
+    let outside = records
+        .iter()
+        .find(|r| r.body() == "outside any actor")
+        .expect("the system pipeline exports events outside actors");
+    assert!(!outside.resource.contains_key(ACTOR_NAME));
+    let stats = telemetry.stats();
+    assert_eq!(stats.logs_emitted, stats.logs_exported, "{stats:?}");
+}
+
+#[tokio::test]
+async fn tracing_events_become_log_records_over_http() {
+    events_become_log_records(actor_otel::OtlpProtocol::HttpProtobuf).await;
+}
+
+#[tokio::test]
+async fn tracing_events_become_log_records_over_grpc() {
+    events_become_log_records(actor_otel::OtlpProtocol::Grpc).await;
+}

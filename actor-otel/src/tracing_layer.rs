@@ -1,11 +1,14 @@
-//! [`Telemetry::tracing_layer`]: the tracing-opentelemetry layer for this telemetry
-//! (feature `tracing`).
+//! The `tracing` crate's way in (feature `tracing`): [`Telemetry::tracing_layer`], the
+//! tracing-opentelemetry layer for spans, and [`Telemetry::log_layer`], the
+//! opentelemetry-appender-tracing bridge for events as log records.
 
 use actor_core::trace::LayerTracer;
 use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::logs::{ActorLogger, ActorLoggerProvider};
 use crate::telemetry::Telemetry;
 
 /// The instrumentation scope of the spans made through `tracing` outside actor threads.
@@ -34,5 +37,18 @@ impl Telemetry {
         S: tracing::Subscriber + for<'span> LookupSpan<'span>,
     {
         tracing_opentelemetry::layer().with_tracer(LayerTracer::new(self.tracer(SCOPE)))
+    }
+
+    /// The opentelemetry-appender-tracing layer that turns `tracing` events into
+    /// OpenTelemetry log records of this telemetry: an event on an actor's thread goes to
+    /// that actor's own logger provider (its resource, flushed at its stop with its spans
+    /// and metrics), others to the system's; inside a handler the record carries the trace
+    /// id and span id of the message's `process` span. `None` (a layer that does nothing)
+    /// when the exporter takes no logs (`OTEL_LOGS_EXPORTER=none`).
+    ///
+    /// For the `log` crate, route it into `tracing` first (`tracing_log::LogTracer::init()`).
+    pub fn log_layer(&self) -> Option<OpenTelemetryTracingBridge<ActorLoggerProvider, ActorLogger>> {
+        self.logger_provider()
+            .map(|provider| OpenTelemetryTracingBridge::new(&provider))
     }
 }
