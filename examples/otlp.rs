@@ -1,4 +1,6 @@
-//! The worker_offload scenario, exported over OTLP to a real collector.
+//! The worker_offload scenario, exported over OTLP to a real collector: its spans, the
+//! actors' metrics, and a log record per request (a `tracing` event in the handler, on the
+//! request's trace).
 //!
 //! ```text
 //! OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 cargo run --example otlp
@@ -25,6 +27,8 @@ impl Handler<Job> for Worker {
         let result = (0..n).fold(0u64, |acc, i| acc.wrapping_add(i.wrapping_mul(i) % 7919));
         span.set_attribute(KeyValue::new("job.size", n as i64));
         span.end();
+        // A log record in the worker's pipeline, on this request's trace.
+        tracing::info!(job.size = n, result, "job done");
         result
     }
 }
@@ -39,6 +43,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .service_name("worker-offload")
         .exporter(Exporter::otlp(protocol, None))
         .build()?;
+    // `tracing` events become log records (spans made through `tracing` would join the
+    // traces with `.with(telemetry.tracing_layer())`).
+    use tracing_subscriber::layer::SubscriberExt as _;
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry().with(telemetry.log_layer()),
+    )?;
     let system = ActorSystem::builder()
         .name("worker-offload")
         .instrumentation(telemetry.clone())
@@ -59,6 +69,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats.spans_ended,
         stats.spans_lost(),
         stats.last_error.unwrap_or_else(|| "none".into())
+    );
+    println!(
+        "exported {} of {} log records, {} metric collections",
+        stats.logs_exported, stats.logs_emitted, stats.metric_exports
     );
     Ok(())
 }

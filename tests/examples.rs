@@ -214,6 +214,20 @@ fn otlp_example_reaches_a_real_collector_over_http_and_grpc() {
             .unwrap()
             .trim();
         assert!(spans.iter().all(|s| s.trace_id() == trace), "{protocol}");
+        // All three signals: the worker's final metrics and its log record on the trace.
+        assert!(out.contains("exported 1 of 1 log records"), "{out}");
+        assert_eq!(
+            receiver.latest_total(
+                "messaging.client.consumed.messages",
+                &[("messaging.destination.name", "worker")]
+            ),
+            Some(1.0),
+            "{protocol}"
+        );
+        let logs = receiver.logs();
+        assert_eq!(logs.len(), 1, "{protocol}");
+        assert_eq!(logs[0].trace_id(), trace, "{protocol}");
+        assert_eq!(logs[0].body(), "job done");
         // One connection per signal (spans, metrics, logs) for all the actors, not one per
         // actor.
         assert!(

@@ -405,7 +405,10 @@ async fn events_become_log_records(protocol: actor_otel::OtlpProtocol) {
     drop(_guard);
 
     let records = receiver.logs();
-    let handled: Vec<_> = records.iter().filter(|r| r.body() == "handled log").collect();
+    let handled: Vec<_> = records
+        .iter()
+        .filter(|r| r.body() == "handled log")
+        .collect();
     assert_eq!(handled.len(), 3, "{protocol:?}: {records:#?}");
     let spans = receiver.spans();
     for record in &handled {

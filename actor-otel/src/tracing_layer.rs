@@ -3,8 +3,8 @@
 //! opentelemetry-appender-tracing bridge for events as log records.
 
 use actor_core::trace::LayerTracer;
-use opentelemetry_sdk::trace::SdkTracer;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::trace::SdkTracer;
 use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -47,7 +47,9 @@ impl Telemetry {
     /// when the exporter takes no logs (`OTEL_LOGS_EXPORTER=none`).
     ///
     /// For the `log` crate, route it into `tracing` first (`tracing_log::LogTracer::init()`).
-    pub fn log_layer(&self) -> Option<OpenTelemetryTracingBridge<ActorLoggerProvider, ActorLogger>> {
+    pub fn log_layer(
+        &self,
+    ) -> Option<OpenTelemetryTracingBridge<ActorLoggerProvider, ActorLogger>> {
         self.logger_provider()
             .map(|provider| OpenTelemetryTracingBridge::new(&provider))
     }
