@@ -83,6 +83,22 @@ fn row<'a>(block: &'a [String], name: &str) -> (usize, &'a str) {
 #[test]
 fn worker_offload_shows_one_connected_trace_across_threads() {
     let out = run("worker_offload", &[], &[]);
+    // The console default ends with each actor's final metrics.
+    let metrics = out
+        .lines()
+        .skip_while(|l| !l.starts_with("metrics per actor"))
+        .find(|l| l.trim_start().starts_with("worker"))
+        .expect(&out);
+    let cells: Vec<&str> = metrics.split_whitespace().collect();
+    assert_eq!(
+        &cells[..6],
+        ["worker", "1", "1", "0", "0", "0"],
+        "{metrics}"
+    );
+    assert!(
+        cells[6].parse::<f64>().is_ok(),
+        "the first message is timed: {metrics}"
+    );
     let blocks = traces(&out);
     assert_eq!(blocks.len(), 1, "{out}");
     let (d0, t0) = row(&blocks[0], "process_data");

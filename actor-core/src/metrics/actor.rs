@@ -155,11 +155,12 @@ impl ActorMetrics {
     /// Called before a handler runs: `Some` when this message's durations are sampled.
     #[inline]
     pub(crate) fn begin(&mut self) -> Option<Measure> {
-        self.tick += 1;
-        if self.tick < self.every {
+        // The first message is measured, then one in `every`.
+        if self.tick > 0 {
+            self.tick -= 1;
             return None;
         }
-        self.tick = 0;
+        self.tick = self.every - 1;
         Some(Measure {
             started: Instant::now(),
         })

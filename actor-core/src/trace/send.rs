@@ -121,11 +121,16 @@ impl Tracing {
         if !self.metered() {
             return false;
         }
-        SEND_TICK.with(|tick| {
-            let next = tick.get() + 1;
-            let due = next >= self.metrics.every();
-            tick.set(if due { 0 } else { next });
-            due
+        // A thread's first send is timed, then one in `every`.
+        SEND_TICK.with(|tick| match tick.get() {
+            0 => {
+                tick.set(self.metrics.every() - 1);
+                true
+            }
+            n => {
+                tick.set(n - 1);
+                false
+            }
         })
     }
 

@@ -70,7 +70,6 @@ struct SummaryRow {
     restarts: u64,
     /// Sampled handler time: total seconds and count.
     process: (f64, u64),
-    live_actors: Option<i64>,
 }
 
 /// The console's metrics: the last values of each pipeline (actor), printed as one table
@@ -128,9 +127,6 @@ fn summarize(metrics: &ResourceMetrics) -> SummaryRow {
                         row.process.1 += point.count();
                     }
                 }
-                ("actor.system.actors", AggregatedMetrics::I64(MetricData::Sum(sum))) => {
-                    row.live_actors = sum.data_points().map(|p| p.value()).last();
-                }
                 _ => {}
             }
         }
@@ -161,7 +157,7 @@ impl PushMetricExporter for ConsoleMetrics {
         let _ = writeln!(
             out,
             "\nmetrics per actor (final values, stop order):\n  {:<24} {:>9} {:>9} {:>8} {:>6} {:>8} {:>14}",
-            "actor", "handled", "sent", "refused", "panics", "restarts", "mean process"
+            "actor", "handled", "sent", "refused", "panics", "restarts", "mean process*"
         );
         for r in actors {
             let mean = if r.process.1 > 0 {
@@ -175,9 +171,10 @@ impl PushMetricExporter for ConsoleMetrics {
                 r.pipeline, r.handled, r.sent, r.refused, r.panics, r.restarts, mean
             );
         }
-        if let Some(live) = rows.iter().find_map(|r| r.live_actors) {
-            let _ = writeln!(out, "  actors running at the last collection: {live}");
-        }
+        let _ = writeln!(
+            out,
+            "  * handler time of the sampled messages (1 in 16 by default; `-`: none sampled)"
+        );
         let _ = out.flush();
         Ok(())
     }

@@ -233,6 +233,9 @@ impl Worker {
         sinks: SinkRecipes,
         ready: oneshot::Sender<Result<(), TelemetryError>>,
     ) {
+        // What the exporters' own stacks (hyper, tonic, the SDK) log or trace on this thread
+        // is not exported again: no feedback loop through a log bridge.
+        let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -263,9 +266,6 @@ impl Worker {
             }
         };
         let _ = ready.send(Ok(()));
-        // What the exporters' own stacks (hyper, tonic, the SDK) log or trace while they
-        // export is not exported again: no feedback loop through a log bridge.
-        let _suppressed = opentelemetry::Context::enter_telemetry_suppressed_scope();
         runtime.block_on(async move {
             // The first tick one delay from now: nothing is buffered yet at the start.
             // A zero delay (`OTEL_BSP_SCHEDULE_DELAY=0`) means "as often as it can", not a
