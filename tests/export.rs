@@ -295,6 +295,19 @@ async fn a_down_slow_or_failing_collector_never_blocks_actors() {
             stats.last_error.is_some() || stats.spans_dropped_queue_full > 0,
             "{case}: {stats:?}"
         );
+        // Every span is accounted for, and so is every final metric collection (2 actors and
+        // the system): failed, or still queued behind the stuck collector; none succeeded.
+        assert_eq!(
+            stats.spans_exported + stats.spans_lost() + stats.spans_queued,
+            stats.spans_ended,
+            "{case}: {stats:?}"
+        );
+        assert_eq!(stats.metric_exports, 0, "{case}: {stats:?}");
+        assert_eq!(
+            stats.metric_exports_failed + stats.metric_exports_queued,
+            3,
+            "{case}: {stats:?}"
+        );
     }
     assert!(receiver_fail.requests() > 0);
     assert!(receiver_stall.requests() > 0);
@@ -546,4 +559,47 @@ async fn all_three_signals_reach_the_collector_over_http() {
 #[tokio::test(flavor = "multi_thread")]
 async fn all_three_signals_reach_the_collector_over_grpc() {
     three_signals(OtlpProtocol::Grpc).await;
+}
+
+/// Dependents stop first, and each actor's log records are exported with its spans and
+/// metrics before the next actor stops: at the collector, the records come in stop order.
+#[tokio::test(flavor = "multi_thread")]
+async fn log_records_arrive_in_the_stop_order() {
+    let receiver = OtlpReceiver::http().unwrap();
+    let telemetry = exporting_to(&receiver);
+    let logs = telemetry.logger_provider().unwrap();
+    let system = ActorSystem::builder()
+        .instrumentation(telemetry.clone())
+        .build();
+    let spawn = |name: &str, after: Option<actor_core::ActorId>| {
+        let logs = logs.clone();
+        let mut builder = system.actor(name);
+        if let Some(id) = after {
+            builder = builder.depends_on(id);
+        }
+        builder
+            .spawn(move || Logging { logs: logs.clone() })
+            .unwrap()
+    };
+    let store = spawn("store", None);
+    let api = spawn("api", Some(store.id()));
+    let edge = spawn("edge", Some(api.id()));
+    // Tell in the opposite of the stop order, so arrival order is the flush order's doing.
+    for actor in [&store, &api, &edge] {
+        for n in 0..3 {
+            actor.tell(Handle(n)).await.unwrap();
+        }
+    }
+    system.shutdown().await;
+    let order: Vec<String> = receiver
+        .logs()
+        .iter()
+        .map(|r| r.resource[ACTOR_NAME].clone())
+        .fold(Vec::new(), |mut order, name| {
+            if order.last() != Some(&name) {
+                order.push(name);
+            }
+            order
+        });
+    assert_eq!(order, ["edge", "api", "store"]);
 }

@@ -23,11 +23,18 @@ pub(crate) struct Stats {
     pub(crate) logs_failed: AtomicU64,
     pub(crate) metric_exports: AtomicU64,
     pub(crate) metric_exports_failed: AtomicU64,
+    pub(crate) spans_queued: AtomicU64,
+    pub(crate) logs_queued: AtomicU64,
+    pub(crate) metrics_queued: AtomicU64,
 }
 
 impl Stats {
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn sub(counter: &AtomicU64, n: usize) {
+        counter.fetch_sub(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn record_error(&self, spans: usize, error: String) {
@@ -60,6 +67,9 @@ impl Stats {
             logs_failed_export: get(&self.logs_failed),
             metric_exports: get(&self.metric_exports),
             metric_exports_failed: get(&self.metric_exports_failed),
+            spans_queued: get(&self.spans_queued),
+            logs_queued: get(&self.logs_queued),
+            metric_exports_queued: get(&self.metrics_queued),
             last_error: self
                 .last_error
                 .lock()
@@ -108,6 +118,13 @@ pub struct TelemetryStats {
     pub metric_exports: u64,
     /// Metric collections the exporter rejected or that could not be queued.
     pub metric_exports_failed: u64,
+    /// Spans handed to an export thread and not exported yet (a stuck collector at
+    /// shutdown leaves them there): ended = exported + lost + queued, once buffers are drained.
+    pub spans_queued: u64,
+    /// Log records handed to an export thread and not exported yet.
+    pub logs_queued: u64,
+    /// Metric collections handed to an export thread and not exported yet.
+    pub metric_exports_queued: u64,
     /// The last export error (any signal).
     pub last_error: Option<String>,
     /// Pipelines in the order they were flushed at shutdown (actor names, then `system`).

@@ -297,3 +297,27 @@ impl Exporter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Exporter;
+
+    #[test]
+    fn metrics_and_logs_follow_the_traces_choice_unless_their_variables_say_otherwise() {
+        let traces = Exporter::console();
+        assert!(traces.exports_metrics() && traces.exports_logs());
+        let same = Exporter::console().signals_from_env("", "");
+        assert!(same.exports_metrics() && same.exports_logs());
+        let off = Exporter::console().signals_from_env("none", " NONE ");
+        assert!(!off.exports_metrics() && !off.exports_logs());
+        let metrics_only = Exporter::noop()
+            .without_logs()
+            .signals_from_env("console", "");
+        assert!(metrics_only.exports_metrics() && !metrics_only.exports_logs());
+        let custom = Exporter::custom("custom", || Ok(super::NoopExporter));
+        assert!(
+            !custom.exports_metrics() && !custom.exports_logs(),
+            "spans only"
+        );
+    }
+}

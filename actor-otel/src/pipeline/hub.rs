@@ -133,6 +133,8 @@ impl Hub {
         if self.tx.send(Command::Export { resource, batch }).is_err() {
             self.queued.fetch_sub(n, Ordering::AcqRel);
             Stats::add(&self.stats.dropped_after_shutdown, n);
+        } else {
+            Stats::add(&self.stats.spans_queued, n);
         }
     }
 
@@ -157,6 +159,8 @@ impl Hub {
         {
             self.queued.fetch_sub(n, Ordering::AcqRel);
             Stats::add(&self.stats.logs_dropped, n);
+        } else {
+            Stats::add(&self.stats.logs_queued, n);
         }
     }
 
@@ -173,6 +177,8 @@ impl Hub {
             .is_err()
         {
             Stats::add(&self.stats.metric_exports_failed, 1);
+        } else {
+            Stats::add(&self.stats.metrics_queued, 1);
         }
     }
 
@@ -297,12 +303,17 @@ impl Worker {
                         let n = batch.len();
                         self.export_logs(resource, batch).await;
                         self.queued.fetch_sub(n, Ordering::AcqRel);
+                        Stats::sub(&self.stats.logs_queued, n);
                     }
-                    Some(Command::ExportMetrics(metrics)) => self.export_metrics(&metrics).await,
+                    Some(Command::ExportMetrics(metrics)) => {
+                        self.export_metrics(&metrics).await;
+                        Stats::sub(&self.stats.metrics_queued, 1);
+                    }
                     Some(Command::Export { resource, batch }) => {
                         let n = batch.len();
                         self.export(&mut exporter, resource, batch).await;
                         self.queued.fetch_sub(n, Ordering::AcqRel);
+                        Stats::sub(&self.stats.spans_queued, n);
                     }
                     Some(Command::Flush { label, ack }) => {
                         let _ = exporter.force_flush();
