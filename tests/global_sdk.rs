@@ -5,6 +5,9 @@
 //! whatever the global propagator is; and dropping the last `Telemetry` clone while the
 //! global tracer provider still holds its pipeline exports what was buffered.
 //!
+//! `GlobalInstrumentation` also records the actor metrics into the global meter provider,
+//! and the `log` crate reaches the log bridge through tracing-log.
+//!
 //! Every test that installs a global tracer provider or propagator lives here, in this
 //! one test binary, so no other test sees them; each holds [`GLOBALS`] while it sets up
 //! and uses the globals, and installs everything it relies on itself.
@@ -277,4 +280,95 @@ async fn dropping_the_last_telemetry_clone_exports_what_was_buffered() {
         25,
         "exported when the last clone went"
     );
+}
+
+// Metrics through the global meter provider.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn global_instrumentation_records_actor_metrics_in_the_global_meter_provider() {
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, SdkMeterProvider};
+    let _globals = GLOBALS.lock().await;
+    let exporter = InMemoryMetricExporter::default();
+    let provider = SdkMeterProvider::builder()
+        .with_periodic_exporter(exporter.clone())
+        .build();
+    global::set_meter_provider(provider.clone());
+    let system = ActorSystem::builder()
+        .name("own-sdk")
+        .instrumentation(GlobalInstrumentation)
+        .build();
+    let actor = system.spawn("counted", Probe::default).unwrap();
+    for i in 0..40 {
+        actor.tell(Push(i)).await.unwrap();
+    }
+    assert_eq!(actor.ask(Seen).await.unwrap().len(), 40);
+    system.shutdown().await;
+    provider.shutdown().unwrap();
+    let exports = exporter.get_finished_metrics().unwrap();
+    let consumed: u64 = exports
+        .last()
+        .expect("the provider's shutdown exports")
+        .scope_metrics()
+        .flat_map(|s| s.metrics())
+        .filter(|m| m.name() == "messaging.client.consumed.messages")
+        .map(|m| match m.data() {
+            AggregatedMetrics::U64(MetricData::Sum(sum)) => sum
+                .data_points()
+                .filter(|p| {
+                    p.attributes().any(|kv| {
+                        kv.key.as_str() == "messaging.destination.name"
+                            && kv.value.as_str() == "counted"
+                    })
+                })
+                .map(|p| p.value())
+                .sum(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(consumed, 41, "40 tells and the ask");
+}
+
+// The `log` crate, through tracing-log, into the log bridge.
+
+struct LogsViaLogCrate;
+impl Actor for LogsViaLogCrate {}
+struct Note(u32);
+impl Message for Note {
+    type Reply = ();
+}
+impl Handler<Note> for LogsViaLogCrate {
+    async fn handle(&mut self, Note(n): Note, _cx: &mut Ctx<Self>) {
+        log::info!("note {n} through the log crate");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_crate_records_in_a_handler_are_log_records_on_its_process_span() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let _globals = GLOBALS.lock().await;
+    // The process-wide `log` logger; only this test uses it.
+    tracing_log::LogTracer::init().unwrap();
+    let receiver = OtlpReceiver::http().unwrap();
+    let telemetry = exporting_to(&receiver);
+    let subscriber = tracing_subscriber::registry().with(telemetry.log_layer());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let system = ActorSystem::builder()
+        .instrumentation(telemetry.clone())
+        .build();
+    let actor = system.spawn("noter", || LogsViaLogCrate).unwrap();
+    actor.ask(Note(7)).await.unwrap();
+    system.shutdown().await;
+    let records = receiver.logs();
+    let record = records
+        .iter()
+        .find(|r| r.body() == "note 7 through the log crate")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(record.resource[ACTOR_NAME], "noter");
+    let spans = receiver.spans();
+    let process = spans
+        .iter()
+        .find(|s| s.span_id() == record.span_id())
+        .unwrap();
+    assert_eq!(process.name(), "process noter");
 }

@@ -441,3 +441,42 @@ async fn tracing_events_become_log_records_over_http() {
 async fn tracing_events_become_log_records_over_grpc() {
     events_become_log_records(actor_otel::OtlpProtocol::Grpc).await;
 }
+
+/// Without a collector, the console prints the log records after the waterfall, each with
+/// its actor and trace id.
+#[tokio::test]
+async fn the_console_prints_log_records_with_their_actor_and_trace() {
+    let buffer = Buffer::default();
+    let out: Arc<Mutex<dyn Write + Send>> = Arc::new(Mutex::new(buffer.clone()));
+    let telemetry = Telemetry::builder()
+        .exporter(actor_otel::Exporter::console_to(out))
+        .global(false)
+        .build()
+        .unwrap();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(telemetry.log_layer()),
+    );
+    let system = ActorSystem::builder()
+        .instrumentation(telemetry.clone())
+        .build();
+    let echo = system.spawn("echo", Echo::default).unwrap();
+    let cx = root(&telemetry, "request");
+    let trace = cx.span().span_context().trace_id();
+    echo.ask(Log).with_context(cx.clone()).await.unwrap();
+    cx.span().end();
+    system.shutdown().await;
+    drop(system);
+    telemetry.shutdown().unwrap();
+    let text = buffer.text();
+    let logs = text
+        .split("log records (1):")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no log section in {text}"));
+    let line = logs.lines().find(|l| l.contains("handled log")).unwrap();
+    assert!(line.contains("INFO") && line.contains("[echo]"), "{line}");
+    assert!(line.contains(&format!("trace={trace}")), "{line}");
+    assert!(
+        text.find("process echo").unwrap() < text.find("log records").unwrap(),
+        "after the waterfall: {text}"
+    );
+}
