@@ -387,3 +387,44 @@ async fn the_shared_pipeline_keeps_actors_apart_by_attribute() {
     assert_eq!(consumed("one"), Some(3.0), "{points:#?}");
     assert_eq!(consumed("two"), Some(1.0));
 }
+
+/// Between stops, the export thread collects every actor's meter provider on its schedule
+/// (`BatchConfig::metric_interval`, from `OTEL_METRIC_EXPORT_INTERVAL`): a running actor's
+/// counts reach the exporter without any shutdown.
+#[tokio::test(flavor = "multi_thread")]
+async fn running_actors_are_collected_on_the_interval() {
+    let memory = InMemoryMetricExporter::default();
+    let telemetry = {
+        let memory = memory.clone();
+        Telemetry::builder()
+            .exporter(Exporter::noop().with_metrics(move || Ok(memory.clone())))
+            .batch(actor_otel::BatchConfig {
+                metric_interval: std::time::Duration::from_millis(20),
+                ..actor_otel::BatchConfig::default()
+            })
+            .global(false)
+            .build()
+            .unwrap()
+    };
+    let system = ActorSystem::builder()
+        .instrumentation(telemetry.clone())
+        .build();
+    let actor = system.spawn("running", Probe::default).unwrap();
+    for i in 0..12 {
+        actor.tell(Push(i)).await.unwrap();
+    }
+    actor.ask(Seen).await.unwrap();
+    let consumed = |exports: &[ResourceMetrics]| {
+        last(
+            &points(exports),
+            "running",
+            "messaging.client.consumed.messages",
+            &[("actor.message.type", "metrics::common::actors::Push")],
+        )
+    };
+    eventually("a scheduled collection with all 12 tells", || {
+        consumed(&memory.get_finished_metrics().unwrap()) == Some(12.0)
+    });
+    assert_eq!(system.actor_names(), ["running"], "still running");
+    system.shutdown().await;
+}
