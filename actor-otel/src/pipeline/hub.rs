@@ -21,7 +21,7 @@ use opentelemetry_sdk::metrics::ManualReader;
 use crate::config::BatchConfig;
 use crate::error::TelemetryError;
 use crate::pipeline::buffer::Buffer;
-use crate::pipeline::logs::{LogBuffer, LogRecords};
+use crate::pipeline::log_buffer::{LogBuffer, LogRecords};
 use crate::pipeline::metrics::collect;
 use crate::pipeline::sinks::{LogSink, MetricSink, SinkRecipes};
 use crate::stats::Stats;

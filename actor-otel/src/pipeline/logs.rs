@@ -4,7 +4,7 @@
 //! (unlike the SDK's `BatchLogProcessor`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::InstrumentationScope;
@@ -13,46 +13,8 @@ use opentelemetry_sdk::logs::{LogProcessor, SdkLogRecord};
 use opentelemetry_sdk::Resource;
 
 use crate::pipeline::hub::Hub;
+use crate::pipeline::log_buffer::LogBuffer;
 use crate::stats::Stats;
-
-/// A batch of log records with their scopes.
-pub(crate) type LogRecords = Vec<(SdkLogRecord, InstrumentationScope)>;
-
-/// Records emitted but not yet handed to the hub, and the resource they belong to.
-#[derive(Debug)]
-pub(crate) struct LogBuffer {
-    records: Mutex<LogRecords>,
-    resource: Mutex<Resource>,
-}
-
-impl LogBuffer {
-    fn new() -> Self {
-        LogBuffer {
-            records: Mutex::new(Vec::new()),
-            resource: Mutex::new(Resource::builder_empty().build()),
-        }
-    }
-
-    fn push(&self, record: SdkLogRecord, scope: InstrumentationScope) -> usize {
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.push((record, scope));
-        records.len()
-    }
-
-    /// Takes the buffered records, if any, with their resource.
-    pub(crate) fn take(&self) -> Option<(Resource, LogRecords)> {
-        let batch = std::mem::take(&mut *self.records.lock().unwrap_or_else(|e| e.into_inner()));
-        if batch.is_empty() {
-            return None;
-        }
-        let resource = self
-            .resource
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        Some((resource, batch))
-    }
-}
 
 /// Batches log records for one logger provider and exports them through a [`Hub`].
 pub(crate) struct HubLogProcessor {
@@ -116,10 +78,6 @@ impl LogProcessor for HubLogProcessor {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
-        *self
-            .buffer
-            .resource
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = resource.clone();
+        self.buffer.set_resource(resource);
     }
 }

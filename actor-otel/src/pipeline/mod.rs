@@ -8,7 +8,8 @@
 //! 3. [`hub`]: one thread with its own runtime and one exporter, shared by many
 //!    processors: it exports, flushes in order, and drops (counted) what exceeds its queue.
 //!
-//! 4. [`logs`] and [`metrics`]: the same for log records (a log processor with its buffer)
+//! 4. [`logs`], [`log_buffer`] and [`metrics`]: the same for log records (a log processor and
+//!    its buffer)
 //!    and metrics (a manual reader the hub collects on its schedule and each actor's teardown
 //!    collects a last time); [`sinks`]: the hub's metric and log exporters.
 //!
@@ -17,6 +18,7 @@
 
 pub(crate) mod buffer;
 pub(crate) mod hub;
+pub(crate) mod log_buffer;
 pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod processor;
