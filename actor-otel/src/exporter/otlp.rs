@@ -32,36 +32,46 @@ impl OtlpProtocol {
     }
 }
 
-/// An OTLP/HTTP (protobuf) exporter to the base URL `base`, or where the
-/// `OTEL_EXPORTER_OTLP_*` variables say when `None`. Runs inside the hub's runtime.
+/// Builds the OTLP/HTTP (protobuf) exporter `$exporter` of `$signal` to the base URL `$base`,
+/// or where the `OTEL_EXPORTER_OTLP_*` variables say when `None`.
+#[cfg(feature = "otlp-http")]
+macro_rules! http_exporter {
+    ($exporter:ty, $base:expr, $signal:literal) => {{
+        let mut builder = <$exporter>::builder()
+            .with_http()
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
+        if let Some(base) = $base {
+            builder = builder.with_endpoint(signal_url(base, $signal));
+        }
+        builder
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))
+    }};
+}
+
+/// Builds the OTLP/gRPC exporter `$exporter` to `$base`, or where the `OTEL_EXPORTER_OTLP_*`
+/// variables say when `None`.
+#[cfg(feature = "otlp-grpc")]
+macro_rules! grpc_exporter {
+    ($exporter:ty, $base:expr) => {{
+        let mut builder = <$exporter>::builder().with_tonic();
+        if let Some(base) = $base {
+            builder = builder.with_endpoint(base.to_owned());
+        }
+        builder
+            .build()
+            .map_err(|e| TelemetryError::Exporter(e.to_string()))
+    }};
+}
+
+/// An OTLP/HTTP (protobuf) span exporter to the base URL `base`, or where the
+/// `OTEL_EXPORTER_OTLP_*` variables say when `None`. Runs inside the hub's runtime, as do
+/// the others here.
 #[cfg(feature = "otlp-http")]
 pub(crate) fn http_exporter(
     base: Option<&str>,
 ) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    let mut builder = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
-    if let Some(base) = base {
-        builder = builder.with_endpoint(http_traces_url(base));
-    }
-    builder
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))
-}
-
-/// An OTLP/gRPC exporter to `base`, or where the `OTEL_EXPORTER_OTLP_*` variables say when
-/// `None`. Runs inside the hub's runtime (tonic needs one).
-#[cfg(feature = "otlp-grpc")]
-pub(crate) fn grpc_exporter(
-    base: Option<&str>,
-) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-    if let Some(base) = base {
-        builder = builder.with_endpoint(base.to_owned());
-    }
-    builder
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+    http_exporter!(opentelemetry_otlp::SpanExporter, base, "traces")
 }
 
 /// An OTLP/HTTP (protobuf) metric exporter, like [`http_exporter`].
@@ -69,15 +79,7 @@ pub(crate) fn grpc_exporter(
 pub(crate) fn http_metric_exporter(
     base: Option<&str>,
 ) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
-    let mut builder = opentelemetry_otlp::MetricExporter::builder()
-        .with_http()
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
-    if let Some(base) = base {
-        builder = builder.with_endpoint(signal_url(base, "metrics"));
-    }
-    builder
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+    http_exporter!(opentelemetry_otlp::MetricExporter, base, "metrics")
 }
 
 /// An OTLP/HTTP (protobuf) log exporter, like [`http_exporter`].
@@ -85,15 +87,16 @@ pub(crate) fn http_metric_exporter(
 pub(crate) fn http_log_exporter(
     base: Option<&str>,
 ) -> Result<opentelemetry_otlp::LogExporter, TelemetryError> {
-    let mut builder = opentelemetry_otlp::LogExporter::builder()
-        .with_http()
-        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
-    if let Some(base) = base {
-        builder = builder.with_endpoint(signal_url(base, "logs"));
-    }
-    builder
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+    http_exporter!(opentelemetry_otlp::LogExporter, base, "logs")
+}
+
+/// An OTLP/gRPC span exporter to `base`, or where the `OTEL_EXPORTER_OTLP_*` variables say
+/// when `None` (tonic needs the hub's runtime).
+#[cfg(feature = "otlp-grpc")]
+pub(crate) fn grpc_exporter(
+    base: Option<&str>,
+) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
+    grpc_exporter!(opentelemetry_otlp::SpanExporter, base)
 }
 
 /// An OTLP/gRPC metric exporter, like [`grpc_exporter`].
@@ -101,13 +104,7 @@ pub(crate) fn http_log_exporter(
 pub(crate) fn grpc_metric_exporter(
     base: Option<&str>,
 ) -> Result<opentelemetry_otlp::MetricExporter, TelemetryError> {
-    let mut builder = opentelemetry_otlp::MetricExporter::builder().with_tonic();
-    if let Some(base) = base {
-        builder = builder.with_endpoint(base.to_owned());
-    }
-    builder
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+    grpc_exporter!(opentelemetry_otlp::MetricExporter, base)
 }
 
 /// An OTLP/gRPC log exporter, like [`grpc_exporter`].
@@ -115,30 +112,14 @@ pub(crate) fn grpc_metric_exporter(
 pub(crate) fn grpc_log_exporter(
     base: Option<&str>,
 ) -> Result<opentelemetry_otlp::LogExporter, TelemetryError> {
-    let mut builder = opentelemetry_otlp::LogExporter::builder().with_tonic();
-    if let Some(base) = base {
-        builder = builder.with_endpoint(base.to_owned());
-    }
-    builder
-        .build()
-        .map_err(|e| TelemetryError::Exporter(e.to_string()))
+    grpc_exporter!(opentelemetry_otlp::LogExporter, base)
 }
 
-/// The URL of `signal` (`metrics`, `logs`) for an OTLP/HTTP base endpoint.
+/// The URL of `signal` (`traces`, `metrics`, `logs`) for an OTLP/HTTP base endpoint (a
+/// traces URL given as the base is taken back to its base).
 #[cfg(feature = "otlp-http")]
 fn signal_url(base: &str, signal: &str) -> String {
     let base = base.trim_end_matches('/');
     let base = base.strip_suffix("/v1/traces").unwrap_or(base);
     format!("{base}/v1/{signal}")
-}
-
-/// The traces URL for an OTLP/HTTP base endpoint.
-#[cfg(feature = "otlp-http")]
-fn http_traces_url(base: &str) -> String {
-    let base = base.trim_end_matches('/');
-    if base.ends_with("/v1/traces") {
-        base.to_owned()
-    } else {
-        format!("{base}/v1/traces")
-    }
 }
