@@ -14,8 +14,6 @@ use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::logs::SdkLoggerProvider;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
 use opentelemetry_semantic_conventions::attribute as semconv;
@@ -24,9 +22,8 @@ use crate::attribute::{ACTOR_ID, ACTOR_NAME, SCOPE};
 use crate::config::PipelineMode;
 use crate::logs;
 use crate::pipeline::hub::Hub;
-use crate::pipeline::logs::HubLogProcessor;
-use crate::pipeline::metrics::HubReader;
 use crate::pipeline::processor::HubSpanProcessor;
+use crate::telemetry::signals::SignalProviders;
 use crate::telemetry::Telemetry;
 
 impl Telemetry {
@@ -78,9 +75,9 @@ impl Instrumentation for Telemetry {
 
     fn system_meter(&self) -> Option<Meter> {
         self.inner
-            .metrics
-            .as_ref()
-            .map(|(provider, _)| provider.meter(SCOPE))
+            .signals
+            .meter_provider()
+            .map(|provider| provider.meter(SCOPE))
     }
 
     fn actor_started(&self, actor: &ActorInfo) -> ActorTelemetry {
@@ -120,46 +117,28 @@ impl Instrumentation for Telemetry {
         let resource = self.actor_resource(actor);
         let provider = self.actor_provider(resource.clone(), hub.clone());
         let tracer = Telemetry::boxed(&provider);
-        let metrics = self.inner.metrics.is_some().then(|| {
-            let reader = HubReader::new();
-            hub.register_reader(reader.downgrade());
-            let meter_provider = SdkMeterProvider::builder()
-                .with_resource(resource.clone())
-                .with_reader(reader.clone())
-                .build();
-            (meter_provider, reader)
-        });
-        let logger_provider = self.inner.logger_provider.is_some().then(|| {
-            SdkLoggerProvider::builder()
-                .with_resource(resource)
-                .with_log_processor(HubLogProcessor::new(
-                    hub.clone(),
-                    self.inner.stats.clone(),
-                    self.inner.batch.max_batch_size,
-                ))
-                .build()
-        });
-        if let Some(logger_provider) = &logger_provider {
+        let signals = SignalProviders::new(
+            &resource,
+            &hub,
+            &self.inner.stats,
+            self.inner.batch.max_batch_size,
+            self.inner.signals.enabled(),
+        );
+        if let Some(logger_provider) = signals.logger_provider() {
             logs::enter_actor(logs::actor_logger(logger_provider));
         }
         ActorTelemetry {
             tracer,
-            meter: metrics.as_ref().map(|(provider, _)| provider.meter(SCOPE)),
+            meter: signals
+                .meter_provider()
+                .map(|provider| provider.meter(SCOPE)),
             teardown: Some(Box::new(move || {
                 // On the actor's thread, after its mailbox is drained: everything it made
                 // is exported before the next actor in the shutdown order stops. Its log
                 // records and last metric values are handed to the hub first; the span
                 // flush then waits for all three (one queue).
-                if let Some(logger_provider) = logger_provider {
-                    logs::leave_actor();
-                    let _ = logger_provider.shutdown();
-                }
-                if let Some((meter_provider, reader)) = metrics {
-                    if let Some(last) = reader.collect_now() {
-                        hub.export_metrics(last);
-                    }
-                    let _ = meter_provider.shutdown();
-                }
+                logs::leave_actor();
+                signals.hand_over(&hub);
                 let _ = provider.shutdown();
                 if let Some(hub) = own_hub {
                     hub.shutdown();

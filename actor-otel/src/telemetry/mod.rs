@@ -4,6 +4,7 @@
 //! `Telemetry` does for actor-core: a pipeline per actor, systems attaching and stopping.
 
 mod instrumentation;
+mod signals;
 
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +15,6 @@ use opentelemetry::propagation::{
 };
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
@@ -26,10 +26,9 @@ use crate::error::TelemetryError;
 use crate::exporter::Exporter;
 use crate::logs::ActorLoggerProvider;
 use crate::pipeline::hub::Hub;
-use crate::pipeline::logs::HubLogProcessor;
-use crate::pipeline::metrics::HubReader;
 use crate::pipeline::processor::HubSpanProcessor;
 use crate::stats::{Stats, TelemetryStats};
+use crate::telemetry::signals::SignalProviders;
 
 /// Configures [`Telemetry`].
 #[derive(Debug)]
@@ -91,25 +90,13 @@ impl TelemetryBuilder {
         let exporter = self.exporter.unwrap_or_else(Exporter::from_env);
         let stats = Arc::new(Stats::default());
         let hub = exporter.spawn_hub("otel-export", self.batch.clone(), stats.clone())?;
-        let metrics = exporter.exports_metrics().then(|| {
-            let reader = HubReader::new();
-            hub.register_reader(reader.downgrade());
-            let provider = SdkMeterProvider::builder()
-                .with_resource(resource.clone())
-                .with_reader(reader.clone())
-                .build();
-            (provider, reader)
-        });
-        let logger_provider = exporter.exports_logs().then(|| {
-            SdkLoggerProvider::builder()
-                .with_resource(resource.clone())
-                .with_log_processor(HubLogProcessor::new(
-                    hub.clone(),
-                    stats.clone(),
-                    self.batch.max_batch_size,
-                ))
-                .build()
-        });
+        let signals = SignalProviders::new(
+            &resource,
+            &hub,
+            &stats,
+            self.batch.max_batch_size,
+            (exporter.exports_metrics(), exporter.exports_logs()),
+        );
         let provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
             .with_span_processor(HubSpanProcessor::new(
@@ -128,7 +115,7 @@ impl TelemetryBuilder {
         if self.global {
             opentelemetry::global::set_tracer_provider(provider.clone());
             opentelemetry::global::set_text_map_propagator(SharedPropagator(propagator.clone()));
-            if let Some((meter_provider, _)) = &metrics {
+            if let Some(meter_provider) = signals.meter_provider() {
                 opentelemetry::global::set_meter_provider(meter_provider.clone());
             }
         }
@@ -140,8 +127,7 @@ impl TelemetryBuilder {
                 batch: self.batch,
                 hub,
                 provider,
-                metrics,
-                logger_provider,
+                signals,
                 propagator,
                 stats,
                 lifecycle: Mutex::new(Lifecycle::default()),
@@ -204,10 +190,8 @@ struct Inner {
     batch: BatchConfig,
     hub: Arc<Hub>,
     provider: SdkTracerProvider,
-    /// The system's meter provider and its reader, when the exporter takes metrics.
-    metrics: Option<(SdkMeterProvider, HubReader)>,
-    /// The system's logger provider, when the exporter takes logs.
-    logger_provider: Option<SdkLoggerProvider>,
+    /// The system's meter and logger providers, when the exporter takes those signals.
+    signals: SignalProviders,
     propagator: Arc<dyn TextMapPropagator + Send + Sync>,
     stats: Arc<Stats>,
     lifecycle: Mutex<Lifecycle>,
@@ -234,15 +218,7 @@ impl Inner {
     /// Flushes and shuts down the system pipeline and the export hub: the system's last
     /// metrics and its log records are handed over before its spans are flushed.
     fn shut_down_pipeline(&self) -> Result<(), TelemetryError> {
-        if let Some(logger_provider) = &self.logger_provider {
-            let _ = logger_provider.shutdown();
-        }
-        if let Some((meter_provider, reader)) = &self.metrics {
-            if let Some(last) = reader.collect_now() {
-                self.hub.export_metrics(last);
-            }
-            let _ = meter_provider.shutdown();
-        }
+        self.signals.hand_over(&self.hub);
         let flushed = self.provider.shutdown();
         let hub_done = self.hub.shutdown();
         match (flushed, hub_done) {
@@ -299,15 +275,16 @@ impl Telemetry {
     /// The system's own meter provider, when the exporter takes metrics (each actor has
     /// its own in the per-actor pipeline modes).
     pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
-        self.inner.metrics.as_ref().map(|(provider, _)| provider)
+        self.inner.signals.meter_provider()
     }
 
     /// A logger provider for log bridges that routes each record to the pipeline of the
     /// actor emitting it, the system's elsewhere; `None` when the exporter takes no logs.
     pub fn logger_provider(&self) -> Option<ActorLoggerProvider> {
         self.inner
-            .logger_provider
-            .clone()
+            .signals
+            .logger_provider()
+            .cloned()
             .map(ActorLoggerProvider::new)
     }
 
