@@ -37,14 +37,14 @@ impl Stats {
         counter.fetch_sub(n as u64, Ordering::Relaxed);
     }
 
+    /// Records a failed export of `spans` spans.
     pub(crate) fn record_error(&self, spans: usize, error: String) {
-        Stats::add(&self.failed_export, spans);
-        self.export_errors.fetch_add(1, Ordering::Relaxed);
-        *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+        self.record_failure(&self.failed_export, spans, error);
     }
 
-    /// Records a failed export of `n` logs or metric collections, counted in `counter`.
-    pub(crate) fn record_signal_error(&self, counter: &AtomicU64, n: usize, error: String) {
+    /// Records a failed export of `n` items (spans, log records, metric collections),
+    /// counted in `counter`.
+    pub(crate) fn record_failure(&self, counter: &AtomicU64, n: usize, error: String) {
         Stats::add(counter, n);
         self.export_errors.fetch_add(1, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);

@@ -4,7 +4,7 @@
 //! deadlock on its own I/O. One command queue carries all three signals, so a flush waits
 //! for the spans, logs and metrics handed over before it.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -124,17 +124,28 @@ impl Hub {
         if n == 0 {
             return;
         }
+        let stats = &self.stats;
+        self.enqueue(
+            n,
+            Command::Export { resource, batch },
+            [&stats.dropped_queue_full, &stats.dropped_after_shutdown],
+            &stats.spans_queued,
+        );
+    }
+
+    /// Sends `command`, carrying `n` items, if the queue has room for them: counted in
+    /// `queued` when sent, else in `dropped` (queue full, hub gone).
+    fn enqueue(&self, n: usize, command: Command, dropped: [&AtomicU64; 2], queued: &AtomicU64) {
+        let [full, gone] = dropped;
         let before = self.queued.fetch_add(n, Ordering::AcqRel);
         if before + n > self.config.max_queue_size {
             self.queued.fetch_sub(n, Ordering::AcqRel);
-            Stats::add(&self.stats.dropped_queue_full, n);
-            return;
-        }
-        if self.tx.send(Command::Export { resource, batch }).is_err() {
+            Stats::add(full, n);
+        } else if self.tx.send(command).is_err() {
             self.queued.fetch_sub(n, Ordering::AcqRel);
-            Stats::add(&self.stats.dropped_after_shutdown, n);
+            Stats::add(gone, n);
         } else {
-            Stats::add(&self.stats.spans_queued, n);
+            Stats::add(queued, n);
         }
     }
 
@@ -145,23 +156,13 @@ impl Hub {
 
     /// Queues log records for export; drops them (counted) when the queue is full.
     pub(crate) fn export_logs(&self, resource: Resource, batch: LogRecords) {
-        let n = batch.len();
-        let before = self.queued.fetch_add(n, Ordering::AcqRel);
-        if before + n > self.config.max_queue_size {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
-            Stats::add(&self.stats.logs_dropped, n);
-            return;
-        }
-        if self
-            .tx
-            .send(Command::ExportLogs { resource, batch })
-            .is_err()
-        {
-            self.queued.fetch_sub(n, Ordering::AcqRel);
-            Stats::add(&self.stats.logs_dropped, n);
-        } else {
-            Stats::add(&self.stats.logs_queued, n);
-        }
+        let stats = &self.stats;
+        self.enqueue(
+            batch.len(),
+            Command::ExportLogs { resource, batch },
+            [&stats.logs_dropped, &stats.logs_dropped],
+            &stats.logs_queued,
+        );
     }
 
     /// Lets the hub collect a meter provider's `reader` on its schedule.
@@ -373,22 +374,17 @@ impl Worker {
         let Some(sink) = &self.metrics else {
             return;
         };
-        let result = tokio::time::timeout(self.config.export_timeout, sink.export(metrics)).await;
-        match result {
-            Ok(Ok(())) => Stats::add(&self.stats.metric_exports, 1),
-            Ok(Err(e)) => {
-                self.stats
-                    .record_signal_error(&self.stats.metric_exports_failed, 1, e.to_string())
-            }
-            Err(_) => self.stats.record_signal_error(
-                &self.stats.metric_exports_failed,
-                1,
-                format!(
-                    "metric export timed out after {:?}",
-                    self.config.export_timeout
-                ),
-            ),
-        }
+        let stats = &self.stats;
+        let counters = [&stats.metric_exports, &stats.metric_exports_failed];
+        account(
+            &self.config,
+            stats,
+            "metric export",
+            1,
+            counters,
+            sink.export(metrics),
+        )
+        .await;
     }
 
     async fn export_logs(&mut self, resource: Resource, batch: LogRecords) {
@@ -402,25 +398,17 @@ impl Worker {
         }
         let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             batch.iter().map(|(r, s)| (r, s)).collect();
-        let result = tokio::time::timeout(
-            self.config.export_timeout,
+        let stats = &self.stats;
+        let counters = [&stats.logs_exported, &stats.logs_failed];
+        account(
+            &self.config,
+            stats,
+            "log export",
+            n,
+            counters,
             sink.export(LogBatch::new(&refs)),
         )
         .await;
-        match result {
-            Ok(Ok(())) => Stats::add(&self.stats.logs_exported, n),
-            Ok(Err(e)) => self
-                .stats
-                .record_signal_error(&self.stats.logs_failed, n, e.to_string()),
-            Err(_) => self.stats.record_signal_error(
-                &self.stats.logs_failed,
-                n,
-                format!(
-                    "log export timed out after {:?}",
-                    self.config.export_timeout
-                ),
-            ),
-        }
     }
 
     /// Exports whatever the registered processors buffered since the last tick.
@@ -453,14 +441,38 @@ impl Worker {
             exporter.set_resource(&resource);
             self.resource = Some(resource);
         }
-        match tokio::time::timeout(self.config.export_timeout, exporter.export(batch)).await {
-            Ok(Ok(())) => Stats::add(&self.stats.exported, n),
-            Ok(Err(e)) => self.stats.record_error(n, e.to_string()),
-            Err(_) => self.stats.record_error(
-                n,
-                format!("export timed out after {:?}", self.config.export_timeout),
-            ),
-        }
+        let stats = &self.stats;
+        let counters = [&stats.exported, &stats.failed_export];
+        account(
+            &self.config,
+            stats,
+            "export",
+            n,
+            counters,
+            exporter.export(batch),
+        )
+        .await;
+    }
+}
+
+/// Runs one export of `n` items under the export timeout and counts how it ended:
+/// `exported` or `failed` (with the error, or "`what` timed out after …").
+async fn account(
+    config: &BatchConfig,
+    stats: &Stats,
+    what: &str,
+    n: usize,
+    [exported, failed]: [&AtomicU64; 2],
+    export: impl std::future::Future<Output = opentelemetry_sdk::error::OTelSdkResult>,
+) {
+    match tokio::time::timeout(config.export_timeout, export).await {
+        Ok(Ok(())) => Stats::add(exported, n),
+        Ok(Err(e)) => stats.record_failure(failed, n, e.to_string()),
+        Err(_) => stats.record_failure(
+            failed,
+            n,
+            format!("{what} timed out after {:?}", config.export_timeout),
+        ),
     }
 }
 
