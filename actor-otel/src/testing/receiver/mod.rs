@@ -10,7 +10,8 @@ mod http;
 mod logs;
 mod metrics;
 mod store;
-#[cfg(test)]
+// They export with opentelemetry-otlp over both transports.
+#[cfg(all(test, feature = "otlp-http", feature = "otlp-grpc"))]
 mod tests;
 
 use std::net::SocketAddr;
