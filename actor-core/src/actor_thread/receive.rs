@@ -37,6 +37,24 @@ struct Counters {
     last_panic: Option<String>,
 }
 
+impl Counters {
+    /// Counts a panic caught, for the report and the metrics.
+    fn panicked(&mut self, metrics: Option<&ActorMetrics>) {
+        self.panics += 1;
+        if let Some(metrics) = metrics {
+            metrics.panicked();
+        }
+    }
+
+    /// Counts a restart, for the report and the metrics.
+    fn restarted(&mut self, metrics: Option<&ActorMetrics>) {
+        self.restarts += 1;
+        if let Some(metrics) = metrics {
+            metrics.restarted();
+        }
+    }
+}
+
 /// The receive loop's state, which lives inside the actor's runtime.
 pub(crate) struct Body<A: Actor, F> {
     spin: Adaptive,
@@ -167,16 +185,10 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 self.cell.load_sub();
                 counters.handled += 1;
                 if outcome.panic.is_some() {
-                    counters.panics += 1;
+                    counters.panicked(metrics.as_ref());
                     state = None;
-                    if let Some(metrics) = &metrics {
-                        metrics.panicked();
-                    }
                     if supervisor.allow_restart() {
-                        counters.restarts += 1;
-                        if let Some(metrics) = &metrics {
-                            metrics.restarted();
-                        }
+                        counters.restarted(metrics.as_ref());
                         state = self
                             .build_state(&mut cx, &mut supervisor, &mut counters, metrics.as_ref())
                             .await;
@@ -194,10 +206,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                     .await
                     .is_err()
                 {
-                    counters.panics += 1;
-                    if let Some(metrics) = &metrics {
-                        metrics.panicked();
-                    }
+                    counters.panicked(metrics.as_ref());
                 }
                 StopReason::Requested
             }
@@ -289,17 +298,11 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 Err(panic) => panic,
             };
             counters.last_panic = Some(panic_text(panic.as_ref()));
-            counters.panics += 1;
-            if let Some(metrics) = metrics {
-                metrics.panicked();
-            }
+            counters.panicked(metrics);
             if !supervisor.allow_restart() {
                 return None;
             }
-            counters.restarts += 1;
-            if let Some(metrics) = metrics {
-                metrics.restarted();
-            }
+            counters.restarted(metrics);
         }
     }
 }

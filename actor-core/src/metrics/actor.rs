@@ -273,32 +273,22 @@ fn observe_sent(
     sent: Arc<SentCounts>,
     base: Vec<KeyValue>,
 ) -> ObservableCounter<u64> {
-    let delivered: Vec<KeyValue> = base
-        .iter()
-        .cloned()
-        .chain([KeyValue::new(MESSAGING_OPERATION_NAME, "send")])
-        .collect();
-    let refused = |why: &'static str| -> Vec<KeyValue> {
-        delivered
-            .iter()
+    let series = SentCounts::OUTCOMES.map(|refused| -> Vec<KeyValue> {
+        base.iter()
             .cloned()
-            .chain([KeyValue::new(ERROR_TYPE, why)])
+            .chain([KeyValue::new(MESSAGING_OPERATION_NAME, "send")])
+            .chain(refused.map(|why| KeyValue::new(ERROR_TYPE, why)))
             .collect()
-    };
-    let series = [
-        delivered.clone(),
-        refused("full"),
-        refused("closed"),
-        refused("timeout"),
-    ];
+    });
     meter
         .u64_observable_counter(SENT)
         .with_unit("{message}")
         .with_description("Messages senders handed to the actor's mailbox, and refusals")
         .with_callback(move |observer| {
-            for ((_, count), attributes) in sent.read().iter().zip(&series) {
-                if *count > 0 || attributes.len() == series[0].len() {
-                    observer.observe(*count, attributes);
+            // Delivered always; a refusal once it happened.
+            for (i, (count, attributes)) in sent.read().into_iter().zip(&series).enumerate() {
+                if count > 0 || i == 0 {
+                    observer.observe(count, attributes);
                 }
             }
         })

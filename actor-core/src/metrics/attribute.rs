@@ -8,7 +8,7 @@ pub(crate) const CONSUMED: &str = "messaging.client.consumed.messages";
 pub(crate) const PROCESS_DURATION: &str = "messaging.process.duration";
 /// `actor.mailbox.wait.duration`: how long a message waited in the mailbox.
 pub(crate) const WAIT_DURATION: &str = "actor.mailbox.wait.duration";
-/// `actor.mailbox.depth`: messages queued when the actor took its last batch.
+/// `actor.mailbox.depth`: messages queued in a bounded mailbox, observed at collection.
 pub(crate) const DEPTH: &str = "actor.mailbox.depth";
 /// `actor.panics`: handler, `started` or factory panics caught.
 pub(crate) const PANICS: &str = "actor.panics";

@@ -27,14 +27,14 @@ impl SentCounts {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Delivered sends, then refusals with their `error.type`.
-    pub(crate) fn read(&self) -> [(Option<&'static str>, u64); 4] {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        [
-            (None, get(&self.delivered)),
-            (Some("full"), get(&self.full)),
-            (Some("closed"), get(&self.closed)),
-            (Some("timeout"), get(&self.timed_out)),
-        ]
+    /// The outcomes [`read`](SentCounts::read) counts, in its order: delivered, then the
+    /// refusals by `error.type`.
+    pub(crate) const OUTCOMES: [Option<&'static str>; 4] =
+        [None, Some("full"), Some("closed"), Some("timeout")];
+
+    /// The counts of [`OUTCOMES`](SentCounts::OUTCOMES), in that order.
+    pub(crate) fn read(&self) -> [u64; 4] {
+        [&self.delivered, &self.full, &self.closed, &self.timed_out]
+            .map(|c| c.load(Ordering::Relaxed))
     }
 }
