@@ -63,10 +63,7 @@ async fn run(protocol: OtlpProtocol, mode: PipelineMode, receiver: &OtlpReceiver
 }
 
 fn check_wire(protocol: OtlpProtocol, mode: PipelineMode, expected_connections: usize) {
-    let receiver = match protocol {
-        OtlpProtocol::HttpProtobuf => OtlpReceiver::http().unwrap(),
-        OtlpProtocol::Grpc => OtlpReceiver::grpc().unwrap(),
-    };
+    let receiver = receiver_for(protocol);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let telemetry = runtime.block_on(run(protocol, mode, &receiver));
     // request + per actor: (process + inner) for the ask, (send + process + inner) for the tell.
@@ -486,10 +483,7 @@ impl actor_core::Handler<Handle> for Logging {
 }
 
 async fn three_signals(protocol: OtlpProtocol) {
-    let receiver = match protocol {
-        OtlpProtocol::HttpProtobuf => OtlpReceiver::http().unwrap(),
-        OtlpProtocol::Grpc => OtlpReceiver::grpc().unwrap(),
-    };
+    let receiver = receiver_for(protocol);
     let telemetry = Telemetry::builder()
         .service_name("three-signals")
         .exporter(otlp_to(protocol, &receiver))

@@ -9,17 +9,27 @@ use std::collections::HashMap;
 
 use actor_core::metrics::{MetricsOptions, MAX_MESSAGE_TYPES};
 use actor_core::{ActorSystem, Ctx, Handler, MailboxSize, Message, SendError};
-use actor_otel::{Exporter, PipelineMode, Telemetry};
+use actor_otel::{BatchConfig, Exporter, PipelineMode, Telemetry};
 use common::*;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::InMemoryMetricExporter;
 
 /// A telemetry whose spans go nowhere and whose metrics are kept in `memory`.
 fn telemetry(memory: &InMemoryMetricExporter, mode: PipelineMode) -> Telemetry {
+    telemetry_with(memory, mode, BatchConfig::default())
+}
+
+/// [`telemetry`] with the export thread's schedules in `batch`.
+fn telemetry_with(
+    memory: &InMemoryMetricExporter,
+    mode: PipelineMode,
+    batch: BatchConfig,
+) -> Telemetry {
     let memory = memory.clone();
     Telemetry::builder()
         .exporter(Exporter::noop().with_metrics(move || Ok(memory.clone())))
         .pipeline(mode)
+        .batch(batch)
         .global(false)
         .build()
         .unwrap()
@@ -394,18 +404,14 @@ async fn the_shared_pipeline_keeps_actors_apart_by_attribute() {
 #[tokio::test(flavor = "multi_thread")]
 async fn running_actors_are_collected_on_the_interval() {
     let memory = InMemoryMetricExporter::default();
-    let telemetry = {
-        let memory = memory.clone();
-        Telemetry::builder()
-            .exporter(Exporter::noop().with_metrics(move || Ok(memory.clone())))
-            .batch(actor_otel::BatchConfig {
-                metric_interval: std::time::Duration::from_millis(20),
-                ..actor_otel::BatchConfig::default()
-            })
-            .global(false)
-            .build()
-            .unwrap()
-    };
+    let telemetry = telemetry_with(
+        &memory,
+        PipelineMode::PerActor,
+        BatchConfig {
+            metric_interval: std::time::Duration::from_millis(20),
+            ..BatchConfig::default()
+        },
+    );
     let system = ActorSystem::builder()
         .instrumentation(telemetry.clone())
         .build();

@@ -378,11 +378,7 @@ async fn a_handler_outside_any_trace_logs_without_a_trace_id() {
 /// A `tracing::info!` in a handler is a log record of the actor's own pipeline carrying the
 /// trace id and span id of its `process` span; an event outside actors is the system's.
 async fn events_become_log_records(protocol: actor_otel::OtlpProtocol) {
-    use actor_otel::testing::OtlpReceiver;
-    let receiver = match protocol {
-        actor_otel::OtlpProtocol::HttpProtobuf => OtlpReceiver::http().unwrap(),
-        actor_otel::OtlpProtocol::Grpc => OtlpReceiver::grpc().unwrap(),
-    };
+    let receiver = receiver_for(protocol);
     let telemetry = Telemetry::builder()
         .service_name("logs-test")
         .exporter(otlp_to(protocol, &receiver))

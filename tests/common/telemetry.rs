@@ -48,6 +48,14 @@ pub fn traced_with(
     (system, telemetry, store)
 }
 
+/// A real OTLP receiver speaking `protocol`.
+pub fn receiver_for(protocol: OtlpProtocol) -> OtlpReceiver {
+    match protocol {
+        OtlpProtocol::HttpProtobuf => OtlpReceiver::http().unwrap(),
+        OtlpProtocol::Grpc => OtlpReceiver::grpc().unwrap(),
+    }
+}
+
 /// An OTLP exporter over `protocol` to `receiver`.
 pub fn otlp_to(protocol: OtlpProtocol, receiver: &OtlpReceiver) -> Exporter {
     Exporter::otlp(protocol, Some(receiver.endpoint().to_owned()))
