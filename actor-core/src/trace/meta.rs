@@ -81,15 +81,11 @@ impl Stamp {
         })
     }
 
-    /// How long ago the message was sent, if it was timed.
+    /// How long ago the message was sent, if it was timed (an untimed one reads no clock).
     pub(crate) fn waited(self) -> Option<std::time::Duration> {
-        let sent = self.0 & !Self::FROM_SELF;
-        let epoch = EPOCH.get()?;
-        (sent != 0).then(|| {
-            epoch
-                .elapsed()
-                .saturating_sub(std::time::Duration::from_nanos(sent))
-        })
+        self.is_timed()
+            .then(|| self.waited_until(Instant::now()))
+            .flatten()
     }
 }
 
