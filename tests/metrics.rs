@@ -434,3 +434,45 @@ async fn running_actors_are_collected_on_the_interval() {
     assert_eq!(system.actor_names(), ["running"], "still running");
     system.shutdown().await;
 }
+
+/// The names of this process's threads.
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_owned())
+        .collect()
+}
+
+/// Metrics and logs add no thread: no SDK reader or batch thread, one thread per actor.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_and_logs_add_no_thread() {
+    let telemetry = Telemetry::builder()
+        .exporter(Exporter::noop())
+        .global(false)
+        .build()
+        .unwrap();
+    assert!(telemetry.meter_provider().is_some() && telemetry.logger_provider().is_some());
+    let system = ActorSystem::builder()
+        .instrumentation(telemetry.clone())
+        .build();
+    let actors: Vec<_> = (0..5)
+        .map(|i| {
+            system
+                .spawn(format!("threads-{i}"), Probe::default)
+                .unwrap()
+        })
+        .collect();
+    for actor in &actors {
+        actor.ask(Push(1)).await.unwrap();
+    }
+    let names = thread_names();
+    let sdk: Vec<_> = names
+        .iter()
+        .filter(|n| n.starts_with("OpenTelemetry"))
+        .collect();
+    assert!(sdk.is_empty(), "SDK threads: {sdk:?}");
+    let per_actor = names.iter().filter(|n| n.starts_with("threads-")).count();
+    assert_eq!(per_actor, 5, "{names:?}");
+    system.shutdown().await;
+}

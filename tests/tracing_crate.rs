@@ -476,3 +476,16 @@ async fn the_console_prints_log_records_with_their_actor_and_trace() {
         "after the waterfall: {text}"
     );
 }
+
+/// An exporter that takes no logs gives no log layer (a layer that does nothing), rather than
+/// records that would be dropped.
+#[test]
+fn no_log_layer_without_a_log_exporter() {
+    let telemetry = Telemetry::builder()
+        .exporter(actor_otel::Exporter::noop().without_logs())
+        .global(false)
+        .build()
+        .unwrap();
+    assert!(telemetry.log_layer().is_none());
+    assert!(telemetry.logger_provider().is_none());
+}
