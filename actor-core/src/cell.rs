@@ -6,9 +6,13 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use opentelemetry::Context;
+
+use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::info::ActorId;
 use crate::mailbox::room::Room;
 use crate::metrics::SentCounts;
+use crate::system::report::ActorReport;
 use crate::system::settings::Settings;
 use crate::trace::send::Destination;
 
@@ -42,6 +46,10 @@ pub(crate) struct ActorCell {
     load: Option<AtomicUsize>,
     /// How sends to this actor ended, when metrics are on.
     pub(crate) sent: Option<Arc<SentCounts>>,
+    /// Messages for this actor that reached no handler.
+    dead_letters: AtomicU64,
+    /// The actor's final report, once its thread has finished.
+    pub(crate) ended: tokio::sync::watch::Sender<Option<Arc<ActorReport>>>,
 }
 
 impl ActorCell {
@@ -69,7 +77,40 @@ impl ActorCell {
             recent_rtt_ns: AtomicU64::new(0),
             load: track_load.then(|| AtomicUsize::new(0)),
             sent,
+            dead_letters: AtomicU64::new(0),
+            ended: tokio::sync::watch::Sender::new(None),
         }
+    }
+
+    /// Records a message for this actor that reached no handler: counted here and in the
+    /// system, and handed to the system's dead-letter handler.
+    pub(crate) fn dead_letter(
+        &self,
+        message_type: &'static str,
+        reason: DeadLetterReason,
+        returned: bool,
+        context: Context,
+    ) {
+        self.dead_letters.fetch_add(1, Ordering::Relaxed);
+        self.settings.dead_letters.post(&DeadLetter {
+            actor: self.id,
+            actor_name: self.name.clone(),
+            message_type,
+            reason,
+            returned,
+            context,
+        });
+    }
+
+    /// Messages for this actor that reached no handler so far.
+    pub(crate) fn dead_letter_count(&self) -> u64 {
+        self.dead_letters.load(Ordering::Relaxed)
+    }
+
+    /// Records the actor's final report: its thread has finished. Wakes everyone waiting
+    /// for its end.
+    pub(crate) fn set_ended(&self, report: &ActorReport) {
+        self.ended.send_replace(Some(Arc::new(report.clone())));
     }
 
     /// The places of a bounded mailbox (`None`: unbounded).

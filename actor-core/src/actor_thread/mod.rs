@@ -84,6 +84,7 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
                 ActorReport::failed_to_start(cell.id, cell.name.to_string())
             }
         };
+        cell.set_ended(&report);
         on_finish(report);
     }
 }

@@ -12,6 +12,7 @@ use crate::actor_thread::spin::{spin_until, Adaptive};
 use crate::actor_thread::supervision::Supervisor;
 use crate::cell::{ActorCell, Startup};
 use crate::ctx::Ctx;
+use crate::dead_letter::DeadLetterReason;
 use crate::handle::actor_ref::ActorRef;
 use crate::info::ActorInfo;
 use crate::mailbox::envelope::{panic_text, Envelope};
@@ -166,7 +167,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 let Some(actor) = state.as_mut() else {
                     // Supervision gave up mid-batch: the rest is dropped like the mailbox.
                     counters.dropped += 1;
-                    self.cell.load_sub();
+                    self.dead_letter(&tracing, envelope, DeadLetterReason::Dropped);
                     continue;
                 };
                 if closed || self.cell.stop_requested() {
@@ -215,8 +216,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 self.rx.close();
                 while let Some(envelope) = self.rx.recv().await {
                     counters.dropped += 1;
-                    self.cell.load_sub();
-                    drop(envelope);
+                    self.dead_letter(&tracing, envelope, DeadLetterReason::Dropped);
                 }
                 if started_once {
                     StopReason::Failed
@@ -240,6 +240,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             dropped: counters.dropped,
             panics: counters.panics,
             restarts: counters.restarts,
+            killed: 0,
+            dead_letters: self.cell.dead_letter_count(),
+            parent: None,
             reason,
             stopped_in_time: true,
             lifetime: started.elapsed(),
@@ -278,6 +281,22 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             self.spin.parked_for(parked_at.elapsed());
         }
         received
+    }
+
+    /// Sends a queued message that will not be handled to the dead letters. Dropping it
+    /// tells an asker ([`AskError::Dropped`](crate::AskError::Dropped)).
+    fn dead_letter(
+        &self,
+        tracing: &ReceiveTracing,
+        envelope: Envelope<A>,
+        reason: DeadLetterReason,
+    ) {
+        self.cell.load_sub();
+        let Envelope { payload, trace } = envelope;
+        let message_type = payload.message_type();
+        drop(payload);
+        let cx = tracing.dead_letter(trace, message_type, reason);
+        self.cell.dead_letter(message_type, reason, false, cx);
     }
 
     /// Builds the state with the factory and runs `started`, restarting on panic as the

@@ -9,14 +9,16 @@ use crate::actor::{Actor, Handler};
 use crate::actor_thread::spin::spin_until;
 use crate::cell::{ActorCell, Startup};
 use crate::current;
+use crate::dead_letter::DeadLetterReason;
 use crate::error::{AskError, SendError, SpawnError};
 use crate::handle::{Target, TellStart};
 use crate::info::ActorId;
 use crate::mailbox::envelope::{Envelope, Failure, Letter, ReplyTx};
 use crate::mailbox::{MailboxTx, NoRoom, Refused};
 use crate::message::Message;
+use crate::system::report::ActorReport;
 use crate::trace::meta::SendOp;
-use crate::trace::send::end_send_span;
+use crate::trace::send::{end_send_span, refused_event};
 
 /// A handle to a running actor: `Clone + Send + Sync`, usable from any thread, any runtime
 /// and plain sync code. Every message it sends carries the caller's OpenTelemetry context.
@@ -94,6 +96,24 @@ impl<A: Actor> ActorRef<A> {
         futures::executor::block_on(self.wait_started())
     }
 
+    /// Waits until the actor's thread has finished (it stopped for any reason: a stop or
+    /// kill, supervision giving up, shutdown) and returns its final report. Called by the
+    /// actor on itself it would wait forever, so it returns at once with `None` there.
+    pub async fn wait_stopped(&self) -> Option<ActorReport> {
+        if current::actor() == Some(self.cell.id) {
+            return None;
+        }
+        let mut ended = self.cell.ended.subscribe();
+        let report = ended.wait_for(Option::is_some).await.ok()?;
+        report.as_deref().cloned()
+    }
+
+    /// [`wait_stopped`](ActorRef::wait_stopped) from sync code: blocks until the actor's
+    /// thread has finished.
+    pub fn blocking_wait_stopped(&self) -> Option<ActorReport> {
+        futures::executor::block_on(self.wait_stopped())
+    }
+
     /// Messages queued or in progress. Counted for pool members; for a bounded mailbox
     /// outside a pool, the number queued.
     pub fn load(&self) -> usize {
@@ -161,7 +181,7 @@ impl<A: Actor> ActorRef<A> {
     {
         let Outgoing {
             envelope,
-            send_span,
+            mut send_span,
             ..
         } = outgoing;
         let sent = match reserved {
@@ -170,6 +190,16 @@ impl<A: Actor> ActorRef<A> {
         };
         if let Some(counts) = &self.cell.sent {
             counts.count(sent.as_ref().map(|_| ()).map_err(|refused| refused.why));
+        }
+        if let Err(refused) = &sent {
+            let reason = match refused.why {
+                NoRoom::Closed => DeadLetterReason::Closed,
+                NoRoom::Full => DeadLetterReason::Full,
+                NoRoom::TimedOut => DeadLetterReason::TimedOut,
+            };
+            let message_type = std::any::type_name::<M>();
+            let cx = refused_event(send_span.as_mut(), reason, message_type);
+            self.cell.dead_letter(message_type, reason, true, cx);
         }
         if let Some(span) = send_span {
             end_send_span(span, sent.is_ok());

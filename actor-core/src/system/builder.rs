@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::actor::Actor;
 use crate::actor_thread::spin::DEFAULT_SPIN;
 use crate::actor_thread::supervision::Supervision;
+use crate::dead_letter::{DeadLetter, DeadLetterHandler, DeadLetterOffice};
 use crate::error::SpawnError;
 use crate::handle::actor_ref::ActorRef;
 use crate::handle::pool::PoolBuilder;
@@ -33,6 +34,7 @@ impl ActorSystem {
             instrumentation: None,
             metrics: MetricsOptions::default(),
             hooks: Hooks::default(),
+            dead_letters: None,
         }
     }
 
@@ -65,6 +67,7 @@ pub struct ActorSystemBuilder {
     instrumentation: Option<Arc<dyn Instrumentation>>,
     metrics: MetricsOptions,
     hooks: Hooks,
+    dead_letters: Option<DeadLetterHandler>,
 }
 
 impl std::fmt::Debug for ActorSystemBuilder {
@@ -167,6 +170,14 @@ impl ActorSystemBuilder {
         self
     }
 
+    /// Calls `handler` for every message that reaches no handler (see [`DeadLetter`]), on
+    /// the thread where it was refused or dropped. Keep it short: it may run on an actor's
+    /// thread. Dead letters are counted with or without it.
+    pub fn on_dead_letter(mut self, handler: impl Fn(&DeadLetter) + Send + Sync + 'static) -> Self {
+        self.dead_letters = Some(Arc::new(handler));
+        self
+    }
+
     /// Builds the system. No thread starts until the first actor is spawned.
     pub fn build(self) -> ActorSystem {
         if let Some(instrumentation) = &self.instrumentation {
@@ -187,6 +198,7 @@ impl ActorSystemBuilder {
             stop_timeout: self.stop_timeout,
             shutdown_timeout: self.shutdown_timeout,
             hooks: self.hooks,
+            dead_letters: DeadLetterOffice::new(self.dead_letters),
         }
     }
 }

@@ -113,6 +113,12 @@ impl ActorSystem {
         self.registry().names()
     }
 
+    /// Messages that reached no handler so far, across the system's actors (see
+    /// [`DeadLetter`](crate::DeadLetter)).
+    pub fn dead_letters(&self) -> u64 {
+        self.inner.settings.dead_letters.count()
+    }
+
     /// A handle on the same system that does not keep it alive (for actor threads).
     pub(crate) fn handle(&self) -> ActorSystem {
         ActorSystem {

@@ -32,6 +32,15 @@ pub(crate) struct Entry {
     pub(crate) depends_on: Vec<ActorId>,
 }
 
+/// Where the report of an actor that finished goes.
+pub(crate) enum Finished {
+    /// It stopped on its own: the report is kept, and its entry comes back to be dropped
+    /// outside the lock.
+    OnItsOwn(Entry),
+    /// Shutdown took it and waits for this report.
+    TakenByShutdown(ActorReport),
+}
+
 /// The live actors and the reports of those that stopped on their own.
 #[derive(Default)]
 pub(crate) struct Registry {
@@ -100,20 +109,16 @@ impl Registry {
     /// Records that actor `id` stopped. When it stopped on its own, its report is kept
     /// (and its entry returned, to be dropped outside the lock); when shutdown took it, the
     /// report comes back to be sent to the waiting shutdown.
-    pub(crate) fn finished(
-        &mut self,
-        id: ActorId,
-        report: ActorReport,
-    ) -> Result<Entry, ActorReport> {
+    pub(crate) fn finished(&mut self, id: ActorId, report: ActorReport) -> Finished {
         let Some(entry) = self.forget(id) else {
-            return Err(report);
+            return Finished::TakenByShutdown(report);
         };
         if self.finished.len() == ShutdownReport::HISTORY {
             self.finished.pop_front();
             self.finished_omitted += 1;
         }
         self.finished.push_back(report);
-        Ok(entry)
+        Finished::OnItsOwn(entry)
     }
 
     /// Starts shutdown: refuses new actors and takes every live one; `None` when shutdown
@@ -168,7 +173,10 @@ mod tests {
             let id = ActorId(i);
             registry.register(id, entry(&settings, id)).unwrap();
             let report = ActorReport::failed_to_start(id, format!("a{i}"));
-            assert!(registry.finished(id, report).is_ok(), "stopped on its own");
+            assert!(
+                matches!(registry.finished(id, report), Finished::OnItsOwn(_)),
+                "stopped on its own"
+            );
         }
         let taken = registry.take_for_shutdown().expect("first shutdown");
         assert_eq!(taken.finished.len(), ShutdownReport::HISTORY);
@@ -187,7 +195,7 @@ mod tests {
         assert_eq!(taken.actors.len(), 1);
         let report = ActorReport::failed_to_start(id, "a1".into());
         assert!(
-            registry.finished(id, report).is_err(),
+            matches!(registry.finished(id, report), Finished::TakenByShutdown(_)),
             "handed back to shutdown"
         );
         assert!(matches!(

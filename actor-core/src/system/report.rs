@@ -7,6 +7,7 @@ use crate::info::ActorId;
 
 /// Why an actor stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopReason {
     /// A stop was requested (by shutdown, [`ActorRef::stop`](crate::ActorRef::stop) or
     /// [`Ctx::stop`](crate::Ctx::stop)); the mailbox was drained.
@@ -18,6 +19,22 @@ pub enum StopReason {
     /// It never started: its factory or `started` hook panicked beyond the restart limit,
     /// or its thread could not build its runtime. Queued asks were told (`Dropped`).
     NotStarted,
+    /// It was killed (`ActorRef::kill`): it ended after the
+    /// message in hand; the queued ones went to the dead letters (counted in `killed`).
+    Killed,
+    /// It supervised children whose failures went beyond its restart intensity: it stopped
+    /// them and itself, and its own parent (if any) was told.
+    Escalated,
+    /// An actor linked to it (`Ctx::link`) ended abnormally.
+    LinkFailed(ActorId),
+}
+
+impl StopReason {
+    /// Whether the actor ended normally (a requested stop), rather than by failure, kill,
+    /// escalation, a linked failure or a missed deadline.
+    pub fn is_normal(self) -> bool {
+        matches!(self, StopReason::Requested)
+    }
 }
 
 /// How one actor ended.
@@ -37,6 +54,14 @@ pub struct ActorReport {
     pub panics: u32,
     /// Restarts made by supervision.
     pub restarts: u32,
+    /// Queued messages that a kill sent to the dead letters unhandled.
+    pub killed: u64,
+    /// Messages for this actor that reached no handler, up to the moment this report was
+    /// made (refused sends, dropped or killed queued messages): see
+    /// [`DeadLetter`](crate::DeadLetter).
+    pub dead_letters: u64,
+    /// The actor that supervised this one, if it was spawned as a child.
+    pub parent: Option<ActorId>,
     /// Why the actor stopped.
     pub reason: StopReason,
     /// Whether it finished within the shutdown deadline.
@@ -55,6 +80,9 @@ impl ActorReport {
             dropped: 0,
             panics: 0,
             restarts: 0,
+            killed: 0,
+            dead_letters: 0,
+            parent: None,
             reason: StopReason::NotStarted,
             stopped_in_time: true,
             lifetime: Duration::ZERO,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::actor_thread::supervision::Supervision;
+use crate::dead_letter::DeadLetterOffice;
 use crate::info::{ActorId, ActorInfo};
 use crate::mailbox::size::MailboxSize;
 use crate::trace::options::Relations;
@@ -37,6 +38,8 @@ pub(crate) struct Settings {
     /// The longest shutdown waits for all actors together.
     pub(crate) shutdown_timeout: Duration,
     pub(crate) hooks: Hooks,
+    /// Where messages that reached no handler are counted and reported.
+    pub(crate) dead_letters: DeadLetterOffice,
 }
 
 impl Settings {

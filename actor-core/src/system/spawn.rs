@@ -12,7 +12,7 @@ use crate::handle::actor_ref::ActorRef;
 use crate::info::{ActorId, ActorInfo};
 use crate::mailbox::envelope::Envelope;
 use crate::mailbox::mailbox;
-use crate::system::registry::Entry;
+use crate::system::registry::{Entry, Finished};
 use crate::system::report::ActorReport;
 use crate::system::settings::ActorOptions;
 use crate::system::ActorSystem;
@@ -119,9 +119,9 @@ impl ActorSystem {
         match finished {
             // Stopped on its own: the report is kept. The thread is ending: dropping its
             // handle (with the entry, outside the lock) detaches it.
-            Ok(entry) => drop(entry),
+            Finished::OnItsOwn(entry) => drop(entry),
             // Shutdown took the entry and waits on this report.
-            Err(report) => {
+            Finished::TakenByShutdown(report) => {
                 let _ = done.send(report);
             }
         }

@@ -13,3 +13,5 @@ pub const MESSAGING_SYSTEM_VALUE: &str = "actor-core";
 pub const MESSAGE_TYPE: &str = "actor.message.type";
 /// Nanoseconds the message waited in the mailbox before its handler started.
 pub const MAILBOX_WAIT_NS: &str = "actor.mailbox.wait_ns";
+/// Why a message reached no handler (on the `dead letter` event and span).
+pub const DEAD_LETTER_REASON: &str = "actor.dead_letter.reason";

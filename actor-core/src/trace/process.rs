@@ -8,16 +8,17 @@ use std::rc::Rc;
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::Meter;
-use opentelemetry::trace::{Link, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Link, Span as _, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 
 use crate::current;
+use crate::dead_letter::DeadLetterReason;
 use crate::info::ActorInfo;
 
 use crate::reply::ReplyError;
 use crate::trace::attribute::{
-    ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, MAILBOX_WAIT_NS, MESSAGE_TYPE,
-    MESSAGING_DESTINATION_NAME, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
+    DEAD_LETTER_REASON, ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, MAILBOX_WAIT_NS,
+    MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
     MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE, THREAD_ID, THREAD_NAME,
 };
 use crate::trace::carrier::{extract, extract_with};
@@ -75,6 +76,7 @@ impl ReceiveTracing {
             tracer: tracer.clone(),
             name: name_value.clone(),
             span_name: names::intern(format!("process {}", info.name)),
+            dead_letter_name: names::intern(format!("dead letter {}", info.name)),
             thread_id: info.thread_id as i64,
         });
         ReceiveTracing {
@@ -148,6 +150,22 @@ impl ReceiveTracing {
         }
     }
 
+    /// A message that reached no handler on this side (dropped or killed): restores its
+    /// sender's context and, with spans on, records a `dead letter <actor>` span in the
+    /// sender's trace (the sender's own span has usually ended by then).
+    pub(crate) fn dead_letter(
+        &self,
+        trace: TraceMeta,
+        message_type: &'static str,
+        reason: DeadLetterReason,
+    ) -> Context {
+        let parent = restore(&self.propagation, trace.carrier);
+        if let Some(spans) = &self.spans {
+            spans.dead_letter(&parent, message_type, reason);
+        }
+        parent
+    }
+
     /// Flushes and shuts down the actor's own pipeline, if it has one (on its thread,
     /// after the mailbox is drained).
     pub(crate) fn teardown(self) {
@@ -174,6 +192,7 @@ struct ProcessSpans {
     /// The actor's name as an attribute value.
     name: Value,
     span_name: Cow<'static, str>,
+    dead_letter_name: Cow<'static, str>,
     thread_id: i64,
 }
 
@@ -230,6 +249,23 @@ impl ProcessSpans {
                 parent.with_span(span)
             }
         }
+    }
+
+    /// Records a message that reached no handler as a span of no length under its sender.
+    fn dead_letter(&self, parent: &Context, message_type: &'static str, reason: DeadLetterReason) {
+        let mut span = self
+            .tracer
+            .span_builder(self.dead_letter_name.clone())
+            .with_kind(SpanKind::Internal)
+            .with_attributes([
+                KeyValue::new(MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE),
+                KeyValue::new(MESSAGING_DESTINATION_NAME, self.name.clone()),
+                KeyValue::new(MESSAGE_TYPE, message_type),
+                KeyValue::new(DEAD_LETTER_REASON, reason.as_str()),
+            ])
+            .start_with_context(&*self.tracer, parent);
+        span.set_status(Status::error("message not handled"));
+        span.end();
     }
 
     /// Records how the handler ended and ends the span.

@@ -11,10 +11,11 @@ use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 
 use crate::current;
+use crate::dead_letter::DeadLetterReason;
 use crate::metrics::MetricsOptions;
 use crate::trace::attribute::{
-    MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME,
-    MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE,
+    DEAD_LETTER_REASON, MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID,
+    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE,
 };
 use crate::trace::instrumentation::Instrumentation;
 use crate::trace::meta::{SendOp, Stamp, TraceCarrier, TraceMeta};
@@ -82,6 +83,26 @@ pub(crate) fn end_send_span(mut span: BoxedSpan, delivered: bool) {
         span.set_status(Status::error("message not delivered"));
     }
     span.end();
+}
+
+/// Records a refused send as a `dead letter` event on the sender's side: on its `send`
+/// span when there is one, else on the sender's active span. Returns the sender's context.
+pub(crate) fn refused_event(
+    send_span: Option<&mut BoxedSpan>,
+    reason: DeadLetterReason,
+    message_type: &'static str,
+) -> Context {
+    use opentelemetry::trace::Span as _;
+    let attributes = vec![
+        KeyValue::new(DEAD_LETTER_REASON, reason.as_str()),
+        KeyValue::new(MESSAGE_TYPE, message_type),
+    ];
+    let cx = Context::current();
+    match send_span {
+        Some(span) => span.add_event("dead letter", attributes),
+        None => cx.span().add_event("dead letter", attributes),
+    }
+    cx
 }
 
 impl Tracing {
