@@ -8,6 +8,7 @@ use opentelemetry::global::BoxedTracer;
 use crate::actor::Actor;
 use crate::handle::actor_ref::ActorRef;
 use crate::info::{ActorId, ActorInfo};
+use crate::schedule::Scheduled;
 use crate::system::ActorSystem;
 
 /// The handler's view of its actor: its own reference, its system, its tracer.
@@ -17,6 +18,8 @@ pub struct Ctx<A: Actor> {
     pub(crate) system: ActorSystem,
     pub(crate) info: Arc<ActorInfo>,
     pub(crate) tracer: Rc<BoxedTracer>,
+    /// Its timers and attached streams (`schedule/`).
+    pub(crate) scheduled: Scheduled,
 }
 
 impl<A: Actor> std::fmt::Debug for Ctx<A> {

@@ -18,6 +18,7 @@ use crate::info::ActorInfo;
 use crate::mailbox::envelope::{panic_text, Envelope};
 use crate::mailbox::MailboxRx;
 use crate::metrics::ActorMetrics;
+use crate::schedule::Scheduled;
 use crate::system::report::{ActorReport, StopReason};
 use crate::system::settings::ActorOptions;
 use crate::system::ActorSystem;
@@ -130,6 +131,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             system: self.system.clone(),
             info: self.info.clone(),
             tracer: tracing.tracer(),
+            scheduled: Scheduled::default(),
         };
         let mut counters = Counters::default();
         let mut supervisor = Supervisor::new(self.options.supervision);
@@ -152,6 +154,8 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         let mut batch = Vec::with_capacity(BATCH);
         while state.is_some() {
             if !closed && self.cell.stop_requested() {
+                // No timer fires and no stream is polled into a stopping actor.
+                cx.scheduled.stopping();
                 self.rx.close();
                 closed = true;
             }
@@ -188,6 +192,8 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 if outcome.panic.is_some() {
                     counters.panicked(metrics.as_ref());
                     state = None;
+                    // The timers of the state that is gone never fire.
+                    cx.scheduled.restarting();
                     if supervisor.allow_restart() {
                         counters.restarted(metrics.as_ref());
                         state = self
@@ -213,6 +219,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             }
             None => {
                 // Supervision gave up: refuse new messages; queued asks learn it at once.
+                cx.scheduled.stopping();
                 self.rx.close();
                 while let Some(envelope) = self.rx.recv().await {
                     counters.dropped += 1;
@@ -318,6 +325,8 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             };
             counters.last_panic = Some(panic_text(panic.as_ref()));
             counters.panicked(metrics);
+            // Timers set by a `started` that panicked never fire.
+            cx.scheduled.restarting();
             if !supervisor.allow_restart() {
                 return None;
             }

@@ -76,6 +76,15 @@ thread_local! {
     static SEND_TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
+/// The caller's context as a send captures it: the active OpenTelemetry context (with the
+/// `tracing` feature, the current `tracing` span's when it has one).
+pub(crate) fn caller_context() -> Context {
+    let cx = Context::current();
+    #[cfg(feature = "tracing")]
+    let cx = crate::trace::tracing_bridge::caller::caller_context(cx);
+    cx
+}
+
 /// Ends a `send` span, marking it Error when the message was not delivered.
 pub(crate) fn end_send_span(mut span: BoxedSpan, delivered: bool) {
     use opentelemetry::trace::Span as _;
@@ -213,6 +222,32 @@ impl Tracing {
             message_id,
         };
         (meta, send_span)
+    }
+
+    /// The trace of a message the actor sends itself on behalf of `link` (a timer that
+    /// fires, a stream item): a self-send carrying `link` as its sender's context, without
+    /// a `send` span, so its `process` span starts a new trace linked straight to `link`
+    /// (with the default [`Relation::Link`](crate::trace::Relation::Link) for self-sends)
+    /// and the scheduling trace does not grow by a span per firing.
+    pub(crate) fn capture_linked(&self, target: &Destination, link: &Context) -> TraceMeta {
+        let message_id = if self.instrumentation.is_some() && self.options.message_ids {
+            target.next_message_id()
+        } else {
+            0
+        };
+        let carrier = match &self.options.propagation {
+            Propagation::InProcess => TraceCarrier::Context(link.clone()),
+            Propagation::Carrier(propagator) => {
+                let mut headers = HashMap::new();
+                propagator.inject_context(link, &mut headers);
+                TraceCarrier::Headers(Box::new(headers))
+            }
+        };
+        TraceMeta {
+            carrier,
+            stamp: Stamp::new(true, self.timed()),
+            message_id,
+        }
     }
 
     fn with_caller_tracer<R>(&self, f: impl FnOnce(&BoxedTracer) -> R) -> R {
