@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod actors;
+pub mod scheduled;
 pub mod telemetry;
 
 #[allow(unused_imports)]

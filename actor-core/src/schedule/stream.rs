@@ -14,6 +14,7 @@ use crate::ctx::Ctx;
 use crate::handle::actor_ref::ActorRef;
 use crate::mailbox::room::Room;
 use crate::message::Message;
+use crate::reply::Reply;
 use crate::schedule::letter::deliver;
 use crate::schedule::mark::{Mark, Task};
 use crate::trace::send::caller_context;
@@ -32,6 +33,9 @@ impl StreamId {
         StreamId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
 }
+
+/// A handler may answer with the id of the stream it attached.
+impl Reply for StreamId {}
 
 impl std::fmt::Display for StreamId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
