@@ -122,3 +122,48 @@ impl Task {
         self.abort.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future as _;
+
+    use super::*;
+
+    #[test]
+    fn a_one_shot_is_active_until_its_message_is_taken() {
+        let mark = Mark::timer();
+        assert!(mark.is_active());
+        mark.sent();
+        mark.finish();
+        assert!(mark.is_active(), "its message still waits in the mailbox");
+        assert!(!mark.is_done());
+        mark.taken();
+        assert!(!mark.is_active());
+        assert!(mark.is_done());
+    }
+
+    #[test]
+    fn only_a_cancelled_timer_discards_its_queued_messages() {
+        let (timer, stream) = (Mark::timer(), Mark::stream());
+        assert!(!timer.discards() && !stream.discards());
+        timer.cancel();
+        stream.cancel();
+        assert!(timer.discards());
+        assert!(!stream.discards(), "stream items already taken are handled");
+        assert!(!timer.is_active() && !stream.is_active());
+    }
+
+    #[test]
+    fn a_wait_for_the_window_ends_when_a_message_is_taken() {
+        let mark = Mark::stream();
+        mark.sent();
+        mark.sent();
+        let wait = mark.wait_below(2);
+        let mut wait = std::pin::pin!(wait);
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        mark.taken();
+        assert!(wait.as_mut().poll(&mut cx).is_ready());
+    }
+}

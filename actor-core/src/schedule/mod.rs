@@ -70,3 +70,62 @@ impl Tasks {
         self.prune_at = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::schedule::mark::Mark;
+
+    /// Runs `f` inside a `LocalSet`, as an actor's code runs.
+    fn on_a_local_set(f: impl FnOnce()) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&runtime, async { f() });
+    }
+
+    fn task() -> Task {
+        let join = tokio::task::spawn_local(std::future::pending::<()>());
+        Task {
+            mark: Arc::new(Mark::timer()),
+            abort: join.abort_handle(),
+        }
+    }
+
+    #[test]
+    fn finished_tasks_are_pruned_and_live_ones_kept() {
+        on_a_local_set(|| {
+            let scheduled = Scheduled::default();
+            let live = task();
+            scheduled.add_timer(live.clone());
+            for _ in 0..1_000 {
+                let done = task();
+                done.mark.finish();
+                scheduled.add_timer(done);
+            }
+            assert!(scheduled.timers.borrow().list.len() <= 32);
+            scheduled.stopping();
+            assert!(
+                live.mark.is_cancelled(),
+                "the live one was kept and cancelled"
+            );
+        });
+    }
+
+    #[test]
+    fn a_restart_cancels_timers_and_keeps_streams() {
+        on_a_local_set(|| {
+            let scheduled = Scheduled::default();
+            let (timer, stream) = (task(), task());
+            scheduled.add_timer(timer.clone());
+            scheduled.add_stream(stream.clone());
+            scheduled.restarting();
+            assert!(timer.mark.is_cancelled());
+            assert!(!stream.mark.is_cancelled());
+            scheduled.stopping();
+            assert!(stream.mark.is_cancelled());
+        });
+    }
+}

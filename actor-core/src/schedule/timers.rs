@@ -22,7 +22,7 @@ pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
 ///
 /// Dropping the handle does **not** cancel the timer (as Akka's `Cancellable`): keep the
 /// handle to [`cancel`](TimerHandle::cancel) it, or let the actor's stop or restart cancel
-/// it. Clones cancel the same timer.
+/// it. Clones cancel the same timer; the handle is `Send`, so another thread may cancel too.
 #[derive(Debug, Clone)]
 pub struct TimerHandle {
     task: Task,
@@ -30,8 +30,9 @@ pub struct TimerHandle {
 
 impl TimerHandle {
     /// Cancels the timer: it fires no more, and a message it already put in the mailbox is
-    /// discarded unhandled when its turn comes. Harmless after the timer fired or was
-    /// cancelled, and after the actor stopped.
+    /// discarded unhandled when its turn comes (its `process` span, if spans are on, is
+    /// then empty). Harmless after the timer fired or was cancelled, and after the actor
+    /// stopped.
     pub fn cancel(&self) {
         self.task.cancel();
     }
