@@ -32,6 +32,7 @@ struct Counters {
     handled: u64,
     drained: u64,
     dropped: u64,
+    killed: u64,
     panics: u32,
     restarts: u32,
     /// The text of the last panic caught.
@@ -148,10 +149,16 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             Startup::Failed(why.into())
         });
         let mut closed = false;
+        let mut killed = false;
 
         let mut batch = Vec::with_capacity(BATCH);
         while state.is_some() {
-            if !closed && self.cell.stop_requested() {
+            let control = self.cell.control();
+            if control.kill() {
+                killed = true;
+                break;
+            }
+            if !closed && control.stop() {
                 self.rx.close();
                 closed = true;
             }
@@ -170,7 +177,14 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                     self.dead_letter(&tracing, envelope, DeadLetterReason::Dropped);
                     continue;
                 };
-                if closed || self.cell.stop_requested() {
+                let control = self.cell.control();
+                if control.kill() {
+                    // Killed: what is left of the batch is not handled.
+                    counters.killed += 1;
+                    self.dead_letter(&tracing, envelope, DeadLetterReason::Killed);
+                    continue;
+                }
+                if closed || control.stop() {
                     counters.drained += 1;
                 }
                 let Envelope { mut payload, trace } = envelope;
@@ -200,6 +214,14 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             self.spin.served_asks(asks);
         }
 
+        if killed {
+            // The rest of the mailbox goes to the dead letters; nothing new can arrive.
+            self.rx.close();
+            while let Some(envelope) = self.rx.recv().await {
+                counters.killed += 1;
+                self.dead_letter(&tracing, envelope, DeadLetterReason::Killed);
+            }
+        }
         let reason = match state.as_mut() {
             Some(actor) => {
                 if AssertUnwindSafe(actor.stopped(&mut cx))
@@ -209,7 +231,11 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 {
                     counters.panicked(metrics.as_ref());
                 }
-                StopReason::Requested
+                if killed {
+                    StopReason::Killed
+                } else {
+                    StopReason::Requested
+                }
             }
             None => {
                 // Supervision gave up: refuse new messages; queued asks learn it at once.
@@ -240,7 +266,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             dropped: counters.dropped,
             panics: counters.panics,
             restarts: counters.restarts,
-            killed: 0,
+            killed: counters.killed,
             dead_letters: self.cell.dead_letter_count(),
             parent: None,
             reason,
