@@ -310,3 +310,26 @@ async fn a_fired_message_starts_a_trace_linked_to_the_span_that_set_the_timer() 
     assert_eq!(in_request, 5, "request, two sends, two processes");
     assert_all_exported(&telemetry, &store);
 }
+
+#[test]
+fn a_kill_cancels_the_timers_too() {
+    let system = system();
+    let (actor, events) = timed(&system, "killed");
+    actor
+        .blocking_tell(Every {
+            period: MS,
+            cancel_at: u32::MAX,
+        })
+        .unwrap();
+    events_until(&events, "tick 2");
+    actor.kill();
+    let report = actor.blocking_wait_stopped().expect("a report");
+    assert_eq!(report.reason, StopReason::Killed);
+    assert_eq!(report.panics, 0);
+    // A tick queued at the kill is one of the killed (a dead letter, not lost silently);
+    // none comes after it.
+    assert_eq!(report.dead_letters, report.killed);
+    let rest = events.try_iter().collect::<Vec<_>>();
+    assert_eq!(rest.last().unwrap(), "stopped active=[false]");
+    system.blocking_shutdown();
+}

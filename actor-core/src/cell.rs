@@ -1,6 +1,6 @@
 //! The shared, type-independent part of an actor: identity, stop flag, counters.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,27 @@ pub(crate) enum Startup {
     Failed(Arc<str>),
 }
 
+/// Control bit: stop after draining the mailbox.
+const STOP: u8 = 1;
+/// Control bit: stop after the message in hand, without draining.
+const KILL: u8 = 2;
+
+/// The control requests of an actor, as read once by its receive loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Control(u8);
+
+impl Control {
+    /// A stop (or a kill) was requested.
+    pub(crate) fn stop(self) -> bool {
+        self.0 & STOP != 0
+    }
+
+    /// A kill was requested.
+    pub(crate) fn kill(self) -> bool {
+        self.0 & KILL != 0
+    }
+}
+
 /// State shared by every reference to one actor and by its receive loop.
 pub(crate) struct ActorCell {
     pub(crate) id: ActorId,
@@ -33,7 +54,8 @@ pub(crate) struct ActorCell {
     pub(crate) settings: Arc<Settings>,
     /// What the `send` spans say about this actor.
     pub(crate) destination: Destination,
-    stop_requested: AtomicBool,
+    /// Control requests, outside the mailbox: [`STOP`] and [`KILL`] bits.
+    control: AtomicU8,
     /// The places of a bounded mailbox: a stop request ends every wait for one.
     room: Option<Arc<Room>>,
     /// Whether the actor started, for [`ActorRef::wait_started`](crate::ActorRef::wait_started).
@@ -70,7 +92,7 @@ impl ActorCell {
             name,
             settings,
             destination,
-            stop_requested: AtomicBool::new(false),
+            control: AtomicU8::new(0),
             room,
             startup: tokio::sync::watch::Sender::new(Startup::Starting),
             wake: Notify::new(),
@@ -121,16 +143,31 @@ impl ActorCell {
     /// Asks the receive loop to stop: refuse new messages, drain the queued ones, stop.
     /// Senders waiting for room get their messages back at once.
     pub(crate) fn request_stop(&self) {
-        self.stop_requested.store(true, Ordering::Release);
+        self.request(STOP);
+    }
+
+    /// Asks the receive loop to end after the message in hand: new messages are refused,
+    /// the queued ones go to the dead letters. Overrides a stop request's drain.
+    pub(crate) fn request_kill(&self) {
+        self.request(STOP | KILL);
+    }
+
+    fn request(&self, bits: u8) {
+        self.control.fetch_or(bits, Ordering::AcqRel);
         if let Some(room) = &self.room {
             room.close();
         }
         self.wake.notify_one();
     }
 
-    /// Whether a stop was requested.
+    /// Whether a stop (or a kill) was requested.
     pub(crate) fn stop_requested(&self) -> bool {
-        self.stop_requested.load(Ordering::Acquire)
+        self.control.load(Ordering::Acquire) & STOP != 0
+    }
+
+    /// The control requests so far, read once (see [`Control`]).
+    pub(crate) fn control(&self) -> Control {
+        Control(self.control.load(Ordering::Acquire))
     }
 
     /// How long an ask should spin for its reply before awaiting it.

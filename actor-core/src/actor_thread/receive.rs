@@ -33,6 +33,7 @@ struct Counters {
     handled: u64,
     drained: u64,
     dropped: u64,
+    killed: u64,
     panics: u32,
     restarts: u32,
     /// The text of the last panic caught.
@@ -150,10 +151,18 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             Startup::Failed(why.into())
         });
         let mut closed = false;
+        let mut killed = false;
 
         let mut batch = Vec::with_capacity(BATCH);
         while state.is_some() {
-            if !closed && self.cell.stop_requested() {
+            let control = self.cell.control();
+            if control.kill() {
+                // No timer fires and no stream is polled into a killed actor.
+                cx.scheduled.stopping();
+                killed = true;
+                break;
+            }
+            if !closed && control.stop() {
                 // No timer fires and no stream is polled into a stopping actor.
                 cx.scheduled.stopping();
                 self.rx.close();
@@ -174,7 +183,14 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                     self.dead_letter(&tracing, envelope, DeadLetterReason::Dropped);
                     continue;
                 };
-                if closed || self.cell.stop_requested() {
+                let control = self.cell.control();
+                if control.kill() {
+                    // Killed: what is left of the batch is not handled.
+                    counters.killed += 1;
+                    self.dead_letter(&tracing, envelope, DeadLetterReason::Killed);
+                    continue;
+                }
+                if closed || control.stop() {
                     counters.drained += 1;
                 }
                 let Envelope { mut payload, trace } = envelope;
@@ -206,6 +222,14 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             self.spin.served_asks(asks);
         }
 
+        if killed {
+            // The rest of the mailbox goes to the dead letters; nothing new can arrive.
+            self.rx.close();
+            while let Some(envelope) = self.rx.recv().await {
+                counters.killed += 1;
+                self.dead_letter(&tracing, envelope, DeadLetterReason::Killed);
+            }
+        }
         let reason = match state.as_mut() {
             Some(actor) => {
                 if AssertUnwindSafe(actor.stopped(&mut cx))
@@ -215,7 +239,11 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 {
                     counters.panicked(metrics.as_ref());
                 }
-                StopReason::Requested
+                if killed {
+                    StopReason::Killed
+                } else {
+                    StopReason::Requested
+                }
             }
             None => {
                 // Supervision gave up: refuse new messages; queued asks learn it at once.
@@ -247,7 +275,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             dropped: counters.dropped,
             panics: counters.panics,
             restarts: counters.restarts,
-            killed: 0,
+            killed: counters.killed,
             dead_letters: self.cell.dead_letter_count(),
             parent: None,
             reason,

@@ -67,6 +67,16 @@ impl<A: Actor> ActorRef<A> {
         self.cell.request_stop();
     }
 
+    /// Kills the actor: it ends after the message it is handling (if any), and the
+    /// messages still queued are not handled: each goes to the dead letters (an asker
+    /// gets [`AskError::Dropped`]) and is counted in the report's `killed`. The request
+    /// travels outside the mailbox, so it is seen at once however full the mailbox is.
+    /// New messages are refused. The actor's `stopped` hook and teardown still run.
+    /// Does not wait: [`wait_stopped`](ActorRef::wait_stopped) returns the report.
+    pub fn kill(&self) {
+        self.cell.request_kill();
+    }
+
     /// Waits until the actor has started: its factory built the state and its `started`
     /// hook ran. Fails with [`SpawnError::StartFailed`] when they kept panicking beyond
     /// the restart limit (the actor is then stopped; its queued asks were told
@@ -143,6 +153,7 @@ impl<A: Actor> ActorRef<A> {
         M: Message,
     {
         if self.cell.stop_requested() {
+            self.refused_at_once::<M>();
             return Err(SendError::Closed(msg));
         }
         let from_self = current::actor() == Some(self.cell.id);
@@ -164,6 +175,19 @@ impl<A: Actor> ActorRef<A> {
             send_span,
             from_self,
         })
+    }
+
+    /// Records a send refused before it began (the actor was asked to stop): counted in
+    /// the metrics and in the dead letters, an event on the sender's span.
+    #[cold]
+    fn refused_at_once<M: Message>(&self) {
+        if let Some(counts) = &self.cell.sent {
+            counts.count(Err(NoRoom::Closed));
+        }
+        let message_type = std::any::type_name::<M>();
+        let cx = refused_event(None, DeadLetterReason::Closed, message_type);
+        self.cell
+            .dead_letter(message_type, DeadLetterReason::Closed, true, cx);
     }
 
     /// Puts the envelope into the mailbox when it got a place, ends the `send` span, and

@@ -159,6 +159,11 @@ impl<A: Actor> Pool<A> {
         self.workers.iter().for_each(ActorRef::stop);
     }
 
+    /// Kills every worker (see [`ActorRef::kill`]): each ends after the message in hand.
+    pub fn kill(&self) {
+        self.workers.iter().for_each(ActorRef::kill);
+    }
+
     /// The workers to try for one message, the chosen one first.
     fn candidates(&self) -> impl Iterator<Item = &ActorRef<A>> {
         let n = self.workers.len();

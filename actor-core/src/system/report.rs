@@ -19,7 +19,7 @@ pub enum StopReason {
     /// It never started: its factory or `started` hook panicked beyond the restart limit,
     /// or its thread could not build its runtime. Queued asks were told (`Dropped`).
     NotStarted,
-    /// It was killed (`ActorRef::kill`): it ended after the
+    /// It was killed ([`ActorRef::kill`](crate::ActorRef::kill)): it ended after the
     /// message in hand; the queued ones went to the dead letters (counted in `killed`).
     Killed,
     /// It supervised children whose failures went beyond its restart intensity: it stopped
