@@ -68,7 +68,7 @@ async fn kill_on_a_flooded_actor_ends_after_the_message_in_hand_and_counts_the_r
         report.dead_letters, 10_001,
         "the killed ones and the refused one"
     );
-    let letters = letters.lock().unwrap();
+    let letters = letters.lock().unwrap().clone();
     let killed = letters
         .iter()
         .filter(|l| l.reason == DeadLetterReason::Killed)
@@ -78,7 +78,6 @@ async fn kill_on_a_flooded_actor_ends_after_the_message_in_hand_and_counts_the_r
         .iter()
         .all(|l| l.actor == probe.id() && l.message_type == push()));
     assert!(letters.iter().filter(|l| !l.returned).count() == 10_000);
-    drop(letters);
     assert_eq!(system.dead_letters(), 10_001);
     let report = system.shutdown().await;
     assert_eq!(
@@ -209,12 +208,11 @@ async fn messages_queued_when_supervision_gives_up_are_dead_letters() {
     let report = probe.wait_stopped().await.unwrap();
     assert_eq!(report.reason, StopReason::Failed);
     assert_eq!(report.dropped, 10);
-    let letters = letters.lock().unwrap();
+    let letters = letters.lock().unwrap().clone();
     assert_eq!(letters.len(), 10);
     assert!(letters
         .iter()
         .all(|l| l.reason == DeadLetterReason::Dropped && !l.returned && l.message_type == push()));
-    drop(letters);
     system.shutdown().await;
 }
 
@@ -274,7 +272,7 @@ async fn dead_letters_carry_the_senders_context_and_show_in_its_trace() {
     system.shutdown().await;
     telemetry.shutdown().unwrap();
 
-    let letters = letters.lock().unwrap();
+    let letters = letters.lock().unwrap().clone();
     assert_eq!(letters.len(), 3, "one refused, two killed");
     for letter in letters.iter() {
         assert_eq!(
