@@ -1,7 +1,7 @@
 //! The shared, type-independent part of an actor: identity, stop flag, counters.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -12,9 +12,10 @@ use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::info::ActorId;
 use crate::mailbox::room::Room;
 use crate::metrics::SentCounts;
-use crate::system::report::ActorReport;
+use crate::system::report::{ActorReport, StopReason};
 use crate::system::settings::Settings;
 use crate::trace::send::Destination;
+use crate::watch::WatchList;
 
 /// How far an actor got in starting (its first state built and `started` run).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +51,11 @@ pub(crate) struct ActorCell {
     dead_letters: AtomicU64,
     /// The actor's final report, once its thread has finished.
     pub(crate) ended: tokio::sync::watch::Sender<Option<Arc<ActorReport>>>,
+    /// Who is told when this actor ends, and whom it watches (see [`crate::watch`]).
+    pub(crate) watch: Arc<WatchList>,
+    /// Why a stop was requested, when it is not an ordinary stop (a linked actor failed).
+    /// Read once, when the loop ends.
+    stop_reason: Mutex<Option<StopReason>>,
 }
 
 impl ActorCell {
@@ -67,7 +73,7 @@ impl ActorCell {
             .then(|| Arc::new(SentCounts::default()));
         ActorCell {
             id,
-            name,
+            name: name.clone(),
             settings,
             destination,
             stop_requested: AtomicBool::new(false),
@@ -79,6 +85,8 @@ impl ActorCell {
             sent,
             dead_letters: AtomicU64::new(0),
             ended: tokio::sync::watch::Sender::new(None),
+            watch: Arc::new(WatchList::new(id, name)),
+            stop_reason: Mutex::new(None),
         }
     }
 
@@ -126,6 +134,21 @@ impl ActorCell {
             room.close();
         }
         self.wake.notify_one();
+    }
+
+    /// Asks the receive loop to stop like [`request_stop`](ActorCell::request_stop), and
+    /// to report `reason` (the first one given wins).
+    pub(crate) fn request_stop_because(&self, reason: StopReason) {
+        {
+            let mut why = self.stop_reason.lock().unwrap_or_else(|e| e.into_inner());
+            why.get_or_insert(reason);
+        }
+        self.request_stop();
+    }
+
+    /// The reason given with the stop request, if one was.
+    pub(crate) fn stop_reason(&self) -> Option<StopReason> {
+        *self.stop_reason.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether a stop was requested.

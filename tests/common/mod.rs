@@ -6,6 +6,7 @@
 
 pub mod actors;
 pub mod telemetry;
+pub mod watching;
 
 #[allow(unused_imports)]
 pub use actors::*;

@@ -84,7 +84,12 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
                 ActorReport::failed_to_start(cell.id, cell.name.to_string())
             }
         };
-        cell.set_ended(&report);
+        // Watchers first (a shutdown waiting for this report then finds their notices
+        // queued), the registry next (the name is free), and only then the end that
+        // `wait_stopped` sees.
+        crate::watch::ctx::end(&cell, report.reason);
+        let ended = report.clone();
         on_finish(report);
+        cell.set_ended(&ended);
     }
 }

@@ -209,7 +209,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 {
                     counters.panicked(metrics.as_ref());
                 }
-                StopReason::Requested
+                self.cell.stop_reason().unwrap_or(StopReason::Requested)
             }
             None => {
                 // Supervision gave up: refuse new messages; queued asks learn it at once.
