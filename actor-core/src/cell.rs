@@ -1,6 +1,6 @@
 //! The shared, type-independent part of an actor: identity, stop flag, counters.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +25,12 @@ pub(crate) enum Startup {
     /// Why it never started.
     Failed(Arc<str>),
 }
+
+/// A control flag: the parent's strategy asks this actor to restart (gracefully, between
+/// messages).
+pub(crate) const RESTART: u8 = 1;
+/// A control flag: a child failed beyond this actor's restart intensity; it must fail.
+pub(crate) const ESCALATED: u8 = 2;
 
 /// State shared by every reference to one actor and by its receive loop.
 pub(crate) struct ActorCell {
@@ -56,6 +62,11 @@ pub(crate) struct ActorCell {
     /// Why a stop was requested, when it is not an ordinary stop (a linked actor failed).
     /// Read once, when the loop ends.
     stop_reason: Mutex<Option<StopReason>>,
+    /// Requests from the supervision tree ([`RESTART`], [`ESCALATED`]), outside the user
+    /// queue; the receive loop looks once per batch.
+    control: AtomicU8,
+    /// Graceful restarts done (the one-for-all order waits for each).
+    pub(crate) restarted: tokio::sync::watch::Sender<u64>,
 }
 
 impl ActorCell {
@@ -87,6 +98,8 @@ impl ActorCell {
             ended: tokio::sync::watch::Sender::new(None),
             watch: Arc::new(WatchList::new(id, name)),
             stop_reason: Mutex::new(None),
+            control: AtomicU8::new(0),
+            restarted: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -149,6 +162,21 @@ impl ActorCell {
     /// The reason given with the stop request, if one was.
     pub(crate) fn stop_reason(&self) -> Option<StopReason> {
         *self.stop_reason.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets a control flag ([`RESTART`], [`ESCALATED`]) and wakes the receive loop.
+    pub(crate) fn request_control(&self, flag: u8) {
+        self.control.fetch_or(flag, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Takes the control flags set since the last look (one relaxed load when none is).
+    #[inline]
+    pub(crate) fn take_control(&self) -> u8 {
+        if self.control.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.control.swap(0, Ordering::Acquire)
     }
 
     /// Whether a stop was requested.

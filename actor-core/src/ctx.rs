@@ -9,6 +9,7 @@ use crate::actor::Actor;
 use crate::handle::actor_ref::ActorRef;
 use crate::info::{ActorId, ActorInfo};
 use crate::system::ActorSystem;
+use crate::tree::node::Node;
 
 /// The handler's view of its actor: its own reference, its system, its tracer.
 /// Lives on the actor's thread.
@@ -17,6 +18,8 @@ pub struct Ctx<A: Actor> {
     pub(crate) system: ActorSystem,
     pub(crate) info: Arc<ActorInfo>,
     pub(crate) tracer: Rc<BoxedTracer>,
+    /// This actor's place in its supervision tree (for `spawn_child`).
+    pub(crate) node: Arc<Node>,
 }
 
 impl<A: Actor> std::fmt::Debug for Ctx<A> {

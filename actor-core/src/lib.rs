@@ -71,6 +71,7 @@ mod reply;
 mod system;
 mod timer;
 pub mod trace;
+mod tree;
 mod watch;
 
 pub use actor::{Actor, Handler};
@@ -91,6 +92,7 @@ pub use reply::{Reply, ReplyError};
 pub use system::builder::{ActorBuilder, ActorSystemBuilder};
 pub use system::report::{ActorReport, ShutdownReport, StopReason};
 pub use system::ActorSystem;
+pub use tree::strategy::{RestartScope, SupervisionStrategy};
 pub use watch::Terminated;
 
 /// Re-export of the OpenTelemetry API crate this crate is built against.

@@ -6,6 +6,7 @@
 
 pub mod actors;
 pub mod telemetry;
+pub mod tree;
 pub mod watching;
 
 #[allow(unused_imports)]

@@ -15,10 +15,14 @@ use crate::mailbox::MailboxRx;
 use crate::system::report::ActorReport;
 use crate::system::settings::ActorOptions;
 use crate::system::ActorSystem;
+use crate::tree::node::Node;
 
 pub(crate) mod receive;
+mod restarts;
+mod run;
 pub(crate) mod spin;
 pub(crate) mod supervision;
+mod tree;
 
 /// What the thread does with its final report (hands it to the system's registry).
 pub(crate) type OnFinish = Box<dyn FnOnce(ActorReport) + Send>;
@@ -39,10 +43,11 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
         options: ActorOptions,
         info: Arc<ActorInfo>,
         system: ActorSystem,
+        node: Arc<Node>,
         on_finish: OnFinish,
     ) -> Self {
         ActorThread {
-            body: Body::new(myself, rx, factory, options, info, system),
+            body: Body::new(myself, rx, factory, options, info, system, node),
             on_finish,
         }
     }
@@ -67,6 +72,7 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
         }
         let started = Instant::now();
         let cell = body.cell().clone();
+        let parent = body.parent();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();
@@ -88,6 +94,9 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
         // queued), the registry next (the name is free), and only then the end that
         // `wait_stopped` sees.
         crate::watch::ctx::end(&cell, report.reason);
+        if let Some(parent) = parent {
+            parent.remove_child(cell.id);
+        }
         let ended = report.clone();
         on_finish(report);
         cell.set_ended(&ended);

@@ -16,6 +16,7 @@ use crate::system::registry::{Entry, Finished};
 use crate::system::report::ActorReport;
 use crate::system::settings::ActorOptions;
 use crate::system::ActorSystem;
+use crate::tree::node::Node;
 
 /// Ids are unique per process, across systems.
 static NEXT_ACTOR_ID: AtomicU64 = AtomicU64::new(1);
@@ -44,6 +45,7 @@ impl ActorSystem {
         &self,
         name: String,
         options: ActorOptions,
+        parent: Option<Arc<Node>>,
         factory: F,
     ) -> Result<ActorRef<A>, SpawnError>
     where
@@ -70,18 +72,26 @@ impl ActorSystem {
             cell: cell.clone(),
             tx,
         };
+        let node = Arc::new(Node::new(&cell, parent.clone(), options.strategy));
         let (done_tx, done_rx) = oneshot::channel();
         self.registry().register(
             id,
             Entry {
                 name: name.clone(),
-                cell,
+                cell: cell.clone(),
                 handle: Box::new(myself.clone()),
                 done: Some(done_rx),
                 thread: None,
                 depends_on: options.depends_on.clone(),
+                parent: parent.as_ref().map(|p| p.id),
             },
         )?;
+        if let Some(parent) = &parent {
+            if let Err(e) = parent.add_child(cell.clone()) {
+                drop(self.registry().forget(id));
+                return Err(e);
+            }
+        }
         let info = Arc::new(ActorInfo {
             id,
             name: name.clone(),
@@ -98,6 +108,7 @@ impl ActorSystem {
             options,
             info,
             self.handle(),
+            node,
             on_finish,
         );
         match thread.start() {
@@ -106,6 +117,9 @@ impl ActorSystem {
                 Ok(myself)
             }
             Err(e) => {
+                if let Some(parent) = &parent {
+                    parent.remove_child(id);
+                }
                 drop(self.registry().forget(id));
                 Err(SpawnError::Thread(e))
             }
