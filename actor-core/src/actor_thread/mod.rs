@@ -1,21 +1,13 @@
 //! An actor's OS thread: named after the actor, optionally bound to a CPU core, running
 //! its own `current_thread` runtime and `LocalSet`, in which the [`receive`] loop runs.
 
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::actor::Actor;
 use crate::actor_thread::receive::Body;
 use crate::cell::Startup;
-use crate::handle::actor_ref::ActorRef;
-use crate::info::ActorInfo;
-use crate::mailbox::envelope::Envelope;
-use crate::mailbox::MailboxRx;
 use crate::system::report::ActorReport;
-use crate::system::settings::ActorOptions;
-use crate::system::ActorSystem;
-use crate::tree::node::Node;
 
 pub(crate) mod receive;
 mod restarts;
@@ -34,22 +26,9 @@ pub(crate) struct ActorThread<A: Actor, F> {
 }
 
 impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
-    /// The thread of the actor `myself`, whose mailbox is `rx` and whose state `factory`
-    /// builds; `system` is a handle that does not keep the system alive.
-    pub(crate) fn new(
-        myself: ActorRef<A>,
-        rx: MailboxRx<Envelope<A>>,
-        factory: F,
-        options: ActorOptions,
-        info: Arc<ActorInfo>,
-        system: ActorSystem,
-        node: Arc<Node>,
-        on_finish: OnFinish,
-    ) -> Self {
-        ActorThread {
-            body: Body::new(myself, rx, factory, options, info, system, node),
-            on_finish,
-        }
+    /// The thread that runs `body` and hands its final report to `on_finish`.
+    pub(crate) fn new(body: Body<A, F>, on_finish: OnFinish) -> Self {
+        ActorThread { body, on_finish }
     }
 
     /// Starts the OS thread, named after the actor.

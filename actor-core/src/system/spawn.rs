@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::actor::Actor;
+use crate::actor_thread::receive::Body;
 use crate::actor_thread::ActorThread;
 use crate::cell::ActorCell;
 use crate::current;
@@ -101,7 +102,7 @@ impl ActorSystem {
         });
         let system = self.handle();
         let on_finish = Box::new(move |report: ActorReport| system.actor_finished(report, done_tx));
-        let thread = ActorThread::new(
+        let body = Body::new(
             myself.clone(),
             rx,
             factory,
@@ -109,8 +110,8 @@ impl ActorSystem {
             info,
             self.handle(),
             node,
-            on_finish,
         );
+        let thread = ActorThread::new(body, on_finish);
         match thread.start() {
             Ok(handle) => {
                 self.registry().set_thread(id, handle);
