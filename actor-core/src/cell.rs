@@ -1,7 +1,7 @@
 //! The shared, type-independent part of an actor: identity, stop flag, counters.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -12,9 +12,10 @@ use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::info::ActorId;
 use crate::mailbox::room::Room;
 use crate::metrics::SentCounts;
-use crate::system::report::ActorReport;
+use crate::system::report::{ActorReport, StopReason};
 use crate::system::settings::Settings;
 use crate::trace::send::Destination;
+use crate::watch::WatchList;
 
 /// How far an actor got in starting (its first state built and `started` run).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +47,12 @@ impl Control {
     }
 }
 
+/// A control flag: the parent's strategy asks this actor to restart (gracefully, between
+/// messages).
+pub(crate) const RESTART: u8 = 1;
+/// A control flag: a child failed beyond this actor's restart intensity; it must fail.
+pub(crate) const ESCALATED: u8 = 2;
+
 /// State shared by every reference to one actor and by its receive loop.
 pub(crate) struct ActorCell {
     pub(crate) id: ActorId,
@@ -72,6 +79,16 @@ pub(crate) struct ActorCell {
     dead_letters: AtomicU64,
     /// The actor's final report, once its thread has finished.
     pub(crate) ended: tokio::sync::watch::Sender<Option<Arc<ActorReport>>>,
+    /// Who is told when this actor ends, and whom it watches (see [`crate::watch`]).
+    pub(crate) watch: Arc<WatchList>,
+    /// Why a stop was requested, when it is not an ordinary stop (a linked actor failed).
+    /// Read once, when the loop ends.
+    stop_reason: Mutex<Option<StopReason>>,
+    /// Requests from the supervision tree ([`RESTART`], [`ESCALATED`]), outside the user
+    /// queue; the receive loop looks once per batch.
+    tree_control: AtomicU8,
+    /// Graceful restarts done (the one-for-all order waits for each).
+    pub(crate) restarted: tokio::sync::watch::Sender<u64>,
 }
 
 impl ActorCell {
@@ -89,7 +106,7 @@ impl ActorCell {
             .then(|| Arc::new(SentCounts::default()));
         ActorCell {
             id,
-            name,
+            name: name.clone(),
             settings,
             destination,
             control: AtomicU8::new(0),
@@ -101,6 +118,10 @@ impl ActorCell {
             sent,
             dead_letters: AtomicU64::new(0),
             ended: tokio::sync::watch::Sender::new(None),
+            watch: Arc::new(WatchList::new(id, name)),
+            stop_reason: Mutex::new(None),
+            tree_control: AtomicU8::new(0),
+            restarted: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -158,6 +179,36 @@ impl ActorCell {
             room.close();
         }
         self.wake.notify_one();
+    }
+
+    /// Asks the receive loop to stop like [`request_stop`](ActorCell::request_stop), and
+    /// to report `reason` (the first one given wins).
+    pub(crate) fn request_stop_because(&self, reason: StopReason) {
+        {
+            let mut why = self.stop_reason.lock().unwrap_or_else(|e| e.into_inner());
+            why.get_or_insert(reason);
+        }
+        self.request_stop();
+    }
+
+    /// The reason given with the stop request, if one was.
+    pub(crate) fn stop_reason(&self) -> Option<StopReason> {
+        *self.stop_reason.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets a control flag ([`RESTART`], [`ESCALATED`]) and wakes the receive loop.
+    pub(crate) fn request_control(&self, flag: u8) {
+        self.tree_control.fetch_or(flag, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Takes the control flags set since the last look (one relaxed load when none is).
+    #[inline]
+    pub(crate) fn take_control(&self) -> u8 {
+        if self.tree_control.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        self.tree_control.swap(0, Ordering::Acquire)
     }
 
     /// Whether a stop (or a kill) was requested.

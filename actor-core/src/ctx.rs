@@ -10,6 +10,7 @@ use crate::handle::actor_ref::ActorRef;
 use crate::info::{ActorId, ActorInfo};
 use crate::schedule::Scheduled;
 use crate::system::ActorSystem;
+use crate::tree::node::Node;
 
 /// The handler's view of its actor: its own reference, its system, its tracer.
 /// Lives on the actor's thread.
@@ -20,6 +21,8 @@ pub struct Ctx<A: Actor> {
     pub(crate) tracer: Rc<BoxedTracer>,
     /// Its timers and attached streams (`schedule/`).
     pub(crate) scheduled: Scheduled,
+    /// This actor's place in its supervision tree (for `spawn_child`).
+    pub(crate) node: Arc<Node>,
 }
 
 impl<A: Actor> std::fmt::Debug for Ctx<A> {

@@ -124,6 +124,10 @@ pub enum SpawnError {
     /// restart limit (from [`ActorRef::wait_started`](crate::ActorRef::wait_started)).
     #[error("the actor failed to start: {0}")]
     StartFailed(String),
+    /// `spawn_child` was called by an actor that has stopped (from its `stopped` hook):
+    /// its children were already stopped.
+    #[error("the parent `{0}` has stopped and takes no more children")]
+    ParentStopped(String),
     /// The OS refused to start the actor's thread.
     #[error("could not start the actor thread: {0}")]
     Thread(#[from] std::io::Error),

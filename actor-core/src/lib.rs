@@ -72,6 +72,8 @@ mod schedule;
 mod system;
 mod timer;
 pub mod trace;
+mod tree;
+mod watch;
 
 pub use actor::{Actor, Handler};
 pub use actor_thread::supervision::Supervision;
@@ -93,6 +95,8 @@ pub use schedule::timers::{TimerHandle, MIN_INTERVAL};
 pub use system::builder::{ActorBuilder, ActorSystemBuilder};
 pub use system::report::{ActorReport, ShutdownReport, StopReason};
 pub use system::ActorSystem;
+pub use tree::strategy::{RestartScope, SupervisionStrategy};
+pub use watch::Terminated;
 
 /// Re-export of the OpenTelemetry API crate this crate is built against.
 pub use opentelemetry;

@@ -7,6 +7,8 @@
 pub mod actors;
 pub mod scheduled;
 pub mod telemetry;
+pub mod tree;
+pub mod watching;
 
 #[allow(unused_imports)]
 pub use actors::*;

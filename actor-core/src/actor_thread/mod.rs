@@ -1,24 +1,20 @@
 //! An actor's OS thread: named after the actor, optionally bound to a CPU core, running
 //! its own `current_thread` runtime and `LocalSet`, in which the [`receive`] loop runs.
 
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::actor::Actor;
 use crate::actor_thread::receive::Body;
 use crate::cell::Startup;
-use crate::handle::actor_ref::ActorRef;
-use crate::info::ActorInfo;
-use crate::mailbox::envelope::Envelope;
-use crate::mailbox::MailboxRx;
 use crate::system::report::ActorReport;
-use crate::system::settings::ActorOptions;
-use crate::system::ActorSystem;
 
 pub(crate) mod receive;
+mod restarts;
+mod run;
 pub(crate) mod spin;
 pub(crate) mod supervision;
+mod tree;
 
 /// What the thread does with its final report (hands it to the system's registry).
 pub(crate) type OnFinish = Box<dyn FnOnce(ActorReport) + Send>;
@@ -30,21 +26,9 @@ pub(crate) struct ActorThread<A: Actor, F> {
 }
 
 impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
-    /// The thread of the actor `myself`, whose mailbox is `rx` and whose state `factory`
-    /// builds; `system` is a handle that does not keep the system alive.
-    pub(crate) fn new(
-        myself: ActorRef<A>,
-        rx: MailboxRx<Envelope<A>>,
-        factory: F,
-        options: ActorOptions,
-        info: Arc<ActorInfo>,
-        system: ActorSystem,
-        on_finish: OnFinish,
-    ) -> Self {
-        ActorThread {
-            body: Body::new(myself, rx, factory, options, info, system),
-            on_finish,
-        }
+    /// The thread that runs `body` and hands its final report to `on_finish`.
+    pub(crate) fn new(body: Body<A, F>, on_finish: OnFinish) -> Self {
+        ActorThread { body, on_finish }
     }
 
     /// Starts the OS thread, named after the actor.
@@ -67,6 +51,7 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
         }
         let started = Instant::now();
         let cell = body.cell().clone();
+        let parent = body.parent();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build();
@@ -84,7 +69,15 @@ impl<A: Actor, F: Fn() -> A + Send + 'static> ActorThread<A, F> {
                 ActorReport::failed_to_start(cell.id, cell.name.to_string())
             }
         };
-        cell.set_ended(&report);
+        // Watchers first (a shutdown waiting for this report then finds their notices
+        // queued), the registry next (the name is free), and only then the end that
+        // `wait_stopped` sees.
+        crate::watch::ctx::end(&cell, report.reason);
+        if let Some(parent) = parent {
+            parent.remove_child(cell.id);
+        }
+        let ended = report.clone();
         on_finish(report);
+        cell.set_ended(&ended);
     }
 }

@@ -8,8 +8,9 @@ use std::time::Instant;
 use futures::FutureExt;
 
 use crate::actor::Actor;
+use crate::actor_thread::restarts::Supervisor;
+use crate::actor_thread::run::{Counters, Run};
 use crate::actor_thread::spin::{spin_until, Adaptive};
-use crate::actor_thread::supervision::Supervisor;
 use crate::cell::{ActorCell, Startup};
 use crate::ctx::Ctx;
 use crate::dead_letter::DeadLetterReason;
@@ -23,45 +24,15 @@ use crate::system::report::{ActorReport, StopReason};
 use crate::system::settings::ActorOptions;
 use crate::system::ActorSystem;
 use crate::trace::process::ReceiveTracing;
+use crate::tree::node::Node;
 
 /// Most envelopes taken from the mailbox at once.
 const BATCH: usize = 64;
 
-/// Counters that end up in the actor's report.
-#[derive(Default)]
-struct Counters {
-    handled: u64,
-    drained: u64,
-    dropped: u64,
-    killed: u64,
-    panics: u32,
-    restarts: u32,
-    /// The text of the last panic caught.
-    last_panic: Option<String>,
-}
-
-impl Counters {
-    /// Counts a panic caught, for the report and the metrics.
-    fn panicked(&mut self, metrics: Option<&ActorMetrics>) {
-        self.panics += 1;
-        if let Some(metrics) = metrics {
-            metrics.panicked();
-        }
-    }
-
-    /// Counts a restart, for the report and the metrics.
-    fn restarted(&mut self, metrics: Option<&ActorMetrics>) {
-        self.restarts += 1;
-        if let Some(metrics) = metrics {
-            metrics.restarted();
-        }
-    }
-}
-
 /// The receive loop's state, which lives inside the actor's runtime.
 pub(crate) struct Body<A: Actor, F> {
     spin: Adaptive,
-    cell: Arc<ActorCell>,
+    pub(super) cell: Arc<ActorCell>,
     rx: MailboxRx<Envelope<A>>,
     myself: ActorRef<A>,
     factory: F,
@@ -69,6 +40,8 @@ pub(crate) struct Body<A: Actor, F> {
     info: Arc<ActorInfo>,
     /// A handle that does not keep the system alive.
     system: ActorSystem,
+    /// This actor's place in its supervision tree.
+    pub(super) node: Arc<Node>,
 }
 
 impl<A: Actor, F: Fn() -> A> Body<A, F> {
@@ -79,6 +52,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         options: ActorOptions,
         info: Arc<ActorInfo>,
         system: ActorSystem,
+        node: Arc<Node>,
     ) -> Self {
         Body {
             spin: Adaptive::new(myself.cell.settings.spin),
@@ -89,7 +63,13 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             options,
             info,
             system,
+            node,
         }
+    }
+
+    /// The parent's node, if this actor is a child.
+    pub(crate) fn parent(&self) -> Option<Arc<Node>> {
+        self.node.parent.clone()
     }
 
     /// Where the actor's thread is bound, if anywhere.
@@ -133,9 +113,10 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             info: self.info.clone(),
             tracer: tracing.tracer(),
             scheduled: Scheduled::default(),
+            node: self.node.clone(),
         };
         let mut counters = Counters::default();
-        let mut supervisor = Supervisor::new(self.options.supervision);
+        let mut supervisor = Supervisor::new(self.options.supervision, self.cell.id, self.parent());
         let mut state = self
             .build_state(&mut cx, &mut supervisor, &mut counters, metrics.as_ref())
             .await;
@@ -152,17 +133,33 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         });
         let mut closed = false;
         let mut killed = false;
+        // A child failed beyond this actor's restart intensity, and no parent restarted it.
+        let mut escalated = false;
 
         let mut batch = Vec::with_capacity(BATCH);
         while state.is_some() {
-            let control = self.cell.control();
-            if control.kill() {
+            let control = self.cell.take_control();
+            if control != 0 {
+                let mut run = Run {
+                    cx: &mut cx,
+                    supervisor: &mut supervisor,
+                    counters: &mut counters,
+                    metrics: metrics.as_ref(),
+                    tracing: &tracing,
+                };
+                let (next, gave_up) = self.on_control(control, state.take(), &mut run).await;
+                state = next;
+                escalated |= gave_up;
+                continue;
+            }
+            let requests = self.cell.control();
+            if requests.kill() {
                 // No timer fires and no stream is polled into a killed actor.
                 cx.scheduled.stopping();
                 killed = true;
                 break;
             }
-            if !closed && control.stop() {
+            if !closed && requests.stop() {
                 // No timer fires and no stream is polled into a stopping actor.
                 cx.scheduled.stopping();
                 self.rx.close();
@@ -207,15 +204,20 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 counters.handled += 1;
                 if outcome.panic.is_some() {
                     counters.panicked(metrics.as_ref());
-                    state = None;
-                    // The timers of the state that is gone never fire.
+                    // The failed state goes before a fresh one is built; its timers never fire.
                     cx.scheduled.restarting();
-                    if supervisor.allow_restart() {
-                        counters.restarted(metrics.as_ref());
-                        state = self
-                            .build_state(&mut cx, &mut supervisor, &mut counters, metrics.as_ref())
-                            .await;
-                    }
+                    drop(state.take());
+                    let failure = outcome.context.unwrap_or_default();
+                    let mut run = Run {
+                        cx: &mut cx,
+                        supervisor: &mut supervisor,
+                        counters: &mut counters,
+                        metrics: metrics.as_ref(),
+                        tracing: &tracing,
+                    };
+                    let (next, gave_up) = self.recover(failure, false, &mut run).await;
+                    state = next;
+                    escalated |= gave_up;
                 }
             }
             // Request/reply traffic: the asker will likely send again right after its reply.
@@ -230,6 +232,8 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 self.dead_letter(&tracing, envelope, DeadLetterReason::Killed);
             }
         }
+        // Children stop before their parent's `stopped` hook, and take no new siblings.
+        self.stop_children(true).await;
         let reason = match state.as_mut() {
             Some(actor) => {
                 if AssertUnwindSafe(actor.stopped(&mut cx))
@@ -242,7 +246,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 if killed {
                     StopReason::Killed
                 } else {
-                    StopReason::Requested
+                    self.cell.stop_reason().unwrap_or(StopReason::Requested)
                 }
             }
             None => {
@@ -253,7 +257,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                     counters.dropped += 1;
                     self.dead_letter(&tracing, envelope, DeadLetterReason::Dropped);
                 }
-                if started_once {
+                if escalated {
+                    StopReason::Escalated
+                } else if started_once {
                     StopReason::Failed
                 } else {
                     StopReason::NotStarted
@@ -277,7 +283,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             restarts: counters.restarts,
             killed: counters.killed,
             dead_letters: self.cell.dead_letter_count(),
-            parent: None,
+            parent: self.node.parent.as_ref().map(|p| p.id),
             reason,
             stopped_in_time: true,
             lifetime: started.elapsed(),
@@ -336,7 +342,7 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
 
     /// Builds the state with the factory and runs `started`, restarting on panic as the
     /// policy allows. `None` when the policy gives up.
-    async fn build_state(
+    pub(super) async fn build_state(
         &self,
         cx: &mut Ctx<A>,
         supervisor: &mut Supervisor,

@@ -95,7 +95,7 @@ impl<'a> PoolBuilder<'a> {
             let name = format!("{}-{i}", self.name);
             match self
                 .system
-                .spawn_with(name, options.clone(), move || factory())
+                .spawn_with(name, options.clone(), None, move || factory())
             {
                 Ok(worker) => workers.push(worker),
                 Err(e) => {

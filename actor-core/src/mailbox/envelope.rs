@@ -92,7 +92,11 @@ impl<A: Handler<M>, M: Message> Payload<A> for Letter<M> {
                         // The asker may have timed out and gone: nothing to do then.
                         let _ = tx.send(Ok(answer));
                     }
-                    Outcome { error, panic: None }
+                    Outcome {
+                        error,
+                        panic: None,
+                        context: None,
+                    }
                 }
                 Err(panic) => {
                     let text = panic_text(panic.as_ref());
@@ -102,6 +106,7 @@ impl<A: Handler<M>, M: Message> Payload<A> for Letter<M> {
                     Outcome {
                         error: None,
                         panic: Some(text),
+                        context: None,
                     }
                 }
             }

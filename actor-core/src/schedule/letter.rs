@@ -48,10 +48,12 @@ impl<A: Handler<M>, M: Message> Payload<A> for Marked<M> {
                 Ok(answer) => Outcome {
                     error: answer.error(),
                     panic: None,
+                    context: None,
                 },
                 Err(panic) => Outcome {
                     error: None,
                     panic: Some(panic_text(panic.as_ref())),
+                    context: None,
                 },
             }
         })

@@ -18,6 +18,8 @@ use crate::system::ActorSystem;
 use crate::trace::instrumentation::Instrumentation;
 use crate::trace::options::{Relation, TracingOptions};
 use crate::trace::send::Tracing;
+use crate::tree::node::Node;
+use crate::tree::strategy::SupervisionStrategy;
 
 impl ActorSystem {
     /// Starts configuring a system.
@@ -44,6 +46,7 @@ impl ActorSystem {
             system: self,
             name: name.into(),
             options: self.settings().actor_defaults(),
+            parent: None,
         }
     }
 
@@ -209,6 +212,8 @@ pub struct ActorBuilder<'a> {
     system: &'a ActorSystem,
     name: String,
     options: ActorOptions,
+    /// The parent's node, for a child.
+    parent: Option<Arc<Node>>,
 }
 
 impl std::fmt::Debug for ActorBuilder<'_> {
@@ -216,6 +221,7 @@ impl std::fmt::Debug for ActorBuilder<'_> {
         f.debug_struct("ActorBuilder")
             .field("name", &self.name)
             .field("options", &self.options)
+            .field("parent", &self.parent.as_ref().map(|p| p.id))
             .finish()
     }
 }
@@ -227,7 +233,21 @@ impl ActorBuilder<'_> {
         self
     }
 
-    /// This actor's supervision policy.
+    /// How this actor supervises the children it spawns with
+    /// [`Ctx::spawn_child`](crate::Ctx::spawn_child) (default:
+    /// [`SupervisionStrategy::one_for_one`]).
+    pub fn supervise(mut self, strategy: SupervisionStrategy) -> Self {
+        self.options.strategy = strategy;
+        self
+    }
+
+    /// Makes the actor a child of `parent` (from `Ctx::child`).
+    pub(crate) fn under(mut self, parent: Arc<Node>) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+
+    /// This actor's supervision policy (for a child, its parent's strategy decides).
     pub fn supervision(mut self, policy: Supervision) -> Self {
         self.options.supervision = policy;
         self
@@ -265,6 +285,7 @@ impl ActorBuilder<'_> {
         A: Actor,
         F: Fn() -> A + Send + 'static,
     {
-        self.system.spawn_with(self.name, self.options, factory)
+        self.system
+            .spawn_with(self.name, self.options, self.parent, factory)
     }
 }

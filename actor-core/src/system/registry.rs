@@ -30,6 +30,8 @@ pub(crate) struct Entry {
     pub(crate) done: Option<oneshot::Receiver<ActorReport>>,
     pub(crate) thread: Option<JoinHandle<()>>,
     pub(crate) depends_on: Vec<ActorId>,
+    /// The actor's parent, if it was spawned as a child: it stops before its parent.
+    pub(crate) parent: Option<ActorId>,
 }
 
 /// Where the report of an actor that finished goes.
@@ -161,6 +163,7 @@ mod tests {
             done: None,
             thread: None,
             depends_on: Vec::new(),
+            parent: None,
         }
     }
 

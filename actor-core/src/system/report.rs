@@ -132,8 +132,64 @@ impl ShutdownReport {
         self.actors.iter().map(|a| a.handled).sum()
     }
 
+    /// The supervision tree, printable: one line per actor (name, why it stopped, its
+    /// restarts and panics when there were any), children indented under their parent in
+    /// spawn order, roots in spawn order. An actor restarted by a parent's restart appears
+    /// once per incarnation.
+    ///
+    /// ```text
+    /// sup: Escalated
+    /// ├── a: Failed, 2 restarts, 3 panics
+    /// └── b: Requested, 2 restarts
+    /// ```
+    pub fn tree(&self) -> String {
+        let mut by_id: Vec<&ActorReport> = self.actors.iter().collect();
+        by_id.sort_by_key(|a| a.id);
+        let known = |id: ActorId| by_id.iter().any(|a| a.id == id);
+        let mut out = String::new();
+        for root in by_id.iter().filter(|a| a.parent.is_none_or(|p| !known(p))) {
+            write_subtree(&mut out, &by_id, root, "", "");
+        }
+        out
+    }
+
     /// The names of the actors in the order they were stopped.
     pub fn order(&self) -> Vec<&str> {
         self.actors.iter().map(|a| a.name.as_str()).collect()
+    }
+}
+
+/// One actor's line and, indented below, its children's.
+fn write_subtree(
+    out: &mut String,
+    all: &[&ActorReport],
+    actor: &ActorReport,
+    lead: &str,
+    indent: &str,
+) {
+    use std::fmt::Write as _;
+    let _ = write!(out, "{lead}{}: {:?}", actor.name, actor.reason);
+    if actor.restarts > 0 {
+        let _ = write!(out, ", {} restarts", actor.restarts);
+    }
+    if actor.panics > 0 {
+        let _ = write!(out, ", {} panics", actor.panics);
+    }
+    out.push('\n');
+    let children: Vec<&&ActorReport> = all.iter().filter(|a| a.parent == Some(actor.id)).collect();
+    for (i, child) in children.iter().enumerate() {
+        let last = i + 1 == children.len();
+        let (branch, more) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
+        write_subtree(
+            out,
+            all,
+            child,
+            &format!("{indent}{branch}"),
+            &format!("{indent}{more}"),
+        );
     }
 }

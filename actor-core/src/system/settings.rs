@@ -10,6 +10,7 @@ use crate::info::{ActorId, ActorInfo};
 use crate::mailbox::size::MailboxSize;
 use crate::trace::options::Relations;
 use crate::trace::send::Tracing;
+use crate::tree::strategy::SupervisionStrategy;
 
 /// A hook run on an actor's thread.
 pub(crate) type ActorHook = Arc<dyn Fn(&ActorInfo) + Send + Sync>;
@@ -52,6 +53,7 @@ impl Settings {
             depends_on: Vec::new(),
             relations: Relations::default(),
             track_load: false,
+            strategy: SupervisionStrategy::default(),
         }
     }
 }
@@ -66,4 +68,6 @@ pub(crate) struct ActorOptions {
     pub(crate) relations: Relations,
     /// Count messages in and out (pool members: least-loaded dispatch).
     pub(crate) track_load: bool,
+    /// How this actor supervises its children.
+    pub(crate) strategy: SupervisionStrategy,
 }

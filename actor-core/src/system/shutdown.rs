@@ -1,4 +1,4 @@
-//! The ordered shutdown: dependents first, each actor drained, stopped and flushed on its
+//! The ordered shutdown: dependents (and children) first, each actor drained, stopped and flushed on its
 //! own thread within one deadline, the system's pipeline last.
 
 use std::collections::{BinaryHeap, HashMap};
@@ -64,7 +64,8 @@ impl ActorSystem {
         } = taken;
         let graph: Vec<(ActorId, Vec<ActorId>)> = entries
             .iter()
-            .map(|(id, e)| (*id, e.depends_on.clone()))
+            // A child stops before its parent, as if it depended on it.
+            .map(|(id, e)| (*id, e.depends_on.iter().copied().chain(e.parent).collect()))
             .collect();
         let settings = self.settings().clone();
         let defaults = &*settings;

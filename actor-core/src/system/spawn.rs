@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::actor::Actor;
+use crate::actor_thread::receive::Body;
 use crate::actor_thread::ActorThread;
 use crate::cell::ActorCell;
 use crate::current;
@@ -16,6 +17,7 @@ use crate::system::registry::{Entry, Finished};
 use crate::system::report::ActorReport;
 use crate::system::settings::ActorOptions;
 use crate::system::ActorSystem;
+use crate::tree::node::Node;
 
 /// Ids are unique per process, across systems.
 static NEXT_ACTOR_ID: AtomicU64 = AtomicU64::new(1);
@@ -44,6 +46,7 @@ impl ActorSystem {
         &self,
         name: String,
         options: ActorOptions,
+        parent: Option<Arc<Node>>,
         factory: F,
     ) -> Result<ActorRef<A>, SpawnError>
     where
@@ -70,18 +73,26 @@ impl ActorSystem {
             cell: cell.clone(),
             tx,
         };
+        let node = Arc::new(Node::new(&cell, parent.clone(), options.strategy));
         let (done_tx, done_rx) = oneshot::channel();
         self.registry().register(
             id,
             Entry {
                 name: name.clone(),
-                cell,
+                cell: cell.clone(),
                 handle: Box::new(myself.clone()),
                 done: Some(done_rx),
                 thread: None,
                 depends_on: options.depends_on.clone(),
+                parent: parent.as_ref().map(|p| p.id),
             },
         )?;
+        if let Some(parent) = &parent {
+            if let Err(e) = parent.add_child(cell.clone()) {
+                drop(self.registry().forget(id));
+                return Err(e);
+            }
+        }
         let info = Arc::new(ActorInfo {
             id,
             name: name.clone(),
@@ -91,21 +102,25 @@ impl ActorSystem {
         });
         let system = self.handle();
         let on_finish = Box::new(move |report: ActorReport| system.actor_finished(report, done_tx));
-        let thread = ActorThread::new(
+        let body = Body::new(
             myself.clone(),
             rx,
             factory,
             options,
             info,
             self.handle(),
-            on_finish,
+            node,
         );
+        let thread = ActorThread::new(body, on_finish);
         match thread.start() {
             Ok(handle) => {
                 self.registry().set_thread(id, handle);
                 Ok(myself)
             }
             Err(e) => {
+                if let Some(parent) = &parent {
+                    parent.remove_child(id);
+                }
                 drop(self.registry().forget(id));
                 Err(SpawnError::Thread(e))
             }

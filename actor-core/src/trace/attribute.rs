@@ -15,3 +15,7 @@ pub const MESSAGE_TYPE: &str = "actor.message.type";
 pub const MAILBOX_WAIT_NS: &str = "actor.mailbox.wait_ns";
 /// Why a message reached no handler (on the `dead letter` event and span).
 pub const DEAD_LETTER_REASON: &str = "actor.dead_letter.reason";
+/// The actor whose strategy decided, on the `supervise` span.
+pub const SUPERVISOR: &str = "actor.supervisor";
+/// The child restarted (`restart` event) or that escalated (`escalate` event).
+pub const SUPERVISED_CHILD: &str = "actor.supervision.child";

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::Meter;
@@ -19,7 +20,7 @@ use crate::reply::ReplyError;
 use crate::trace::attribute::{
     DEAD_LETTER_REASON, ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, MAILBOX_WAIT_NS,
     MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
-    MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE, THREAD_ID, THREAD_NAME,
+    MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE, SUPERVISED_CHILD, SUPERVISOR, THREAD_ID, THREAD_NAME,
 };
 use crate::trace::carrier::{extract, extract_with};
 use crate::trace::in_context::InContext;
@@ -127,8 +128,12 @@ impl ReceiveTracing {
                     message_type,
                     true,
                 );
-                let outcome = InContext::new(handler, cx.clone()).await;
+                let mut outcome = InContext::new(handler, cx.clone()).await;
                 ProcessSpans::end(&cx, &outcome);
+                if outcome.panic.is_some() {
+                    // Supervision's decision joins the failing message's trace.
+                    outcome.context = Some(cx);
+                }
                 outcome
             }
             None => {
@@ -166,6 +171,45 @@ impl ReceiveTracing {
         parent
     }
 
+    /// Records a supervision decision taken here (the failing child's thread) as a short
+    /// `supervise <supervisor>` span under `failure` (the failing message's context): a
+    /// `restart` event per child restarted, in order, or an `escalate` event naming the
+    /// child whose failure went beyond the intensity.
+    pub(crate) fn supervise(
+        &self,
+        failure: &Context,
+        supervisor: &str,
+        restarted: &[Arc<str>],
+        escalated_by: Option<&str>,
+    ) {
+        let Some(spans) = &self.spans else {
+            return;
+        };
+        let mut span = spans
+            .tracer
+            .span_builder(format!("supervise {supervisor}"))
+            .with_kind(SpanKind::Internal)
+            .with_attributes([
+                KeyValue::new(MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE),
+                KeyValue::new(SUPERVISOR, supervisor.to_owned()),
+            ])
+            .start_with_context(&*spans.tracer, failure);
+        for child in restarted {
+            span.add_event(
+                "restart",
+                vec![KeyValue::new(SUPERVISED_CHILD, child.to_string())],
+            );
+        }
+        if let Some(child) = escalated_by {
+            span.add_event(
+                "escalate",
+                vec![KeyValue::new(SUPERVISED_CHILD, child.to_owned())],
+            );
+            span.set_status(Status::error("restart intensity exceeded"));
+        }
+        span.end();
+    }
+
     /// Flushes and shuts down the actor's own pipeline, if it has one (on its thread,
     /// after the mailbox is drained).
     pub(crate) fn teardown(self) {
@@ -201,6 +245,8 @@ struct ProcessSpans {
 pub(crate) struct Outcome {
     pub(crate) error: Option<ReplyError>,
     pub(crate) panic: Option<String>,
+    /// The failing message's context (its `process` span), after a panic with spans on.
+    pub(crate) context: Option<Context>,
 }
 
 impl ProcessSpans {
