@@ -228,9 +228,6 @@ impl NatsOptions {
     }
 
     fn start_io_thread(&self, ready: ReadySender) -> Result<JoinHandle<()>, ConnectError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
         let options = self.client_options()?;
         let urls = self.urls.clone();
         let limit = self.connect_timeout;
@@ -238,6 +235,17 @@ impl NatsOptions {
         let thread = std::thread::Builder::new()
             .name("nats-io".into())
             .spawn(move || {
+                // Built here, so it is never dropped inside the caller's async context.
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready.send(Err(ConnectError::Thread(e)));
+                        return;
+                    }
+                };
                 let handle = runtime.handle().clone();
                 runtime.block_on(async move {
                     let options = options.event_callback({

@@ -1,0 +1,192 @@
+//! Security against a real nats-server: a server that requires auth refuses a client
+//! without it (or with wrong credentials) with a clear, typed error in bounded time; each
+//! kind of credentials gets in; the subject permissions the README documents for serving
+//! and calling are enough, and a caller without them cannot reach the actor.
+
+mod common;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actor_core::ActorSystem;
+use actor_nats::{ConnectError, NatsOptions, RemoteAskError};
+use common::{counter, server_with, Add};
+
+fn assert_refused(result: Result<actor_nats::Nats, ConnectError>, started: Instant) {
+    match result {
+        Err(ConnectError::Auth(text)) => {
+            assert!(text.to_lowercase().contains("authorization"), "{text}");
+        }
+        other => panic!("expected ConnectError::Auth, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_credentials_or_with_wrong_ones_the_client_is_refused_clearly() {
+    let server = server_with(r#"authorization { user: "svc", password: "right" }"#);
+    let started = Instant::now();
+    assert_refused(NatsOptions::new(server.url()).connect().await, started);
+    let started = Instant::now();
+    assert_refused(
+        NatsOptions::new(server.url())
+            .user_password("svc", "wrong")
+            .connect()
+            .await,
+        started,
+    );
+    let nats = NatsOptions::new(server.url())
+        .user_password("svc", "right")
+        .connect()
+        .await
+        .unwrap();
+    assert!(nats.is_connected());
+
+    let server = server_with(r#"authorization { token: "s3cret" }"#);
+    let started = Instant::now();
+    assert_refused(
+        NatsOptions::new(server.url())
+            .token("guess")
+            .connect()
+            .await,
+        started,
+    );
+    let nats = NatsOptions::new(server.url())
+        .token("s3cret")
+        .connect()
+        .await
+        .unwrap();
+    assert!(nats.is_connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_nkey_user_gets_in_and_an_unknown_key_does_not() {
+    let user = nkeys::KeyPair::new_user();
+    let stranger = nkeys::KeyPair::new_user();
+    let server = server_with(&format!(
+        "authorization {{ users: [ {{ nkey: {} }} ] }}",
+        user.public_key()
+    ));
+    let nats = NatsOptions::new(server.url())
+        .nkey(user.seed().unwrap())
+        .connect()
+        .await
+        .unwrap();
+    assert!(nats.is_connected());
+    let started = Instant::now();
+    assert_refused(
+        NatsOptions::new(server.url())
+            .nkey(stranger.seed().unwrap())
+            .connect()
+            .await,
+        started,
+    );
+    match NatsOptions::new(server.url())
+        .credentials_file("/nonexistent/user.creds")
+        .connect()
+        .await
+    {
+        Err(ConnectError::Credentials(text)) => assert!(text.contains("user.creds"), "{text}"),
+        other => panic!("expected Credentials, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_listening_is_a_typed_error_in_bounded_time() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    match NatsOptions::new(format!("nats://127.0.0.1:{port}"))
+        .connect_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+    {
+        Err(ConnectError::Io(_) | ConnectError::Timeout(_)) => {}
+        other => panic!("expected Io or Timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(4));
+    match NatsOptions::new("").connect().await {
+        Err(ConnectError::Url(_)) => {}
+        other => panic!("expected Url, got {other:?}"),
+    }
+}
+
+/// The permissions README.md documents: the serving user subscribes to the subject and
+/// publishes replies to `_INBOX.>`; the calling user publishes to the subject and
+/// subscribes to `_INBOX.>`. A user allowed neither cannot reach the actor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_subject_permissions_are_enough_and_needed() {
+    let server = server_with(
+        r#"authorization {
+          users: [
+            { user: "server", password: "s", permissions: {
+                subscribe: ["svc.counter"], publish: ["_INBOX.>"] } }
+            { user: "caller", password: "c", permissions: {
+                publish: ["svc.counter"], subscribe: ["_INBOX.>"] } }
+            { user: "outsider", password: "o", permissions: {
+                publish: ["other.>"], subscribe: ["_INBOX.>"] } }
+          ]
+        }"#,
+    );
+    let serving_side = NatsOptions::new(server.url())
+        .user_password("server", "s")
+        .connect()
+        .await
+        .unwrap();
+    let system = ActorSystem::builder().name("perm").build();
+    let seen = Arc::new(AtomicU64::new(0));
+    let actor = system.spawn("counter", counter(&seen)).unwrap();
+    let _serving = serving_side
+        .serve("svc.counter")
+        .handle(actor.recipient::<Add>())
+        .start()
+        .await
+        .unwrap();
+    let caller = NatsOptions::new(server.url())
+        .user_password("caller", "c")
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(
+        caller
+            .recipient::<Add>("svc.counter")
+            .ask(Add(5))
+            .await
+            .unwrap(),
+        5
+    );
+
+    let outsider = NatsOptions::new(server.url())
+        .user_password("outsider", "o")
+        .connect()
+        .await
+        .unwrap();
+    let err = outsider
+        .recipient::<Add>("svc.counter")
+        .ask(Add(1))
+        .timeout(Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RemoteAskError::Timeout(_)), "{err:?}");
+    assert!(
+        outsider.stats().server_errors >= 1,
+        "the server reported the violation"
+    );
+    assert_eq!(
+        caller
+            .recipient::<Add>("svc.counter")
+            .ask(Add(0))
+            .await
+            .unwrap(),
+        5
+    );
+    system.shutdown().await;
+}
