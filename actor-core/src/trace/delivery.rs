@@ -8,7 +8,9 @@ use opentelemetry::{Context, KeyValue, Value};
 /// messaging system (`messaging.system`, e.g. `"nats"`), the destination it was sent to
 /// (`messaging.destination.name`, e.g. the subject) and any further attributes (body size,
 /// consumer group). Attach it to the context extracted from the message and send with that
-/// context ([`attach`](Delivery::attach)); a bridge such as `actor-nats` does it.
+/// context ([`attach`](Delivery::attach)); a bridge such as `actor-nats` does it. A tell
+/// sent with it makes no local `send` span: the remote caller's own `send` span is the
+/// `process` span's parent.
 ///
 /// It applies only to the message sent with the context it was made for: it names the
 /// remote parent's span id, so a handler's own sends (whose context holds the `process`
