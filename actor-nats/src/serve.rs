@@ -184,8 +184,9 @@ pub struct ServeStats {
     pub peak_in_flight: usize,
 }
 
-/// A subject being served. [`stop`](Serving::stop) unsubscribes and lets what is in
-/// flight finish; dropping it stops serving without waiting.
+/// A subject being served. [`stop`](Serving::stop) drains the subscription (the server
+/// stops sending; what it already sent is still served) and waits for what is in flight;
+/// dropping it does the same without waiting.
 pub struct Serving {
     stop: Option<oneshot::Sender<()>>,
     done: Option<oneshot::Receiver<()>>,
@@ -207,8 +208,8 @@ impl Serving {
         self.counters.snapshot()
     }
 
-    /// Unsubscribes, and waits for the messages in flight to be answered (at most the
-    /// serving timeout).
+    /// Drains the subscription (what the server sent before is still served) and waits
+    /// for the messages in flight to be answered (at most the serving timeout).
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -272,16 +273,27 @@ async fn serve_loop(
     mut stop: oneshot::Receiver<()>,
 ) {
     let permits = Arc::new(Semaphore::new(max_in_flight));
+    let mut draining = false;
     loop {
+        // Once stopping, the subscription is drained: the server stops sending, and what it
+        // sent before is still served (none of it dropped unseen); then the stream ends.
         let permit = tokio::select! {
-            _ = &mut stop => break,
+            _ = &mut stop, if !draining => {
+                draining = true;
+                let _ = subscriber.drain().await;
+                continue;
+            }
             permit = permits.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
         };
         let message = tokio::select! {
-            _ = &mut stop => break,
+            _ = &mut stop, if !draining => {
+                draining = true;
+                let _ = subscriber.drain().await;
+                continue;
+            }
             message = subscriber.next() => match message {
                 Some(message) => message,
                 None => break,
@@ -298,7 +310,6 @@ async fn serve_loop(
             drop(permit);
         });
     }
-    let _ = subscriber.unsubscribe().await;
     // Let what is in flight answer, within the serving timeout.
     let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(

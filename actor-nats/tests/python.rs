@@ -84,8 +84,16 @@ async fn a_python_client_asks_a_rust_actor_in_one_trace() {
     let line = stdout.lines().last().unwrap_or_default();
     let field = |name: &str| {
         let key = format!("\"{name}\": ");
-        let rest = &line[line.find(&key).unwrap_or_else(|| panic!("{name} in {line}")) + key.len()..];
-        rest.split([',', '}']).next().unwrap().trim().trim_matches('"').to_owned()
+        let rest = &line[line
+            .find(&key)
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+            + key.len()..];
+        rest.split([',', '}'])
+            .next()
+            .unwrap()
+            .trim()
+            .trim_matches('"')
+            .to_owned()
     };
     assert_eq!(field("reply"), "21");
     assert_eq!(field("error"), "unknown-type");
@@ -109,9 +117,16 @@ async fn a_python_client_asks_a_rust_actor_in_one_trace() {
         .iter()
         .find(|s| s.name() == "process counter")
         .expect("the Rust process span");
-    assert_eq!(process.trace_id(), trace_id, "one trace across the languages");
+    assert_eq!(
+        process.trace_id(),
+        trace_id,
+        "one trace across the languages"
+    );
     assert_eq!(process.parent_span_id(), span_id, "under the Python span");
-    assert_eq!(process.attribute("messaging.system").as_deref(), Some("nats"));
+    assert_eq!(
+        process.attribute("messaging.system").as_deref(),
+        Some("nats")
+    );
     assert_eq!(serving.stats().unknown_type, 1);
     assert_eq!(serving.stats().handled, 1);
 }
