@@ -174,7 +174,10 @@ where
     fn headers(&self, body_size: usize) -> (HeaderMap, SendSpan) {
         let mut headers = HeaderMap::new();
         headers.insert(MESSAGE_TYPE, self.message_type);
-        headers.insert(CONTENT_TYPE, self.codec.content_type());
+        // JSON is what a request without a content type means: one header fewer.
+        if self.codec != Codec::Json {
+            headers.insert(CONTENT_TYPE, self.codec.content_type());
+        }
         let span = SendSpan::start(
             &self.nats.inner,
             &self.subject,
@@ -220,7 +223,13 @@ where
                 .inner
                 .client
                 .publish_with_headers(self.subject.clone(), headers, body);
-        match tokio::time::timeout(self.send_timeout, publish).await {
+        // The timer is armed only when the client's queue is full (no timer per tell).
+        let mut publish = std::pin::pin!(publish);
+        let published = match futures::poll!(publish.as_mut()) {
+            Poll::Ready(done) => Ok(done),
+            Poll::Pending => tokio::time::timeout(self.send_timeout, publish).await,
+        };
+        match published {
             Ok(Ok(())) => {
                 span.end(None);
                 Ok(())

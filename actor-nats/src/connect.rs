@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use actor_core::trace::carrier::CarrierPolicy;
+use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::TextMapPropagator;
 
 use crate::error::ConnectError;
@@ -58,6 +59,8 @@ pub struct NatsOptions {
     client_capacity: usize,
     pub(crate) propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     pub(crate) carrier_policy: CarrierPolicy,
+    pub(crate) tracer: Option<Arc<BoxedTracer>>,
+    own_thread: bool,
 }
 
 impl std::fmt::Debug for NatsOptions {
@@ -94,6 +97,8 @@ impl NatsOptions {
             client_capacity: 2048,
             propagator: None,
             carrier_policy: CarrierPolicy::default(),
+            tracer: None,
+            own_thread: false,
         }
     }
 
@@ -190,6 +195,25 @@ impl NatsOptions {
         self
     }
 
+    /// The tracer of callers' `send` spans (default: the global tracer provider's when
+    /// connecting, which `actor_otel::Telemetry` installs unless told not to: build the
+    /// telemetry first).
+    pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
+        self.tracer = Some(Arc::new(tracer));
+        self
+    }
+
+    /// Run the connection and the serve loops on a thread of their own (`nats-io`, with a
+    /// current-thread runtime) instead of the runtime that calls [`connect`](Self::connect).
+    /// Use it when that runtime does not live as long as the connection, or is an actor's
+    /// (connecting from inside a handler would serve on the actor's thread). Each message
+    /// then crosses one more thread on each side ([`blocking_connect`](Self::blocking_connect)
+    /// always does this).
+    pub fn own_thread(mut self, own: bool) -> Self {
+        self.own_thread = own;
+        self
+    }
+
     /// What is accepted from the trace headers of incoming messages (default:
     /// [`CarrierPolicy::default`], the W3C limits).
     pub fn carrier_policy(mut self, policy: CarrierPolicy) -> Self {
@@ -197,28 +221,49 @@ impl NatsOptions {
         self
     }
 
-    /// Connects, on a new I/O thread (`nats-io`) with its own runtime; callable from any
-    /// async context. Fails with a [`ConnectError`] within the connect timeout.
+    /// Connects. The connection's task and the serve loops run on the calling tokio
+    /// runtime, as with `async_nats::connect`, unless [`own_thread`](Self::own_thread) asks
+    /// for a thread of their own. Fails with a [`ConnectError`] within the connect timeout.
     pub async fn connect(self) -> Result<Nats, ConnectError> {
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let thread = self.start_io_thread(ready_tx)?;
-        let limit = self.connect_timeout;
-        match ready_rx.await {
-            Ok(Ok((client, runtime, stop))) => Ok(Nats::new(client, runtime, stop, thread, self)),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e)
-            }
-            Err(_) => Err(ConnectError::Timeout(limit)),
+        if self.own_thread {
+            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+            let thread = self.start_io_thread(ready_tx)?;
+            let limit = self.connect_timeout;
+            return match ready_rx.await {
+                Ok(Ok((client, io, stop))) => Ok(Nats::new(client, io, Some((stop, thread)), self)),
+                Ok(Err(e)) => {
+                    let _ = thread.join();
+                    Err(e)
+                }
+                Err(_) => Err(ConnectError::Timeout(limit)),
+            };
         }
+        let stats = Arc::new(Counters::default());
+        let options = self.client_options()?.event_callback({
+            let stats = stats.clone();
+            move |event| {
+                stats.record(&event);
+                async {}
+            }
+        });
+        let limit = self.connect_timeout;
+        let client = tokio::time::timeout(limit, connect_to(options, self.urls.clone(), limit))
+            .await
+            .map_err(|_| ConnectError::Timeout(limit))??;
+        let io = Io {
+            runtime: tokio::runtime::Handle::current(),
+            stats,
+        };
+        Ok(Nats::new(client, io, None, self))
     }
 
-    /// [`connect`](Self::connect) from synchronous code (not from an async task).
+    /// [`connect`](Self::connect) from synchronous code (not from an async task), always on
+    /// a thread of its own.
     pub fn blocking_connect(self) -> Result<Nats, ConnectError> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let thread = self.start_io_thread(ready_tx)?;
         match ready_rx.blocking_recv() {
-            Ok(Ok((client, runtime, stop))) => Ok(Nats::new(client, runtime, stop, thread, self)),
+            Ok(Ok((client, io, stop))) => Ok(Nats::new(client, io, Some((stop, thread)), self)),
             Ok(Err(e)) => {
                 let _ = thread.join();
                 Err(e)
@@ -393,8 +438,9 @@ pub struct NatsStats {
 }
 
 /// One connection to NATS: make [remote recipients](crate::RemoteRecipient) and
-/// [serve](Nats::serve) actors with it. Clones share it; it closes (flushing what is
-/// queued, within 2 s) when the last clone and everything made from it are dropped.
+/// [serve](Nats::serve) actors with it. Clones share it; it closes when the last clone and
+/// everything made from it are dropped (on its own thread, after flushing what is queued,
+/// within 2 s; call [`flush`](Nats::flush) first otherwise).
 #[derive(Clone)]
 pub struct Nats {
     pub(crate) inner: Arc<Inner>,
@@ -405,6 +451,7 @@ pub(crate) struct Inner {
     pub(crate) io: Io,
     pub(crate) propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     pub(crate) carrier_policy: CarrierPolicy,
+    pub(crate) tracer: Arc<BoxedTracer>,
     stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -421,18 +468,24 @@ impl Nats {
     fn new(
         client: async_nats::Client,
         io: Io,
-        stop: tokio::sync::oneshot::Sender<()>,
-        thread: JoinHandle<()>,
+        own_thread: Option<(tokio::sync::oneshot::Sender<()>, JoinHandle<()>)>,
         options: NatsOptions,
     ) -> Self {
+        let (stop, thread) = match own_thread {
+            Some((stop, thread)) => (Some(stop), Some(thread)),
+            None => (None, None),
+        };
         Nats {
             inner: Arc::new(Inner {
                 client,
                 io,
                 propagator: options.propagator,
                 carrier_policy: options.carrier_policy,
-                stop: Mutex::new(Some(stop)),
-                thread: Mutex::new(Some(thread)),
+                tracer: options.tracer.unwrap_or_else(|| {
+                    Arc::new(opentelemetry::global::tracer(crate::trace::SCOPE))
+                }),
+                stop: Mutex::new(stop),
+                thread: Mutex::new(thread),
             }),
         }
     }

@@ -1,9 +1,9 @@
 //! The wire format's header names, and NATS headers as an OpenTelemetry carrier.
 //!
 //! A request carries `Actor-Message-Type` (which handler), `Content-Type` (which
-//! [`Codec`](crate::Codec)) and what the propagator injects (`traceparent`, `tracestate`,
-//! `baggage` for W3C). A reply carries `Content-Type`, and on failure `Actor-Error` with
-//! the failure's kind and its text as the body.
+//! [`Codec`](crate::Codec); none means JSON) and what the propagator injects
+//! (`traceparent`, `tracestate`, `baggage` for W3C). A reply carries `Content-Type` when it
+//! is not JSON, and on failure `Actor-Error` with the failure's kind and its text as the body.
 
 use async_nats::HeaderMap;
 use opentelemetry::propagation::{Extractor, Injector};

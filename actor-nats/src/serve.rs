@@ -304,11 +304,15 @@ async fn serve_loop(
         let now = c.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         c.peak_in_flight.fetch_max(now, Ordering::Relaxed);
         let shared = shared.clone();
-        tokio::spawn(async move {
+        let mut task = Box::pin(async move {
             serve_one(&shared, message).await;
             shared.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
+        // A tell to an actor with room in its mailbox is done at once: no task for it.
+        if futures::poll!(task.as_mut()).is_pending() {
+            tokio::spawn(task);
+        }
     }
     // Let what is in flight answer, within the serving timeout.
     let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
@@ -386,7 +390,10 @@ async fn respond(shared: &Shared, to: Subject, codec: Codec, outcome: Outcome) {
     let mut headers = HeaderMap::new();
     let body = match outcome {
         Outcome::Done(body) => {
-            headers.insert(CONTENT_TYPE, codec.content_type());
+            // A JSON reply goes without headers (a plain message is cheaper for NATS).
+            if codec != Codec::Json {
+                headers.insert(CONTENT_TYPE, codec.content_type());
+            }
             body.unwrap_or_default()
         }
         Outcome::UnknownType(text) => failure(&mut headers, ErrorKind::UnknownType, text),
@@ -394,12 +401,12 @@ async fn respond(shared: &Shared, to: Subject, codec: Codec, outcome: Outcome) {
         Outcome::Failed(kind, text) => failure(&mut headers, kind, text),
     };
     // A lost reply is the asker's timeout; nothing else can be done with it here.
-    let _ = shared
-        .nats
-        .inner
-        .client
-        .publish_with_headers(to, headers, body)
-        .await;
+    let client = &shared.nats.inner.client;
+    let _ = if headers.is_empty() {
+        client.publish(to, body).await
+    } else {
+        client.publish_with_headers(to, headers, body).await
+    };
 }
 
 fn failure(headers: &mut HeaderMap, kind: ErrorKind, text: String) -> Bytes {

@@ -57,7 +57,7 @@ impl SendSpan {
         headers: &mut HeaderMap,
     ) -> SendSpan {
         let parent = Context::current();
-        let tracer = opentelemetry::global::tracer(SCOPE);
+        let tracer = inner.tracer.as_ref();
         let span = tracer
             .span_builder(format!("send {subject}"))
             .with_kind(SpanKind::Producer)
@@ -69,7 +69,7 @@ impl SendSpan {
                 KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64),
                 KeyValue::new(MESSAGE_TYPE, message_type),
             ])
-            .start_with_context(&tracer, &parent);
+            .start_with_context(tracer, &parent);
         if span.is_recording() {
             let cx = parent.with_span(span);
             with_propagator(inner, |p| {

@@ -14,11 +14,17 @@ use common::{connect, counter, server, Add, Boom};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ask_and_tell_reach_the_actor_in_both_codecs() {
     let server = server();
+    // Served from a connection on a thread of its own, called from one on this runtime.
+    let serving_side = common::options(&server)
+        .own_thread(true)
+        .connect()
+        .await
+        .unwrap();
     let nats = connect(&server).await;
     let system = ActorSystem::builder().name("remote").build();
     let seen = Arc::new(AtomicU64::new(0));
     let actor = system.spawn("counter", counter(&seen)).unwrap();
-    let serving = nats
+    let serving = serving_side
         .serve("svc.counter")
         .handle(actor.recipient::<Add>())
         .start()
