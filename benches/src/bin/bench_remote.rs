@@ -6,6 +6,8 @@
 //! - `tell`: `n` messages published, timed until the receiving side has all `n`. Raw:
 //!   `Client::publish` to a counting subscriber. Ours: `RemoteRecipient::tell` to a served
 //!   actor that counts.
+//! - `raw + headers`: the raw set-ups with the headers a traced message of ours carries
+//!   (`Actor-Message-Type`, `traceparent`): what the wire format itself costs.
 //!
 //! Ours runs untraced (no SDK) and traced (a `send` span per message on the caller's side,
 //! a `process` span per message in the serving system; spans go to a no-op exporter).
@@ -185,11 +187,10 @@ fn main() {
         let names = ["raw", "raw + headers", "untraced", "traced"];
         let mut ask = vec![Vec::new(); 4];
         let mut tell = vec![Vec::new(); 4];
-        // The headers ours sends, traced: type, content type, traceparent.
+        // The headers ours sends, traced (JSON: no content type): type and traceparent.
         let headers = || {
             let mut h = async_nats::HeaderMap::new();
             h.insert("Actor-Message-Type", "Add");
-            h.insert("Content-Type", "application/json");
             h.insert(
                 "traceparent",
                 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
