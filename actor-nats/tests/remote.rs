@@ -200,3 +200,73 @@ async fn nobody_serving_hands_the_message_back_and_a_silent_server_times_out() {
         other => panic!("expected Transport with the message, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serving_nothing_or_one_type_twice_is_refused() {
+    let server = server();
+    let nats = connect(&server).await;
+    let system = ActorSystem::builder().name("remote").build();
+    let seen = Arc::new(AtomicU64::new(0));
+    let actor = system.spawn("counter", counter(&seen)).unwrap();
+    match nats.serve("svc.none").start().await {
+        Err(actor_nats::ServeError::NoHandlers) => {}
+        other => panic!("expected NoHandlers, got {other:?}"),
+    }
+    match nats
+        .serve("svc.twice")
+        .handle(actor.recipient::<Add>())
+        .handle_as("Add", actor.recipient::<Boom>())
+        .start()
+        .await
+    {
+        Err(actor_nats::ServeError::DuplicateType(name)) => assert_eq!(name, "Add"),
+        other => panic!("expected DuplicateType, got {other:?}"),
+    }
+    // A custom wire name on both sides.
+    let _serving = nats
+        .serve("svc.named")
+        .handle_as("counter.add", actor.recipient::<Add>())
+        .start()
+        .await
+        .unwrap();
+    let remote = nats
+        .recipient::<Add>("svc.named")
+        .message_type("counter.add");
+    assert_eq!(remote.ask(Add(3)).await.unwrap(), 3);
+    system.shutdown().await;
+}
+
+#[test]
+fn blocking_connect_works_from_sync_code_on_a_thread_of_its_own() {
+    let server = server();
+    let nats = common::options(&server).blocking_connect().unwrap();
+    assert!(nats.is_connected());
+    let system = ActorSystem::builder().name("sync").build();
+    let seen = Arc::new(AtomicU64::new(0));
+    let actor = system.spawn("counter", counter(&seen)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = runtime.block_on(async {
+        // Served on the connection's own thread, called from this short-lived runtime.
+        let _serving = nats
+            .serve("svc.sync")
+            .handle(actor.recipient::<Add>())
+            .start()
+            .await
+            .unwrap();
+        nats.recipient::<Add>("svc.sync").ask(Add(6)).await.unwrap()
+    });
+    assert_eq!(answer, 6);
+    drop(runtime);
+    drop(nats);
+    system.blocking_shutdown();
+    assert!(
+        !std::fs::read_dir("/proc/self/task").unwrap().any(|t| {
+            let comm = t.unwrap().path().join("comm");
+            std::fs::read_to_string(comm).unwrap_or_default().trim() == "nats-io"
+        }),
+        "the nats-io thread is gone once the last handle is"
+    );
+}
