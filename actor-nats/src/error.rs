@@ -39,9 +39,31 @@ impl ConnectError {
             K::TimedOut => ConnectError::Timeout(timeout),
             K::ServerParse | K::Dns => ConnectError::Url(text),
             K::Tls => ConnectError::Tls(text),
+            // A refused certificate surfaces as an I/O error carrying rustls' error.
+            K::Io if is_tls(&err) => ConnectError::Tls(text),
             K::Io | K::MaxReconnects => ConnectError::Io(text),
         }
     }
+}
+
+/// Whether a rustls error is in `err`'s source chain.
+fn is_tls(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if e.is::<async_nats::rustls::Error>() {
+            return true;
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if inner.is::<async_nats::rustls::Error>() {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// A remote send that did not go out: the message is inside, nothing was sent.

@@ -190,3 +190,71 @@ async fn the_documented_subject_permissions_are_enough_and_needed() {
     );
     system.shutdown().await;
 }
+
+/// A CA and a server certificate for 127.0.0.1, written to `dir`: (ca, cert, key) paths.
+fn certificates(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "actor-nats test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server-key.pem"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_the_servers_ca_connects_and_without_it_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let server = server_with(&format!(
+        "tls {{ cert_file: {:?}, key_file: {:?} }}",
+        cert.display().to_string(),
+        key.display().to_string()
+    ));
+    let nats = NatsOptions::new(server.url())
+        .tls_root_certificate(&ca)
+        .connect()
+        .await
+        .unwrap();
+    let system = ActorSystem::builder().name("tls").build();
+    let seen = Arc::new(AtomicU64::new(0));
+    let actor = system.spawn("counter", counter(&seen)).unwrap();
+    let _serving = nats
+        .serve("svc.tls")
+        .handle(actor.recipient::<Add>())
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        nats.recipient::<Add>("svc.tls").ask(Add(4)).await.unwrap(),
+        4
+    );
+    // Without the CA the server's certificate is not trusted.
+    let started = Instant::now();
+    match NatsOptions::new(server.url())
+        .require_tls(true)
+        .connect()
+        .await
+    {
+        Err(ConnectError::Tls(text)) => assert!(!text.is_empty()),
+        other => panic!("expected ConnectError::Tls, got {other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(6));
+    system.shutdown().await;
+}
