@@ -109,8 +109,9 @@ impl ServeBuilder {
         self
     }
 
-    /// Subscribes (and waits until the server has the subscription), then serves on the
-    /// connection's I/O thread until the [`Serving`] handle is stopped or dropped.
+    /// Subscribes, waits until the server has the subscription (so callers find it at once),
+    /// then serves on the connection's runtime until the [`Serving`] handle is stopped or
+    /// dropped.
     pub async fn start(self) -> Result<Serving, ServeError> {
         if let Some(name) = self.duplicate {
             return Err(ServeError::DuplicateType(name));
@@ -133,6 +134,7 @@ impl ServeBuilder {
             .flush()
             .await
             .map_err(|e| ServeError::Subscribe(e.to_string()))?;
+        confirm_subscribed(client).await;
         let counters = Arc::new(Counters::default());
         let mut types: Vec<&'static str> = self.handlers.keys().copied().collect();
         types.sort_unstable();
@@ -162,6 +164,16 @@ impl ServeBuilder {
             _nats: self.nats,
         })
     }
+}
+
+/// Waits until the server has processed the subscription, so a caller on another
+/// connection finds it: a flush only writes it out. The server answers a request to a
+/// subject nobody serves with "no responders" after everything this connection sent before
+/// it, the subscription included. Needs subscribe permission on `_INBOX.>` (the reply
+/// inbox); without it the wait ends after 1 s and serving starts anyway.
+async fn confirm_subscribed(client: &async_nats::Client) {
+    let probe = format!("{}.ready", client.new_inbox());
+    let _ = tokio::time::timeout(Duration::from_secs(1), client.request(probe, Bytes::new())).await;
 }
 
 /// What a serving subject did so far.

@@ -119,16 +119,16 @@ async fn nothing_listening_is_a_typed_error_in_bounded_time() {
     }
 }
 
-/// The permissions README.md documents: the serving user subscribes to the subject and
-/// publishes replies to `_INBOX.>`; the calling user publishes to the subject and
-/// subscribes to `_INBOX.>`. A user allowed neither cannot reach the actor.
+/// The permissions README.md documents: the serving user subscribes to the subject (and to
+/// `_INBOX.>`, for the readiness check of `start`) and publishes replies to `_INBOX.>`; the
+/// calling user publishes to the subject and subscribes to `_INBOX.>`. A user allowed neither cannot reach the actor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_documented_subject_permissions_are_enough_and_needed() {
     let server = server_with(
         r#"authorization {
           users: [
             { user: "server", password: "s", permissions: {
-                subscribe: ["svc.counter"], publish: ["_INBOX.>"] } }
+                subscribe: ["svc.counter", "_INBOX.>"], publish: ["_INBOX.>"] } }
             { user: "caller", password: "c", permissions: {
                 publish: ["svc.counter"], subscribe: ["_INBOX.>"] } }
             { user: "outsider", password: "o", permissions: {
