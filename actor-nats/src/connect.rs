@@ -392,7 +392,7 @@ async fn connect_to(
 type Ready = Result<(async_nats::Client, Io, tokio::sync::oneshot::Sender<()>), ConnectError>;
 type ReadySender = tokio::sync::oneshot::Sender<Ready>;
 
-/// The I/O thread's runtime and the connection's counters.
+/// The runtime the connection and its serve loops run on, and the connection's counters.
 pub(crate) struct Io {
     pub(crate) runtime: tokio::runtime::Handle,
     stats: Arc<Counters>,

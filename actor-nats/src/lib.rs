@@ -4,11 +4,13 @@
 //! actor on a subject, call it from another process, machine or language.
 //!
 //! - [`NatsOptions`] → [`Nats`]: one connection (servers, name, token, user and password,
-//!   nkey, credentials file, TLS, reconnect policy), driven by its own I/O thread.
+//!   nkey, credentials file, TLS, reconnect policy), run by the runtime that connects or,
+//!   with [`NatsOptions::own_thread`], by a thread of its own.
 //! - [`Nats::serve`] → [`Serving`]: a local actor on a subject for chosen message types
 //!   (`M: Message + Deserialize`, `M::Reply: Serialize`), optionally in a queue group so N
 //!   processes share the subject as a pool. Each message becomes an ordinary local `ask`
-//!   (a request) or `tell` (a publish) on the I/O thread, never on the actor's.
+//!   (a request) or `tell` (a publish) on the connection's runtime, never on the actor's
+//!   thread.
 //! - [`Nats::recipient`] → [`RemoteRecipient`]: `tell` publishes, `ask` requests with a
 //!   timeout; errors are [`RemoteSendError`] and [`RemoteAskError`], with the message back
 //!   wherever it was not sent.

@@ -1,5 +1,5 @@
 //! Serving: a local actor exposed on a NATS subject, for chosen message types. The serve
-//! loop runs on the connection's I/O thread, never on the actor's; each message is handed
+//! loop runs on the connection's runtime, never on the actor's thread; each message is handed
 //! to the actor as an ordinary local `ask` (a request) or `tell` (a publish), in the
 //! caller's trace.
 
