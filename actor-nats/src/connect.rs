@@ -1,5 +1,6 @@
-//! [`NatsOptions`] and [`Nats`]: one connection to a NATS cluster, driven by its own I/O
-//! thread, shared by every served actor and remote recipient made from it.
+//! [`NatsOptions`] and [`Nats`]: one connection to a NATS cluster, run by the runtime that
+//! connected (or a `nats-io` thread of its own), shared by every served actor and remote
+//! recipient made from it.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
