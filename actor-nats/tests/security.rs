@@ -258,3 +258,102 @@ async fn tls_with_the_servers_ca_connects_and_without_it_is_refused_clearly() {
     assert!(started.elapsed() < Duration::from_secs(6));
     system.shutdown().await;
 }
+
+/// A signed NATS JWT (`ed25519-nkey`) with these claims, issued by `issuer` for `subject`.
+fn jwt(issuer: &nkeys::KeyPair, subject: &str, name: &str, nats: serde_json::Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    let header = serde_json::json!({ "typ": "JWT", "alg": "ed25519-nkey" });
+    let claims = serde_json::json!({
+        "jti": format!("{:X}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()),
+        "iat": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+        "iss": issuer.public_key(),
+        "sub": subject,
+        "name": name,
+        "nats": nats,
+    });
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = issuer.sign(signed.as_bytes()).unwrap();
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// Decentralized auth as `nsc` sets it up: an operator, an account it signs, a user the
+/// account signs, and the user's credentials file (its JWT and seed). The server trusts the
+/// operator; a user signed by another account's key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credentials_file_gets_in_and_a_forged_one_does_not() {
+    let operator = nkeys::KeyPair::new_operator();
+    let account = nkeys::KeyPair::new_account();
+    let user = nkeys::KeyPair::new_user();
+    let unlimited = serde_json::json!({ "subs": -1, "data": -1, "payload": -1 });
+    let operator_jwt = jwt(
+        &operator,
+        &operator.public_key(),
+        "op",
+        serde_json::json!({ "type": "operator", "version": 2 }),
+    );
+    let account_jwt = jwt(
+        &operator,
+        &account.public_key(),
+        "acct",
+        serde_json::json!({
+            "type": "account", "version": 2,
+            "limits": { "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+                        "wildcards": true, "conn": -1, "leaf": -1 },
+        }),
+    );
+    let user_claims = serde_json::json!({
+        "type": "user", "version": 2, "pub": {}, "sub": {},
+        "subs": unlimited["subs"], "data": unlimited["data"], "payload": unlimited["payload"],
+    });
+    let creds = |jwt: &str, seed: &str| {
+        format!(
+            "-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n\
+             -----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("user.creds");
+    std::fs::write(
+        &good,
+        creds(
+            &jwt(&account, &user.public_key(), "user", user_claims.clone()),
+            &user.seed().unwrap(),
+        ),
+    )
+    .unwrap();
+    let forger = nkeys::KeyPair::new_account();
+    let forged = dir.path().join("forged.creds");
+    std::fs::write(
+        &forged,
+        creds(
+            &jwt(&forger, &user.public_key(), "user", user_claims),
+            &user.seed().unwrap(),
+        ),
+    )
+    .unwrap();
+    let server = server_with(&format!(
+        "operator: {operator_jwt}\nresolver: MEMORY\nresolver_preload: {{ {}: {account_jwt} }}\n",
+        account.public_key()
+    ));
+    let nats = NatsOptions::new(server.url())
+        .credentials_file(&good)
+        .connect()
+        .await
+        .unwrap();
+    assert!(nats.is_connected());
+    let started = Instant::now();
+    assert_refused(
+        NatsOptions::new(server.url())
+            .credentials_file(&forged)
+            .connect()
+            .await,
+        started,
+    );
+    let started = Instant::now();
+    assert_refused(NatsOptions::new(server.url()).connect().await, started);
+}
