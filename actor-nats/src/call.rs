@@ -266,11 +266,11 @@ where
                 max,
             }));
         }
+        // One timer for the whole ask, queueing included (none inside async-nats).
         let request = async_nats::Request::new()
             .headers(headers)
             .payload(body)
-            .timeout(Some(timeout));
-        // The whole ask, queueing included, ends within its timeout.
+            .timeout(None);
         let sent = tokio::time::timeout(
             timeout,
             self.nats
