@@ -253,3 +253,50 @@ fn otlp_example_reaches_a_real_collector_over_http_and_grpc() {
         );
     }
 }
+
+#[test]
+fn remote_is_one_waterfall_across_two_processes() {
+    let out = run("remote", &[], &[]);
+    let blocks = traces(&out);
+    assert_eq!(blocks.len(), 1, "{out}");
+    let block = &blocks[0];
+    assert!(block[0].contains("7 spans from 2 processes"), "{block:#?}");
+    let (d0, caller) = row(block, "checkout");
+    let (d1, sender) = row(block, "send svc.greeter");
+    let (d2, worker) = row(block, "process greeter");
+    assert_eq!(row(block, "compose greeting"), (3, worker));
+    assert_eq!(row(block, "write note").0, 3);
+    assert_eq!((d0, d1, d2), (0, 1, 2), "{out}");
+    assert_eq!(caller, sender);
+    assert!(caller.starts_with("remote-caller pid "), "{caller}");
+    assert!(worker.starts_with("remote-worker pid "), "{worker}");
+    assert_ne!(caller.rsplit(' ').next(), worker.rsplit(' ').next());
+    assert!(out.contains("reply: hello ada (1 note), from pid"), "{out}");
+}
+
+#[test]
+fn remote_exports_both_processes_to_the_configured_collector() {
+    let receiver = OtlpReceiver::http().unwrap();
+    let out = run(
+        "remote",
+        &[],
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())],
+    );
+    assert!(
+        traces(&out).is_empty(),
+        "no waterfall with a collector: {out}"
+    );
+    assert!(receiver.wait_for(7, Duration::from_secs(10)));
+    let spans = receiver.spans();
+    let trace_id = out
+        .split("; trace ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect(&out);
+    let pids: std::collections::BTreeSet<String> = spans
+        .iter()
+        .filter(|s| s.trace_id() == trace_id)
+        .filter_map(|s| s.resource.get("process.pid").cloned())
+        .collect();
+    assert_eq!(pids.len(), 2, "one trace from two pids: {pids:?}");
+}

@@ -17,6 +17,7 @@
 
 pub mod attribute;
 pub mod carrier;
+pub(crate) mod delivery;
 pub(crate) mod in_context;
 pub(crate) mod instrumentation;
 pub(crate) mod meta;
@@ -27,6 +28,7 @@ pub(crate) mod send;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing_bridge;
 
+pub use delivery::Delivery;
 pub use instrumentation::{ActorTelemetry, GlobalInstrumentation, Instrumentation};
 pub use options::{Propagation, Relation, TracingOptions};
 #[cfg(feature = "tracing")]

@@ -23,6 +23,7 @@ use crate::trace::attribute::{
     MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE, SUPERVISED_CHILD, SUPERVISOR, THREAD_ID, THREAD_NAME,
 };
 use crate::trace::carrier::{extract, extract_with};
+use crate::trace::delivery::Delivery;
 use crate::trace::in_context::InContext;
 use crate::trace::meta::{Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
@@ -266,10 +267,18 @@ impl ProcessSpans {
             Vec::new()
         };
         let wait_ns = stamp.waited().map_or(0, |d| d.as_nanos() as i64);
+        let delivery = Delivery::of(&parent);
+        let (system, destination) = match delivery {
+            None => (Value::from(MESSAGING_SYSTEM_VALUE), self.name.clone()),
+            Some(d) => (
+                d.system().clone(),
+                d.destination_name().unwrap_or(&self.name).clone(),
+            ),
+        };
         let mut attributes = Vec::with_capacity(9);
         attributes.extend([
-            KeyValue::new(MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE),
-            KeyValue::new(MESSAGING_DESTINATION_NAME, self.name.clone()),
+            KeyValue::new(MESSAGING_SYSTEM, system),
+            KeyValue::new(MESSAGING_DESTINATION_NAME, destination),
             KeyValue::new(MESSAGING_OPERATION_TYPE, "process"),
             KeyValue::new(MESSAGING_OPERATION_NAME, "process"),
             KeyValue::new(MESSAGE_TYPE, message_type),
@@ -279,6 +288,9 @@ impl ProcessSpans {
             KeyValue::new(THREAD_ID, self.thread_id),
         ]);
         push_message_id(&mut attributes, message_id);
+        if let Some(d) = delivery {
+            attributes.extend_from_slice(d.attributes());
+        }
         let builder = self
             .tracer
             .span_builder(self.span_name.clone())

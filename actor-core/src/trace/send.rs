@@ -17,6 +17,7 @@ use crate::trace::attribute::{
     DEAD_LETTER_REASON, MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID,
     MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE,
 };
+use crate::trace::delivery::Delivery;
 use crate::trace::instrumentation::Instrumentation;
 use crate::trace::meta::{SendOp, Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
@@ -197,6 +198,9 @@ impl Tracing {
                 SendOp::Tell => self.options.send_span_on_tell,
                 SendOp::Ask => self.options.send_span_on_ask,
             };
+            // A message a bridge hands in from outside (with its `Delivery`) was sent by
+            // the remote caller's own `send` span: its `process` span follows that one.
+            let wanted = wanted && Delivery::of(&cx).is_none();
             if wanted {
                 use opentelemetry::trace::Span as _;
                 let span = self.with_caller_tracer(|tracer| {

@@ -19,7 +19,9 @@ use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
-use opentelemetry_semantic_conventions::resource::SERVICE_NAME;
+use opentelemetry_semantic_conventions::resource::{
+    PROCESS_PID, SERVICE_INSTANCE_ID, SERVICE_NAME,
+};
 
 use crate::config::{BatchConfig, PipelineMode};
 use crate::error::TelemetryError;
@@ -137,13 +139,34 @@ impl TelemetryBuilder {
 }
 
 /// The resource every pipeline starts from: detected (`OTEL_SERVICE_NAME`,
-/// `OTEL_RESOURCE_ATTRIBUTES`, SDK facts), with our service name as the fallback.
+/// `OTEL_RESOURCE_ATTRIBUTES`, SDK facts), with our service name as the fallback, and
+/// `process.pid` and a fresh `service.instance.id` (a UUID v4 per `Telemetry`) unless the
+/// environment or the builder set them, so a backend tells the processes of one service
+/// apart (remote actors put several in one trace).
 fn base_resource(service_name: Option<String>, attributes: Vec<KeyValue>) -> Resource {
     let detected = Resource::builder().build();
     let unnamed = detected
         .get(&opentelemetry::Key::from_static_str(SERVICE_NAME))
         .is_none_or(|v| v.as_str().starts_with("unknown_service"));
-    let mut builder = Resource::builder().with_attributes(attributes);
+    let given = |key: &'static str| {
+        detected
+            .get(&opentelemetry::Key::from_static_str(key))
+            .is_some()
+            || attributes.iter().any(|kv| kv.key.as_str() == key)
+    };
+    let mut process = Vec::with_capacity(2);
+    if !given(PROCESS_PID) {
+        process.push(KeyValue::new(PROCESS_PID, i64::from(std::process::id())));
+    }
+    if !given(SERVICE_INSTANCE_ID) {
+        process.push(KeyValue::new(
+            SERVICE_INSTANCE_ID,
+            uuid::Uuid::new_v4().to_string(),
+        ));
+    }
+    let mut builder = Resource::builder()
+        .with_attributes(process)
+        .with_attributes(attributes);
     if let (true, Some(name)) = (unnamed, service_name) {
         builder = builder.with_service_name(name);
     }

@@ -1,0 +1,433 @@
+//! [`RemoteRecipient`]: a handle for `M` served somewhere on a NATS subject; `tell`
+//! publishes, `ask` is a request with its reply.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use actor_core::Message;
+use async_nats::client::{PublishErrorKind, RequestErrorKind};
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::codec::Codec;
+use crate::connect::Nats;
+use crate::error::{ErrorKind, RemoteAskError, RemoteSendError};
+use crate::headers::{self, CONTENT_TYPE, ERROR, MESSAGE_TYPE};
+use crate::names::message_type_name;
+use crate::trace::SendSpan;
+
+/// What sends do while the connection is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Outage {
+    /// Queue them in the client (up to its [`client_capacity`](crate::NatsOptions::client_capacity));
+    /// they go out after the reconnect. A send that finds the queue full waits up to its
+    /// time limit, then gets its message back in `Timeout`. An ask still ends within its
+    /// timeout. The default.
+    #[default]
+    Buffer,
+    /// Refuse them at once with [`RemoteSendError::Disconnected`], the message back.
+    Refuse,
+}
+
+/// A remote actor (or a pool of processes serving one subject with a queue group) that
+/// handles `M`. Cheap to clone; sends from any async context. Nothing is retried: a tell is
+/// delivered at most once.
+pub struct RemoteRecipient<M> {
+    nats: Nats,
+    subject: String,
+    message_type: &'static str,
+    codec: Codec,
+    outage: Outage,
+    ask_timeout: Duration,
+    send_timeout: Duration,
+    _message: PhantomData<fn(M)>,
+}
+
+impl<M> Clone for RemoteRecipient<M> {
+    fn clone(&self) -> Self {
+        RemoteRecipient {
+            nats: self.nats.clone(),
+            subject: self.subject.clone(),
+            message_type: self.message_type,
+            codec: self.codec,
+            outage: self.outage,
+            ask_timeout: self.ask_timeout,
+            send_timeout: self.send_timeout,
+            _message: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for RemoteRecipient<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteRecipient")
+            .field("subject", &self.subject)
+            .field("message_type", &self.message_type)
+            .field("codec", &self.codec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Nats {
+    /// A remote recipient for `M` on `subject`: JSON, the message type named as
+    /// [`message_type_name`] does, asks time out after 5 s, sends wait at most 5 s for
+    /// room in the client's queue.
+    pub fn recipient<M>(&self, subject: impl Into<String>) -> RemoteRecipient<M>
+    where
+        M: Message + Serialize,
+        M::Reply: DeserializeOwned,
+    {
+        RemoteRecipient {
+            nats: self.clone(),
+            subject: subject.into(),
+            message_type: message_type_name::<M>(),
+            codec: Codec::Json,
+            outage: Outage::Buffer,
+            ask_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(5),
+            _message: PhantomData,
+        }
+    }
+}
+
+impl<M> RemoteRecipient<M>
+where
+    M: Message + Serialize,
+    M::Reply: DeserializeOwned,
+{
+    /// The body format (default JSON).
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+
+    /// The name sent in `Actor-Message-Type` (default: [`message_type_name`]); it must
+    /// match the name the serving side registered the type under.
+    pub fn message_type(mut self, name: &'static str) -> Self {
+        self.message_type = name;
+        self
+    }
+
+    /// What sends do while the connection is down (default [`Outage::Buffer`]).
+    pub fn outage(mut self, outage: Outage) -> Self {
+        self.outage = outage;
+        self
+    }
+
+    /// The timeout of every ask that sets none (default 5 s).
+    pub fn ask_timeout(mut self, limit: Duration) -> Self {
+        self.ask_timeout = limit;
+        self
+    }
+
+    /// How long a send waits for room in the client's queue (default 5 s).
+    pub fn send_timeout(mut self, limit: Duration) -> Self {
+        self.send_timeout = limit;
+        self
+    }
+
+    /// The subject.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Publishes `msg` (fire and forget, at most once). `Ok` means the client took it:
+    /// written to the server, or queued while reconnecting.
+    pub fn tell(&self, msg: M) -> RemoteTell<'_, M> {
+        RemoteTell {
+            recipient: self,
+            msg: Some(msg),
+            running: None,
+        }
+    }
+
+    /// Sends `msg` as a request and waits for the reply, at most the
+    /// [timeout](RemoteAsk::timeout).
+    pub fn ask(&self, msg: M) -> RemoteAsk<'_, M> {
+        RemoteAsk {
+            recipient: self,
+            msg: Some(msg),
+            timeout: self.ask_timeout,
+            running: None,
+        }
+    }
+
+    /// Encodes `msg` and checks what can be checked before sending.
+    fn prepare(&self, msg: &M) -> Result<Bytes, PrepareError> {
+        if self.outage == Outage::Refuse && !self.nats.is_connected() {
+            return Err(PrepareError::Disconnected);
+        }
+        let body = self
+            .codec
+            .encode(msg)
+            .map_err(|e| PrepareError::Encode(e.to_string()))?;
+        Ok(body)
+    }
+
+    /// The request headers, with the trace; starts the `send` span.
+    fn headers(&self, body_size: usize) -> (HeaderMap, SendSpan) {
+        let mut headers = HeaderMap::new();
+        headers.insert(MESSAGE_TYPE, self.message_type);
+        // JSON is what a request without a content type means: one header fewer.
+        if self.codec != Codec::Json {
+            headers.insert(CONTENT_TYPE, self.codec.content_type());
+        }
+        let span = SendSpan::start(
+            &self.nats.inner,
+            &self.subject,
+            self.message_type,
+            body_size,
+            &mut headers,
+        );
+        (headers, span)
+    }
+
+    /// Refuses a message over the server's `max_payload` before the client sees it.
+    fn check_size(&self, headers: &HeaderMap, body: &Bytes) -> Option<(usize, usize)> {
+        let max = self.nats.max_payload();
+        let header_bytes: usize = headers
+            .iter()
+            .map(|(k, vs)| {
+                vs.iter()
+                    .map(|v| AsRef::<str>::as_ref(k).len() + v.as_str().len() + 4)
+                    .sum::<usize>()
+            })
+            .sum::<usize>()
+            + 12;
+        let size = body.len() + header_bytes;
+        (size > max).then_some((size, max))
+    }
+
+    async fn run_tell(&self, msg: M) -> Result<(), RemoteSendError<M>> {
+        let body = match self.prepare(&msg) {
+            Ok(body) => body,
+            Err(e) => return Err(e.with(msg)),
+        };
+        let (headers, span) = self.headers(body.len());
+        if let Some((size, max)) = self.check_size(&headers, &body) {
+            span.end(Some("message over max_payload"));
+            return Err(RemoteSendError::TooLarge {
+                message: msg,
+                size,
+                max,
+            });
+        }
+        let publish =
+            self.nats
+                .inner
+                .client
+                .publish_with_headers(self.subject.clone(), headers, body);
+        // The timer is armed only when the client's queue is full (no timer per tell).
+        let mut publish = std::pin::pin!(publish);
+        let published = match futures::poll!(publish.as_mut()) {
+            Poll::Ready(done) => Ok(done),
+            Poll::Pending => tokio::time::timeout(self.send_timeout, publish).await,
+        };
+        match published {
+            Ok(Ok(())) => {
+                span.end(None);
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                span.end(Some("not sent"));
+                Err(match e.kind() {
+                    PublishErrorKind::MaxPayloadExceeded => RemoteSendError::TooLarge {
+                        message: msg,
+                        size: 0,
+                        max: self.nats.max_payload(),
+                    },
+                    _ => RemoteSendError::Transport(msg, e.to_string()),
+                })
+            }
+            Err(_) => {
+                span.end(Some("client queue full"));
+                Err(RemoteSendError::Timeout(msg))
+            }
+        }
+    }
+
+    async fn run_ask(&self, msg: M, timeout: Duration) -> Result<M::Reply, RemoteAskError<M>> {
+        let body = match self.prepare(&msg) {
+            Ok(body) => body,
+            Err(e) => return Err(RemoteAskError::Send(e.with(msg))),
+        };
+        let (headers, span) = self.headers(body.len());
+        if let Some((size, max)) = self.check_size(&headers, &body) {
+            span.end(Some("message over max_payload"));
+            return Err(RemoteAskError::Send(RemoteSendError::TooLarge {
+                message: msg,
+                size,
+                max,
+            }));
+        }
+        // One timer for the whole ask, queueing included (none inside async-nats).
+        let request = async_nats::Request::new()
+            .headers(headers)
+            .payload(body)
+            .timeout(None);
+        let sent = tokio::time::timeout(
+            timeout,
+            self.nats
+                .inner
+                .client
+                .send_request(self.subject.clone(), request),
+        )
+        .await;
+        let result = match sent {
+            Err(_) => Err(RemoteAskError::Timeout(timeout)),
+            Ok(Err(e)) => Err(match e.kind() {
+                RequestErrorKind::TimedOut => RemoteAskError::Timeout(timeout),
+                RequestErrorKind::NoResponders => RemoteAskError::NoResponders(msg),
+                RequestErrorKind::MaxPayloadExceeded => {
+                    RemoteAskError::Send(RemoteSendError::TooLarge {
+                        message: msg,
+                        size: 0,
+                        max: self.nats.max_payload(),
+                    })
+                }
+                RequestErrorKind::InvalidSubject => {
+                    RemoteAskError::Send(RemoteSendError::Transport(msg, e.to_string()))
+                }
+                RequestErrorKind::Other => RemoteAskError::Transport(e.to_string()),
+            }),
+            Ok(Ok(reply)) => self.read_reply(reply),
+        };
+        span.end(result.as_ref().err().map(|e| e.to_string()).as_deref());
+        result
+    }
+
+    /// The reply, or the failure the serving side reported.
+    fn read_reply(&self, reply: async_nats::Message) -> Result<M::Reply, RemoteAskError<M>> {
+        let headers = reply.headers.as_ref();
+        if let Some(kind) = headers::get(headers, ERROR) {
+            let text = String::from_utf8_lossy(&reply.payload).into_owned();
+            return Err(match ErrorKind::parse(kind) {
+                Some(ErrorKind::UnknownType) | Some(ErrorKind::Decode) => {
+                    RemoteAskError::Decode(format!("the serving side refused the request: {text}"))
+                }
+                Some(kind) => RemoteAskError::Remote { kind, text },
+                None => RemoteAskError::Decode(format!("unknown failure `{kind}`: {text}")),
+            });
+        }
+        let codec =
+            Codec::from_content_type(headers::get(headers, CONTENT_TYPE)).unwrap_or(self.codec);
+        codec
+            .decode(&reply.payload)
+            .map_err(|e| RemoteAskError::Decode(format!("the reply: {e}")))
+    }
+}
+
+/// Why a message could not even be sent.
+enum PrepareError {
+    Disconnected,
+    Encode(String),
+}
+
+impl PrepareError {
+    fn with<M>(self, msg: M) -> RemoteSendError<M> {
+        match self {
+            PrepareError::Disconnected => RemoteSendError::Disconnected(msg),
+            PrepareError::Encode(e) => RemoteSendError::Encode(msg, e),
+        }
+    }
+}
+
+/// A pending remote tell; `.await` it. Nothing is sent until the first poll, so the
+/// caller's context then is the parent of its `send` span (`.with_context(cx)` works).
+#[must_use = "a tell does nothing until awaited"]
+pub struct RemoteTell<'a, M: Message> {
+    recipient: &'a RemoteRecipient<M>,
+    msg: Option<M>,
+    running: Option<BoxFuture<'a, Result<(), RemoteSendError<M>>>>,
+}
+
+impl<M: Message> std::fmt::Debug for RemoteTell<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteTell")
+            .field("subject", &self.recipient.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M> Unpin for RemoteTell<'_, M> where M: Message {}
+
+impl<'a, M> Future for RemoteTell<'a, M>
+where
+    M: Message + Serialize,
+    M::Reply: DeserializeOwned,
+{
+    type Output = Result<(), RemoteSendError<M>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let running = match &mut this.running {
+            Some(running) => running,
+            None => {
+                let Some(msg) = this.msg.take() else {
+                    return Poll::Pending;
+                };
+                let recipient: &'a RemoteRecipient<M> = this.recipient;
+                this.running.insert(Box::pin(recipient.run_tell(msg)))
+            }
+        };
+        running.as_mut().poll(cx)
+    }
+}
+
+/// A pending remote ask; set a [`timeout`](RemoteAsk::timeout), then `.await` it.
+#[must_use = "an ask does nothing until awaited"]
+pub struct RemoteAsk<'a, M: Message> {
+    recipient: &'a RemoteRecipient<M>,
+    msg: Option<M>,
+    timeout: Duration,
+    running: Option<BoxFuture<'a, Result<M::Reply, RemoteAskError<M>>>>,
+}
+
+impl<M: Message> std::fmt::Debug for RemoteAsk<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteAsk")
+            .field("subject", &self.recipient.subject)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Message> RemoteAsk<'_, M> {
+    /// Waits at most `limit` for the reply (the whole ask: queueing, sending, the reply).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = limit;
+        self
+    }
+}
+
+impl<M> Unpin for RemoteAsk<'_, M> where M: Message {}
+
+impl<'a, M> Future for RemoteAsk<'a, M>
+where
+    M: Message + Serialize,
+    M::Reply: DeserializeOwned,
+{
+    type Output = Result<M::Reply, RemoteAskError<M>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let running = match &mut this.running {
+            Some(running) => running,
+            None => {
+                let Some(msg) = this.msg.take() else {
+                    return Poll::Pending;
+                };
+                let recipient: &'a RemoteRecipient<M> = this.recipient;
+                this.running
+                    .insert(Box::pin(recipient.run_ask(msg, this.timeout)))
+            }
+        };
+        running.as_mut().poll(cx)
+    }
+}

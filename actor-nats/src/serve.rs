@@ -1,0 +1,508 @@
+//! Serving: a local actor exposed on a NATS subject, for chosen message types. The serve
+//! loop runs on the connection's runtime, never on the actor's thread; each message is handed
+//! to the actor as an ordinary local `ask` (a request) or `tell` (a publish), in the
+//! caller's trace.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actor_core::{AskError, Message, Recipient, SendError};
+use async_nats::{HeaderMap, Subject};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::StreamExt;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::Context;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{oneshot, Semaphore};
+
+use crate::codec::Codec;
+use crate::connect::Nats;
+use crate::error::{ErrorKind, ServeError};
+use crate::headers::{self, CONTENT_TYPE, ERROR, MESSAGE_TYPE};
+use crate::names::message_type_name;
+
+/// Configures what a subject serves; [`start`](ServeBuilder::start) subscribes.
+pub struct ServeBuilder {
+    nats: Nats,
+    subject: String,
+    group: Option<String>,
+    handlers: HashMap<&'static str, Arc<dyn Handle>>,
+    duplicate: Option<String>,
+    max_in_flight: usize,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for ServeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeBuilder")
+            .field("subject", &self.subject)
+            .field("group", &self.group)
+            .field("types", &self.handlers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Nats {
+    /// Starts configuring what `subject` serves.
+    pub fn serve(&self, subject: impl Into<String>) -> ServeBuilder {
+        ServeBuilder {
+            nats: self.clone(),
+            subject: subject.into(),
+            group: None,
+            handlers: HashMap::new(),
+            duplicate: None,
+            max_in_flight: 256,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServeBuilder {
+    /// Join queue group `group`: the processes serving the subject in one group share its
+    /// messages, each message going to one of them.
+    pub fn queue_group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// Messages handed to the actor and not answered yet, at most (default 256). Past it
+    /// the loop stops reading; the client buffers up to its subscription capacity and
+    /// then drops (a slow consumer, counted), so memory stays bounded.
+    pub fn max_in_flight(mut self, messages: usize) -> Self {
+        self.max_in_flight = messages.max(1);
+        self
+    }
+
+    /// How long the serving side waits for the actor, room in its mailbox and its reply
+    /// (default 30 s); then the caller gets [`ErrorKind::Timeout`].
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = limit;
+        self
+    }
+
+    /// Serves `M` under its default name ([`message_type_name`]).
+    pub fn handle<M>(self, recipient: Recipient<M>) -> Self
+    where
+        M: Message + DeserializeOwned,
+        M::Reply: Serialize,
+    {
+        self.handle_as(message_type_name::<M>(), recipient)
+    }
+
+    /// Serves `M` under the wire name `name` (header `Actor-Message-Type`).
+    pub fn handle_as<M>(mut self, name: &'static str, recipient: Recipient<M>) -> Self
+    where
+        M: Message + DeserializeOwned,
+        M::Reply: Serialize,
+    {
+        if self
+            .handlers
+            .insert(name, Arc::new(Typed { recipient }))
+            .is_some()
+        {
+            self.duplicate = Some(name.to_owned());
+        }
+        self
+    }
+
+    /// Subscribes, waits until the server has the subscription (so callers find it at once),
+    /// then serves on the connection's runtime until the [`Serving`] handle is stopped or
+    /// dropped.
+    pub async fn start(self) -> Result<Serving, ServeError> {
+        if let Some(name) = self.duplicate {
+            return Err(ServeError::DuplicateType(name));
+        }
+        if self.handlers.is_empty() {
+            return Err(ServeError::NoHandlers);
+        }
+        let client = &self.nats.inner.client;
+        let subscriber = match &self.group {
+            Some(group) => client
+                .queue_subscribe(self.subject.clone(), group.clone())
+                .await
+                .map_err(|e| ServeError::Subscribe(e.to_string()))?,
+            None => client
+                .subscribe(self.subject.clone())
+                .await
+                .map_err(|e| ServeError::Subscribe(e.to_string()))?,
+        };
+        client
+            .flush()
+            .await
+            .map_err(|e| ServeError::Subscribe(e.to_string()))?;
+        confirm_subscribed(client).await;
+        let counters = Arc::new(Counters::default());
+        let mut types: Vec<&'static str> = self.handlers.keys().copied().collect();
+        types.sort_unstable();
+        let shared = Arc::new(Shared {
+            nats: self.nats.clone(),
+            subject: self.subject,
+            group: self.group,
+            only: (self.handlers.len() == 1)
+                .then(|| self.handlers.values().next().cloned())
+                .flatten(),
+            handlers: self.handlers,
+            types: types.join(", "),
+            timeout: self.timeout,
+            counters: counters.clone(),
+        });
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let max = self.max_in_flight;
+        self.nats.inner.io.runtime.spawn(async move {
+            serve_loop(subscriber, shared, max, stop_rx).await;
+            let _ = done_tx.send(());
+        });
+        Ok(Serving {
+            stop: Some(stop_tx),
+            done: Some(done_rx),
+            counters,
+            _nats: self.nats,
+        })
+    }
+}
+
+/// Waits until the server has processed the subscription, so a caller on another
+/// connection finds it: a flush only writes it out. The server answers a request to a
+/// subject nobody serves with "no responders" after everything this connection sent before
+/// it, the subscription included. Needs subscribe permission on `_INBOX.>` (the reply
+/// inbox); without it the wait ends after 1 s and serving starts anyway.
+async fn confirm_subscribed(client: &async_nats::Client) {
+    let probe = format!("{}.ready", client.new_inbox());
+    let _ = tokio::time::timeout(Duration::from_secs(1), client.request(probe, Bytes::new())).await;
+}
+
+/// What a serving subject did so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServeStats {
+    /// Messages received on the subject.
+    pub received: u64,
+    /// Messages the actor handled (a reply sent, or a tell delivered to its mailbox).
+    pub handled: u64,
+    /// Messages refused because nothing is served for their message type; the actor never
+    /// saw them.
+    pub unknown_type: u64,
+    /// Messages refused because their body did not decode; the actor never saw them.
+    pub undecodable: u64,
+    /// Messages the actor took but did not answer (panicked, stopped, too slow).
+    pub failed: u64,
+    /// Messages handed to the actor and not finished now.
+    pub in_flight: usize,
+    /// The most that were in flight at once.
+    pub peak_in_flight: usize,
+}
+
+/// A subject being served. [`stop`](Serving::stop) drains the subscription (the server
+/// stops sending; what it already sent is still served) and waits for what is in flight;
+/// dropping it does the same without waiting.
+pub struct Serving {
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<oneshot::Receiver<()>>,
+    counters: Arc<Counters>,
+    _nats: Nats,
+}
+
+impl std::fmt::Debug for Serving {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Serving")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serving {
+    /// What it did so far.
+    pub fn stats(&self) -> ServeStats {
+        self.counters.snapshot()
+    }
+
+    /// Drains the subscription (what the server sent before is still served) and waits
+    /// for the messages in flight to be answered (at most the serving timeout).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    received: AtomicU64,
+    handled: AtomicU64,
+    unknown_type: AtomicU64,
+    undecodable: AtomicU64,
+    failed: AtomicU64,
+    in_flight: AtomicUsize,
+    peak_in_flight: AtomicUsize,
+}
+
+impl Counters {
+    fn snapshot(&self) -> ServeStats {
+        ServeStats {
+            received: self.received.load(Ordering::Relaxed),
+            handled: self.handled.load(Ordering::Relaxed),
+            unknown_type: self.unknown_type.load(Ordering::Relaxed),
+            undecodable: self.undecodable.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            in_flight: self.in_flight.load(Ordering::Relaxed),
+            peak_in_flight: self.peak_in_flight.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What every message of one served subject needs.
+struct Shared {
+    nats: Nats,
+    subject: String,
+    group: Option<String>,
+    handlers: HashMap<&'static str, Arc<dyn Handle>>,
+    /// The handler used for a message without a type header when only one type is served.
+    only: Option<Arc<dyn Handle>>,
+    types: String,
+    timeout: Duration,
+    counters: Arc<Counters>,
+}
+
+async fn serve_loop(
+    mut subscriber: async_nats::Subscriber,
+    shared: Arc<Shared>,
+    max_in_flight: usize,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    let mut draining = false;
+    loop {
+        // Once stopping, the subscription is drained: the server stops sending, and what it
+        // sent before is still served (none of it dropped unseen); then the stream ends.
+        let permit = tokio::select! {
+            _ = &mut stop, if !draining => {
+                draining = true;
+                let _ = subscriber.drain().await;
+                continue;
+            }
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let message = tokio::select! {
+            _ = &mut stop, if !draining => {
+                draining = true;
+                let _ = subscriber.drain().await;
+                continue;
+            }
+            message = subscriber.next() => match message {
+                Some(message) => message,
+                None => break,
+            },
+        };
+        let c = &shared.counters;
+        c.received.fetch_add(1, Ordering::Relaxed);
+        let now = c.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        c.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        let shared = shared.clone();
+        let mut task = Box::pin(async move {
+            serve_one(&shared, message).await;
+            shared.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+        // A tell to an actor with room in its mailbox is done at once: no task for it.
+        if futures::poll!(task.as_mut()).is_pending() {
+            tokio::spawn(task);
+        }
+    }
+    // Let what is in flight answer, within the serving timeout.
+    let all = u32::try_from(max_in_flight).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(
+        shared.timeout + Duration::from_secs(1),
+        permits.acquire_many(all),
+    )
+    .await;
+}
+
+/// How one message ended on the serving side.
+enum Outcome {
+    /// Handled; the reply body when one is wanted.
+    Done(Option<Bytes>),
+    /// Refused before the actor saw it.
+    UnknownType(String),
+    Undecodable(String),
+    /// The actor took it and failed.
+    Failed(ErrorKind, String),
+}
+
+async fn serve_one(shared: &Shared, message: async_nats::Message) {
+    let headers = message.headers.as_ref();
+    let type_name = headers::get(headers, MESSAGE_TYPE);
+    let handler = match type_name {
+        Some(name) => shared.handlers.get(name.trim()).cloned(),
+        None => shared.only.clone(),
+    };
+    let codec = Codec::from_content_type(headers::get(headers, CONTENT_TYPE));
+    let outcome = match (handler, codec) {
+        (None, _) => Outcome::UnknownType(format!(
+            "`{}` serves no message type `{}` (it serves: {})",
+            shared.subject,
+            type_name.unwrap_or("(no Actor-Message-Type header)"),
+            shared.types
+        )),
+        (Some(_), None) => Outcome::Undecodable(format!(
+            "unknown content type `{}`",
+            headers::get(headers, CONTENT_TYPE).unwrap_or_default()
+        )),
+        (Some(handler), Some(codec)) => {
+            let cx = crate::trace::received(
+                &shared.nats.inner,
+                headers,
+                &shared.subject,
+                shared.group.as_deref(),
+                message.payload.len(),
+            );
+            handler
+                .call(Job {
+                    body: message.payload.clone(),
+                    codec,
+                    cx,
+                    wants_reply: message.reply.is_some(),
+                    timeout: shared.timeout,
+                })
+                .await
+        }
+    };
+    let c = &shared.counters;
+    let counter = match &outcome {
+        Outcome::Done(_) => &c.handled,
+        Outcome::UnknownType(_) => &c.unknown_type,
+        Outcome::Undecodable(_) => &c.undecodable,
+        Outcome::Failed(..) => &c.failed,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    if let Some(reply) = message.reply {
+        respond(shared, reply, codec.unwrap_or_default(), outcome).await;
+    }
+}
+
+/// Publishes the reply, or the failure with its kind.
+async fn respond(shared: &Shared, to: Subject, codec: Codec, outcome: Outcome) {
+    let mut headers = HeaderMap::new();
+    let body = match outcome {
+        Outcome::Done(body) => {
+            // A JSON reply goes without headers (a plain message is cheaper for NATS).
+            if codec != Codec::Json {
+                headers.insert(CONTENT_TYPE, codec.content_type());
+            }
+            body.unwrap_or_default()
+        }
+        Outcome::UnknownType(text) => failure(&mut headers, ErrorKind::UnknownType, text),
+        Outcome::Undecodable(text) => failure(&mut headers, ErrorKind::Decode, text),
+        Outcome::Failed(kind, text) => failure(&mut headers, kind, text),
+    };
+    // A lost reply is the asker's timeout; nothing else can be done with it here.
+    let client = &shared.nats.inner.client;
+    let _ = if headers.is_empty() {
+        client.publish(to, body).await
+    } else {
+        client.publish_with_headers(to, headers, body).await
+    };
+}
+
+fn failure(headers: &mut HeaderMap, kind: ErrorKind, text: String) -> Bytes {
+    headers.insert(ERROR, kind.as_str());
+    headers.insert(CONTENT_TYPE, "text/plain; charset=utf-8");
+    Bytes::from(text)
+}
+
+/// One message for a typed handler.
+struct Job {
+    body: Bytes,
+    codec: Codec,
+    cx: Context,
+    wants_reply: bool,
+    timeout: Duration,
+}
+
+/// A served message type: decode, hand to the actor, encode the reply.
+trait Handle: Send + Sync {
+    fn call(&self, job: Job) -> BoxFuture<'static, Outcome>;
+}
+
+struct Typed<M: Message> {
+    recipient: Recipient<M>,
+}
+
+impl<M> Handle for Typed<M>
+where
+    M: Message + DeserializeOwned,
+    M::Reply: Serialize,
+{
+    fn call(&self, job: Job) -> BoxFuture<'static, Outcome> {
+        let recipient = self.recipient.clone();
+        Box::pin(async move {
+            let msg: M = match job.codec.decode(&job.body) {
+                Ok(msg) => msg,
+                Err(e) => {
+                    return Outcome::Undecodable(format!(
+                        "not a `{}`: {e}",
+                        message_type_name::<M>()
+                    ))
+                }
+            };
+            if !job.wants_reply {
+                let told = recipient
+                    .tell(msg)
+                    .timeout(job.timeout)
+                    .with_context(job.cx)
+                    .await;
+                return match told {
+                    Ok(()) => Outcome::Done(None),
+                    Err(e) => send_failure(e),
+                };
+            }
+            let asked = recipient
+                .ask(msg)
+                .timeout(job.timeout)
+                .with_context(job.cx)
+                .await;
+            match asked {
+                Ok(reply) => match job.codec.encode(&reply) {
+                    Ok(body) => Outcome::Done(Some(body)),
+                    Err(e) => Outcome::Failed(
+                        ErrorKind::Decode,
+                        format!("the reply could not be encoded: {e}"),
+                    ),
+                },
+                Err(AskError::Send(e)) => send_failure(e),
+                Err(AskError::Timeout(d)) => {
+                    Outcome::Failed(ErrorKind::Timeout, format!("no reply within {d:?}"))
+                }
+                Err(AskError::Panicked(text)) => Outcome::Failed(ErrorKind::Panicked, text),
+                Err(e @ (AskError::Dropped | AskError::SelfAsk(_))) => {
+                    Outcome::Failed(ErrorKind::Stopped, e.to_string())
+                }
+            }
+        })
+    }
+}
+
+fn send_failure<M>(e: SendError<M>) -> Outcome {
+    let kind = match e {
+        SendError::Closed(_) => ErrorKind::Stopped,
+        SendError::Full(_) | SendError::Timeout(_) | SendError::WouldBlock(_) => ErrorKind::Timeout,
+    };
+    Outcome::Failed(kind, e.to_string())
+}

@@ -1,0 +1,124 @@
+//! Traces across the wire: the PRODUCER `send <subject>` span of a caller, the context
+//! injected into and extracted from message headers (through the configured propagator,
+//! under the [`CarrierPolicy`](actor_core::trace::carrier::CarrierPolicy)), and the
+//! [`Delivery`] that makes the serving actor's own `process` span say it came over NATS.
+
+use async_nats::HeaderMap;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::attribute::{
+    MESSAGING_CONSUMER_GROUP_NAME, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_BODY_SIZE,
+    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+};
+
+use actor_core::trace::attribute::MESSAGE_TYPE;
+use actor_core::trace::carrier::{extract_with, W3cPropagator};
+use actor_core::trace::Delivery;
+
+use crate::connect::Inner;
+use crate::headers::{HeaderExtractor, HeaderInjector};
+
+/// `messaging.system` on the spans of NATS-delivered messages.
+pub const MESSAGING_SYSTEM_NATS: &str = "nats";
+/// The instrumentation scope of the caller's `send` spans.
+pub const SCOPE: &str = "actor-nats";
+
+/// Runs `f` with the propagator this connection uses: its own, else the global one, else
+/// W3C (the global default reads nothing).
+fn with_propagator<T>(inner: &Inner, mut f: impl FnMut(&dyn TextMapPropagator) -> T) -> T {
+    if let Some(own) = &inner.propagator {
+        return f(own.as_ref());
+    }
+    opentelemetry::global::get_text_map_propagator(|global| {
+        if global.fields().next().is_none() {
+            f(&W3cPropagator::new())
+        } else {
+            f(global)
+        }
+    })
+}
+
+/// The caller's side of one message: its `send` span (when a tracer provider records it)
+/// and the headers that carry it.
+pub(crate) struct SendSpan {
+    /// The context holding the recording `send` span.
+    cx: Option<Context>,
+}
+
+impl SendSpan {
+    /// Starts `send <subject>` as a child of the current context and injects it into
+    /// `headers`. Without a recording span (no SDK), the current context is injected as is.
+    pub(crate) fn start(
+        inner: &Inner,
+        subject: &str,
+        message_type: &'static str,
+        body_size: usize,
+        headers: &mut HeaderMap,
+    ) -> SendSpan {
+        let parent = Context::current();
+        let tracer = inner.tracer.as_ref();
+        let span = tracer
+            .span_builder(format!("send {subject}"))
+            .with_kind(SpanKind::Producer)
+            .with_attributes([
+                KeyValue::new(MESSAGING_SYSTEM, MESSAGING_SYSTEM_NATS),
+                KeyValue::new(MESSAGING_DESTINATION_NAME, subject.to_owned()),
+                KeyValue::new(MESSAGING_OPERATION_TYPE, "send"),
+                KeyValue::new(MESSAGING_OPERATION_NAME, "send"),
+                KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64),
+                KeyValue::new(MESSAGE_TYPE, message_type),
+            ])
+            .start_with_context(tracer, &parent);
+        if span.is_recording() {
+            let cx = parent.with_span(span);
+            with_propagator(inner, |p| {
+                p.inject_context(&cx, &mut HeaderInjector(headers))
+            });
+            SendSpan { cx: Some(cx) }
+        } else {
+            with_propagator(inner, |p| {
+                p.inject_context(&parent, &mut HeaderInjector(headers))
+            });
+            SendSpan { cx: None }
+        }
+    }
+
+    /// Ends the span; `failure` marks it as an error.
+    pub(crate) fn end(self, failure: Option<&str>) {
+        if let Some(cx) = self.cx {
+            let span = cx.span();
+            if let Some(text) = failure {
+                span.set_status(Status::error(text.to_owned()));
+            }
+            span.end();
+        }
+    }
+}
+
+/// The serving side: the caller's context from `headers`, with a [`Delivery`] saying the
+/// message came over NATS on `subject` (and `group`), `body_size` bytes long.
+pub(crate) fn received(
+    inner: &Inner,
+    headers: Option<&HeaderMap>,
+    subject: &str,
+    group: Option<&str>,
+    body_size: usize,
+) -> Context {
+    let parent = match headers {
+        Some(h) => with_propagator(inner, |p| {
+            extract_with(p, &HeaderExtractor(h), &inner.carrier_policy)
+        }),
+        None => Context::new(),
+    };
+    let mut delivery = Delivery::new(MESSAGING_SYSTEM_NATS, &parent)
+        .destination(subject.to_owned())
+        .attribute(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64));
+    if let Some(group) = group {
+        delivery = delivery.attribute(KeyValue::new(
+            MESSAGING_CONSUMER_GROUP_NAME,
+            group.to_owned(),
+        ));
+    }
+    delivery.attach(parent)
+}

@@ -1,0 +1,285 @@
+//! Remote actors over loopback NATS against raw `async-nats` with the same payload, in
+//! turns (every set-up runs once per round; medians of the rounds):
+//!
+//! - `ask`: sequential request/reply round trips. Raw: `Client::request` to a subscriber
+//!   that answers with the same bytes. Ours: `RemoteRecipient::ask` to a served actor.
+//! - `tell`: `n` messages published, timed until the receiving side has all `n`. Raw:
+//!   `Client::publish` to a counting subscriber. Ours: `RemoteRecipient::tell` to a served
+//!   actor that counts.
+//! - `raw + headers`: the raw set-ups with the headers a traced message of ours carries
+//!   (`Actor-Message-Type`, `traceparent`): what the wire format itself costs.
+//!
+//! Ours runs untraced (no SDK) and traced (a `send` span per message on the caller's side,
+//! a `process` span per message in the serving system; spans go to a no-op exporter).
+//!
+//! ```text
+//! cargo run --release -p actor-benches --bin bench-remote            # 7 rounds
+//! cargo run --release -p actor-benches --bin bench-remote -- 3       # rounds
+//! ```
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
+use actor_nats::async_nats;
+use actor_nats::testing::NatsServer;
+use actor_nats::{Nats, NatsOptions};
+use actor_otel::{Exporter, Telemetry};
+use futures::StreamExt as _;
+use opentelemetry::global::BoxedTracer;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Add(u64);
+impl Message for Add {
+    type Reply = u64;
+}
+
+struct Counter {
+    handled: Arc<AtomicU64>,
+}
+impl Actor for Counter {}
+impl Handler<Add> for Counter {
+    async fn handle(&mut self, Add(n): Add, _cx: &mut Ctx<Self>) -> u64 {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        n
+    }
+}
+
+/// The body every set-up sends: `Add(1)` in JSON.
+const BODY: &[u8] = b"1";
+const ASKS: u64 = 5_000;
+const TELLS: u64 = 20_000;
+
+fn options(server: &NatsServer) -> NatsOptions {
+    NatsOptions::new(server.url()).subscription_capacity(1 << 16)
+}
+
+/// A raw async-nats client on its own thread and current-thread runtime, answering
+/// `raw.echo` with the request's bytes and counting `raw.sink`.
+fn raw_side(url: String, sunk: Arc<AtomicU64>) {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let client = async_nats::ConnectOptions::new()
+                .subscription_capacity(1 << 16)
+                .connect(url)
+                .await
+                .expect("connect");
+            let mut echo = client.subscribe("raw.echo").await.expect("subscribe");
+            let mut sink = client.subscribe("raw.sink").await.expect("subscribe");
+            client.flush().await.expect("flush");
+            ready_tx.send(()).expect("ready");
+            let replier = client.clone();
+            tokio::spawn(async move {
+                while let Some(m) = echo.next().await {
+                    if let Some(reply) = m.reply {
+                        let _ = replier.publish(reply, m.payload).await;
+                    }
+                }
+            });
+            while sink.next().await.is_some() {
+                sunk.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    });
+    ready_rx.recv().expect("the raw side started");
+}
+
+struct Served {
+    _system: ActorSystem,
+    _serving: actor_nats::Serving,
+    handled: Arc<AtomicU64>,
+    _telemetry: Option<Telemetry>,
+}
+
+async fn served(server: &NatsServer, subject: &str, traced: bool) -> (Served, Nats) {
+    let telemetry = traced.then(|| {
+        Telemetry::builder()
+            .service_name("bench-remote")
+            .exporter(Exporter::noop().without_metrics())
+            .global(false)
+            .build()
+            .expect("the no-op exporter starts")
+    });
+    let mut builder = ActorSystem::builder().name(subject);
+    if let Some(t) = &telemetry {
+        builder = builder.instrumentation(t.clone());
+    }
+    let system = builder.build();
+    let handled = Arc::new(AtomicU64::new(0));
+    let counter = {
+        let handled = handled.clone();
+        system
+            .spawn("counter", move || Counter {
+                handled: handled.clone(),
+            })
+            .expect("spawn")
+    };
+    // The serving side on a thread of its own, as the raw responder.
+    let serving_side = options(server)
+        .own_thread(true)
+        .connect()
+        .await
+        .expect("connect");
+    let serving = serving_side
+        .serve(subject)
+        .handle(counter.recipient::<Add>())
+        .start()
+        .await
+        .expect("serve");
+    let mut caller_options = options(server);
+    if let Some(t) = &telemetry {
+        caller_options = caller_options.tracer(BoxedTracer::new(Box::new(t.tracer("actor-nats"))));
+    }
+    let caller = caller_options.connect().await.expect("connect");
+    (
+        Served {
+            _system: system,
+            _serving: serving,
+            handled,
+            _telemetry: telemetry,
+        },
+        caller,
+    )
+}
+
+/// Waits until `counter` reaches `target` (at most 30 s; a shortfall is reported).
+async fn wait_for(counter: &AtomicU64, target: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counter.load(Ordering::Relaxed) < target {
+        if Instant::now() > deadline {
+            panic!(
+                "only {} of {target} arrived (dropped by a slow consumer?)",
+                counter.load(Ordering::Relaxed)
+            );
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(7);
+    let server = NatsServer::start().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let sunk = Arc::new(AtomicU64::new(0));
+        raw_side(server.url(), sunk.clone());
+        let raw = async_nats::ConnectOptions::new()
+            .connect(server.url())
+            .await
+            .expect("connect");
+        let (plain, plain_caller) = served(&server, "svc.plain", false).await;
+        let (traced, traced_caller) = served(&server, "svc.traced", true).await;
+        let plain_remote = plain_caller.recipient::<Add>("svc.plain");
+        let traced_remote = traced_caller.recipient::<Add>("svc.traced");
+
+        let names = ["raw", "raw + headers", "untraced", "traced"];
+        let mut ask = vec![Vec::new(); 4];
+        let mut tell = vec![Vec::new(); 4];
+        // The headers ours sends, traced (JSON: no content type): type and traceparent.
+        let headers = || {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert("Actor-Message-Type", "Add");
+            h.insert(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            );
+            h
+        };
+        for round in 0..=rounds {
+            // Round 0 warms up.
+            for (i, samples) in ask.iter_mut().enumerate() {
+                let started = Instant::now();
+                for _ in 0..ASKS {
+                    match i {
+                        0 => {
+                            raw.request("raw.echo", BODY.into())
+                                .await
+                                .expect("raw request");
+                        }
+                        1 => {
+                            raw.request_with_headers("raw.echo", headers(), BODY.into())
+                                .await
+                                .expect("raw request");
+                        }
+                        2 => {
+                            plain_remote.ask(Add(1)).await.expect("ask");
+                        }
+                        _ => {
+                            traced_remote.ask(Add(1)).await.expect("ask");
+                        }
+                    }
+                }
+                let per = started.elapsed().as_nanos() as f64 / ASKS as f64;
+                if round > 0 {
+                    samples.push(per);
+                }
+            }
+            for (i, samples) in tell.iter_mut().enumerate() {
+                let (counter, before) = match i {
+                    0 | 1 => (&*sunk, sunk.load(Ordering::Relaxed)),
+                    2 => (&*plain.handled, plain.handled.load(Ordering::Relaxed)),
+                    _ => (&*traced.handled, traced.handled.load(Ordering::Relaxed)),
+                };
+                let started = Instant::now();
+                for _ in 0..TELLS {
+                    match i {
+                        0 => raw.publish("raw.sink", BODY.into()).await.expect("publish"),
+                        1 => raw
+                            .publish_with_headers("raw.sink", headers(), BODY.into())
+                            .await
+                            .expect("publish"),
+                        2 => plain_remote.tell(Add(1)).await.expect("tell"),
+                        _ => traced_remote.tell(Add(1)).await.expect("tell"),
+                    }
+                }
+                wait_for(counter, before + TELLS).await;
+                let per = started.elapsed().as_nanos() as f64 / TELLS as f64;
+                if round > 0 {
+                    samples.push(per);
+                }
+            }
+            if round > 0 {
+                eprintln!("round {round} done");
+            }
+        }
+        let median = |xs: &[f64]| {
+            let mut xs = xs.to_vec();
+            xs.sort_by(f64::total_cmp);
+            xs[xs.len() / 2]
+        };
+        println!("| workload | set-up | µs/op | msgs/s | ratio to raw |");
+        println!("|---|---|---:|---:|---:|");
+        let raw_ask = median(&ask[0]);
+        for (i, name) in names.iter().enumerate() {
+            let m = median(&ask[i]);
+            println!(
+                "| ask round trip | {name} | {:.1} | {:.0} k | {:.2}x |",
+                m / 1e3,
+                1e6 / m,
+                m / raw_ask
+            );
+        }
+        let raw_tell = median(&tell[0]);
+        for (i, name) in names.iter().enumerate() {
+            let m = median(&tell[i]);
+            println!(
+                "| tell throughput | {name} | {:.2} | {:.0} k | {:.2}x throughput |",
+                m / 1e3,
+                1e6 / m,
+                raw_tell / m
+            );
+        }
+    });
+}
