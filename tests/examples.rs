@@ -300,3 +300,53 @@ fn remote_exports_both_processes_to_the_configured_collector() {
         .collect();
     assert_eq!(pids.len(), 2, "one trace from two pids: {pids:?}");
 }
+
+#[test]
+fn supervision_restarts_the_crashed_worker_and_prints_the_tree_and_its_trace() {
+    let out = run("supervision", &[], &[]);
+    assert_eq!(
+        out.matches("worker-1 started").count(),
+        2,
+        "started, then restarted after the crash: {out}"
+    );
+    assert!(out.contains("order \"bad\" crashed worker-1"), "{out}");
+    assert!(
+        out.contains("order \"25\" parsed: 25"),
+        "served after the restart: {out}"
+    );
+    assert!(
+        out.contains("health check 3: 2 of 2 workers alive"),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("watcher: supervisor terminated (Requested)")
+            .count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "supervisor: Requested\n├── worker-1: Requested, 1 restarts, 1 panics\n└── worker-2: Requested"
+        ),
+        "the tree: {out}"
+    );
+    let blocks = traces(&out);
+    let request = blocks
+        .iter()
+        .find(|b| b.iter().any(|l| l.contains("POST /orders")))
+        .expect("the request's trace");
+    let (process_indent, _) = row(request, "process worker-1");
+    let (supervise_indent, _) = row(request, "supervise supervisor");
+    assert!(
+        supervise_indent > process_indent,
+        "the restart is inside the failing message's trace: {request:?}"
+    );
+    assert_eq!(
+        request
+            .iter()
+            .filter(|l| l.contains("process worker-1"))
+            .count(),
+        3,
+        "three orders, one trace: {request:?}"
+    );
+}
