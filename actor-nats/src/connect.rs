@@ -483,7 +483,7 @@ impl Nats {
                 propagator: options.propagator,
                 carrier_policy: options.carrier_policy,
                 tracer: options.tracer.unwrap_or_else(|| {
-                    Arc::new(opentelemetry::global::tracer(crate::trace::SCOPE))
+                    Arc::new(opentelemetry::global::tracer(crate::names::SCOPE))
                 }),
                 stop: Mutex::new(stop),
                 thread: Mutex::new(thread),

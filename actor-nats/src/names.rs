@@ -1,4 +1,10 @@
-//! The name a message type has on the wire (`Actor-Message-Type`).
+//! Names: the one a message type has on the wire (`Actor-Message-Type`), and those this
+//! crate's telemetry carries.
+
+/// `messaging.system` on the spans of NATS-delivered messages.
+pub const MESSAGING_SYSTEM_NATS: &str = "nats";
+/// The instrumentation scope of the caller's `send` spans.
+pub const SCOPE: &str = "actor-nats";
 
 /// The default wire name of `M`: its Rust type name without the module path
 /// (`app::msgs::Add` is `Add`; `Wrap<app::Item>` is `Wrap<Item>`). Other languages send

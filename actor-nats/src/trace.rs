@@ -19,10 +19,7 @@ use actor_core::trace::Delivery;
 use crate::connect::Inner;
 use crate::headers::{HeaderExtractor, HeaderInjector};
 
-/// `messaging.system` on the spans of NATS-delivered messages.
-pub const MESSAGING_SYSTEM_NATS: &str = "nats";
-/// The instrumentation scope of the caller's `send` spans.
-pub const SCOPE: &str = "actor-nats";
+pub use crate::names::{MESSAGING_SYSTEM_NATS, SCOPE};
 
 /// Runs `f` with the propagator this connection uses: its own, else the global one, else
 /// W3C (the global default reads nothing).
