@@ -47,11 +47,14 @@ impl Control {
     }
 }
 
-/// A control flag: the parent's strategy asks this actor to restart (gracefully, between
-/// messages).
-pub(crate) const RESTART: u8 = 1;
-/// A control flag: a child failed beyond this actor's restart intensity; it must fail.
-pub(crate) const ESCALATED: u8 = 2;
+/// Control bit, taken once seen: the parent's strategy asks this actor to restart
+/// (gracefully, between messages).
+pub(crate) const RESTART: u8 = 4;
+/// Control bit, taken once seen: a child failed beyond this actor's restart intensity; it
+/// must fail.
+pub(crate) const ESCALATED: u8 = 8;
+/// The bits the supervision tree sets and the receive loop takes.
+const TREE: u8 = RESTART | ESCALATED;
 
 /// State shared by every reference to one actor and by its receive loop.
 pub(crate) struct ActorCell {
@@ -61,7 +64,8 @@ pub(crate) struct ActorCell {
     pub(crate) settings: Arc<Settings>,
     /// What the `send` spans say about this actor.
     pub(crate) destination: Destination,
-    /// Control requests, outside the mailbox: [`STOP`] and [`KILL`] bits.
+    /// Control requests, outside the mailbox: [`STOP`] and [`KILL`] (they stay set), and
+    /// the tree's [`RESTART`] and [`ESCALATED`] (taken by the receive loop).
     control: AtomicU8,
     /// The places of a bounded mailbox: a stop request ends every wait for one.
     room: Option<Arc<Room>>,
@@ -84,9 +88,6 @@ pub(crate) struct ActorCell {
     /// Why a stop was requested, when it is not an ordinary stop (a linked actor failed).
     /// Read once, when the loop ends.
     stop_reason: Mutex<Option<StopReason>>,
-    /// Requests from the supervision tree ([`RESTART`], [`ESCALATED`]), outside the user
-    /// queue; the receive loop looks once per batch.
-    tree_control: AtomicU8,
     /// Graceful restarts done (the one-for-all order waits for each).
     pub(crate) restarted: tokio::sync::watch::Sender<u64>,
 }
@@ -120,7 +121,6 @@ impl ActorCell {
             ended: tokio::sync::watch::Sender::new(None),
             watch: Arc::new(WatchList::new(id, name)),
             stop_reason: Mutex::new(None),
-            tree_control: AtomicU8::new(0),
             restarted: tokio::sync::watch::Sender::new(0),
         }
     }
@@ -198,17 +198,19 @@ impl ActorCell {
 
     /// Sets a control flag ([`RESTART`], [`ESCALATED`]) and wakes the receive loop.
     pub(crate) fn request_control(&self, flag: u8) {
-        self.tree_control.fetch_or(flag, Ordering::Release);
+        debug_assert_eq!(flag & !TREE, 0, "only the tree's bits are taken");
+        self.control.fetch_or(flag, Ordering::Release);
         self.wake.notify_one();
     }
 
-    /// Takes the control flags set since the last look (one relaxed load when none is).
+    /// Takes the tree's control flags set since the last look (one relaxed load when none
+    /// is); the stop and kill bits stay.
     #[inline]
     pub(crate) fn take_control(&self) -> u8 {
-        if self.tree_control.load(Ordering::Relaxed) == 0 {
+        if self.control.load(Ordering::Relaxed) & TREE == 0 {
             return 0;
         }
-        self.tree_control.swap(0, Ordering::Acquire)
+        self.control.fetch_and(!TREE, Ordering::Acquire) & TREE
     }
 
     /// Whether a stop (or a kill) was requested.
