@@ -226,11 +226,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
 
         if killed {
             // The rest of the mailbox goes to the dead letters; nothing new can arrive.
-            self.rx.close();
-            while let Some(envelope) = self.rx.recv().await {
-                counters.killed += 1;
-                self.dead_letter(&tracing, envelope, DeadLetterReason::Killed);
-            }
+            counters.killed += self
+                .close_to_dead_letters(&tracing, DeadLetterReason::Killed)
+                .await;
         }
         // Children stop before their parent's `stopped` hook, and take no new siblings.
         self.stop_children(true).await;
@@ -252,11 +250,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             None => {
                 // Supervision gave up: refuse new messages; queued asks learn it at once.
                 cx.scheduled.stopping();
-                self.rx.close();
-                while let Some(envelope) = self.rx.recv().await {
-                    counters.dropped += 1;
-                    self.dead_letter(&tracing, envelope, DeadLetterReason::Dropped);
-                }
+                counters.dropped += self
+                    .close_to_dead_letters(&tracing, DeadLetterReason::Dropped)
+                    .await;
                 if escalated {
                     StopReason::Escalated
                 } else if started_once {
@@ -322,6 +318,22 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             self.spin.parked_for(parked_at.elapsed());
         }
         received
+    }
+
+    /// Closes the mailbox and sends everything still queued to the dead letters for
+    /// `reason`; returns how many.
+    async fn close_to_dead_letters(
+        &mut self,
+        tracing: &ReceiveTracing,
+        reason: DeadLetterReason,
+    ) -> u64 {
+        self.rx.close();
+        let mut count = 0;
+        while let Some(envelope) = self.rx.recv().await {
+            count += 1;
+            self.dead_letter(tracing, envelope, reason);
+        }
+        count
     }
 
     /// Sends a queued message that will not be handled to the dead letters. Dropping it

@@ -216,11 +216,7 @@ impl<A: Actor> ActorRef<A> {
             counts.count(sent.as_ref().map(|_| ()).map_err(|refused| refused.why));
         }
         if let Err(refused) = &sent {
-            let reason = match refused.why {
-                NoRoom::Closed => DeadLetterReason::Closed,
-                NoRoom::Full => DeadLetterReason::Full,
-                NoRoom::TimedOut => DeadLetterReason::TimedOut,
-            };
+            let reason = refused.why.dead_letter_reason();
             let message_type = std::any::type_name::<M>();
             let cx = refused_event(send_span.as_mut(), reason, message_type);
             self.cell.dead_letter(message_type, reason, true, cx);

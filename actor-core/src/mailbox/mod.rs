@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
+use crate::dead_letter::DeadLetterReason;
 use crate::mailbox::room::Room;
 use crate::mailbox::size::MailboxSize;
 
@@ -26,6 +27,17 @@ pub(crate) enum NoRoom {
     Full,
     /// The sender's deadline passed while it waited for a place.
     TimedOut,
+}
+
+impl NoRoom {
+    /// The dead-letter reason of a message that got no place for this reason.
+    pub(crate) fn dead_letter_reason(self) -> DeadLetterReason {
+        match self {
+            NoRoom::Closed => DeadLetterReason::Closed,
+            NoRoom::Full => DeadLetterReason::Full,
+            NoRoom::TimedOut => DeadLetterReason::TimedOut,
+        }
+    }
 }
 
 /// Why a send did not go through; the envelope comes back (whole, so the message can be

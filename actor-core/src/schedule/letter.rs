@@ -13,7 +13,6 @@ use smallbox::smallbox;
 
 use crate::actor::Handler;
 use crate::ctx::Ctx;
-use crate::dead_letter::DeadLetterReason;
 use crate::handle::actor_ref::ActorRef;
 use crate::mailbox::envelope::{panic_text, Envelope, Payload, PayloadBox};
 use crate::mailbox::NoRoom;
@@ -114,11 +113,7 @@ where
     match sent {
         Ok(()) => true,
         Err(why) => {
-            let reason = match why {
-                NoRoom::Closed => DeadLetterReason::Closed,
-                NoRoom::Full => DeadLetterReason::Full,
-                NoRoom::TimedOut => DeadLetterReason::TimedOut,
-            };
+            let reason = why.dead_letter_reason();
             cell.dead_letter(std::any::type_name::<M>(), reason, false, link.clone());
             false
         }

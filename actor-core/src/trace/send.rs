@@ -183,11 +183,7 @@ impl Tracing {
         message_type: &'static str,
         from_self: bool,
     ) -> (TraceMeta, Option<BoxedSpan>) {
-        let mut cx = Context::current();
-        #[cfg(feature = "tracing")]
-        {
-            cx = crate::trace::tracing_bridge::caller::caller_context(cx);
-        }
+        let mut cx = caller_context();
         let mut send_span = None;
         let mut message_id = 0;
         if self.instrumentation.is_some() {

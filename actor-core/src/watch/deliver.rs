@@ -9,21 +9,20 @@ use crate::dead_letter::DeadLetterReason;
 use crate::handle::actor_ref::ActorRef;
 use crate::mailbox::envelope::{Envelope, Letter};
 use crate::message::Message;
-use crate::trace::meta::{Stamp, TraceCarrier, TraceMeta};
 
-/// Puts `msg` into `to`'s mailbox with `context` as its sender's: stamped as a self-send,
-/// so its `process` span starts a new trace linked to `context` (by default).
+/// Puts `msg` into `to`'s mailbox with `context` as its sender's: captured as timers and
+/// streams capture theirs (a self-send linked to `context`), so its `process` span starts a
+/// new trace linked to `context` (by default).
 pub(crate) fn deliver<A, M>(to: &ActorRef<A>, msg: M, context: Context)
 where
     A: Handler<M>,
     M: Message,
 {
-    let timed = to.cell.settings.tracing.every_message_timed();
-    let trace = TraceMeta {
-        carrier: TraceCarrier::Context(context.clone()),
-        stamp: Stamp::new(true, timed),
-        message_id: 0,
-    };
+    let cell = &to.cell;
+    let trace = cell
+        .settings
+        .tracing
+        .capture_linked(&cell.destination, &context);
     to.cell.load_add();
     let envelope = Envelope {
         payload: Letter::wrap::<A>(msg, None),
