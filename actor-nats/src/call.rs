@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -15,11 +16,14 @@ use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::batch::FrameHeaders;
 use crate::codec::Codec;
 use crate::connect::Nats;
 use crate::error::{ErrorKind, RemoteAskError, RemoteSendError};
+use crate::headers::HeaderInjector;
 use crate::headers::{self, CONTENT_TYPE, ERROR, MESSAGE_TYPE};
 use crate::names::message_type_name;
+use crate::outbox::Destination;
 use crate::trace::SendSpan;
 
 /// What sends do while the connection is down.
@@ -38,11 +42,15 @@ pub enum Outage {
 /// A remote actor (or a pool of processes serving one subject with a queue group) that
 /// handles `M`. Cheap to clone; sends from any async context. Nothing is retried: a tell is
 /// delivered at most once.
+///
+/// Tells are [batched](RemoteRecipient::batching) by default: a tell is queued in the
+/// connection's outbox and returns; tells that queue up behind each other go to the server
+/// as one message, each with its own trace headers. A lone tell goes as an ordinary
+/// message. Messages from one connection keep their order either way.
 pub struct RemoteRecipient<M> {
     nats: Nats,
-    subject: String,
-    message_type: &'static str,
-    codec: Codec,
+    destination: Arc<Destination>,
+    batching: bool,
     outage: Outage,
     ask_timeout: Duration,
     send_timeout: Duration,
@@ -53,9 +61,8 @@ impl<M> Clone for RemoteRecipient<M> {
     fn clone(&self) -> Self {
         RemoteRecipient {
             nats: self.nats.clone(),
-            subject: self.subject.clone(),
-            message_type: self.message_type,
-            codec: self.codec,
+            destination: self.destination.clone(),
+            batching: self.batching,
             outage: self.outage,
             ask_timeout: self.ask_timeout,
             send_timeout: self.send_timeout,
@@ -67,9 +74,10 @@ impl<M> Clone for RemoteRecipient<M> {
 impl<M> std::fmt::Debug for RemoteRecipient<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteRecipient")
-            .field("subject", &self.subject)
-            .field("message_type", &self.message_type)
-            .field("codec", &self.codec)
+            .field("subject", &self.destination.subject)
+            .field("message_type", &self.destination.message_type)
+            .field("codec", &self.destination.codec)
+            .field("batching", &self.batching)
             .finish_non_exhaustive()
     }
 }
@@ -77,7 +85,7 @@ impl<M> std::fmt::Debug for RemoteRecipient<M> {
 impl Nats {
     /// A remote recipient for `M` on `subject`: JSON, the message type named as
     /// [`message_type_name`] does, asks time out after 5 s, sends wait at most 5 s for
-    /// room in the client's queue.
+    /// room in the client's queue, tells are batched.
     pub fn recipient<M>(&self, subject: impl Into<String>) -> RemoteRecipient<M>
     where
         M: Message + Serialize,
@@ -85,9 +93,12 @@ impl Nats {
     {
         RemoteRecipient {
             nats: self.clone(),
-            subject: subject.into(),
-            message_type: message_type_name::<M>(),
-            codec: Codec::Json,
+            destination: Arc::new(Destination::new(
+                subject.into().into(),
+                message_type_name::<M>(),
+                Codec::Json,
+            )),
+            batching: true,
             outage: Outage::Buffer,
             ask_timeout: Duration::from_secs(5),
             send_timeout: Duration::from_secs(5),
@@ -103,14 +114,24 @@ where
 {
     /// The body format (default JSON).
     pub fn codec(mut self, codec: Codec) -> Self {
-        self.codec = codec;
+        let to = &self.destination;
+        self.destination = Arc::new(Destination::new(to.subject.clone(), to.message_type, codec));
         self
     }
 
     /// The name sent in `Actor-Message-Type` (default: [`message_type_name`]); it must
     /// match the name the serving side registered the type under.
     pub fn message_type(mut self, name: &'static str) -> Self {
-        self.message_type = name;
+        let to = &self.destination;
+        self.destination = Arc::new(Destination::new(to.subject.clone(), name, to.codec));
+        self
+    }
+
+    /// Whether tells that queue up behind each other go as one batch message (default
+    /// `true`; see the crate's wire format). `false` sends every tell as a message of its
+    /// own: for a subject whose subscribers are not `actor-nats` serve loops.
+    pub fn batching(mut self, on: bool) -> Self {
+        self.batching = on;
         self
     }
 
@@ -134,11 +155,12 @@ where
 
     /// The subject.
     pub fn subject(&self) -> &str {
-        &self.subject
+        &self.destination.subject
     }
 
-    /// Publishes `msg` (fire and forget, at most once). `Ok` means the client took it:
-    /// written to the server, or queued while reconnecting.
+    /// Publishes `msg` (fire and forget, at most once). `Ok` means the connection took it:
+    /// queued in its outbox (batching, while connected), written to the server, or queued
+    /// in the client while reconnecting. [`Nats::flush`] waits until it is written.
     pub fn tell(&self, msg: M) -> RemoteTell<'_, M> {
         RemoteTell {
             recipient: self,
@@ -164,6 +186,7 @@ where
             return Err(PrepareError::Disconnected);
         }
         let body = self
+            .destination
             .codec
             .encode(msg)
             .map_err(|e| PrepareError::Encode(e.to_string()))?;
@@ -173,24 +196,31 @@ where
     /// The request headers, with the trace; starts the `send` span.
     fn headers(&self, body_size: usize) -> (HeaderMap, SendSpan) {
         let mut headers = HeaderMap::new();
-        headers.insert(MESSAGE_TYPE, self.message_type);
+        headers.insert(MESSAGE_TYPE, self.destination.message_type);
         // JSON is what a request without a content type means: one header fewer.
-        if self.codec != Codec::Json {
-            headers.insert(CONTENT_TYPE, self.codec.content_type());
+        if self.destination.codec != Codec::Json {
+            headers.insert(CONTENT_TYPE, self.destination.codec.content_type());
         }
-        let span = SendSpan::start(
-            &self.nats.inner,
-            &self.subject,
-            self.message_type,
-            body_size,
-            &mut headers,
-        );
+        let span = self.send_span(body_size, &mut HeaderInjector(&mut headers));
         (headers, span)
+    }
+
+    fn send_span(
+        &self,
+        body_size: usize,
+        headers: &mut dyn opentelemetry::propagation::Injector,
+    ) -> SendSpan {
+        SendSpan::start(
+            &self.nats.inner,
+            &self.destination.subject,
+            self.destination.message_type,
+            body_size,
+            headers,
+        )
     }
 
     /// Refuses a message over the server's `max_payload` before the client sees it.
     fn check_size(&self, headers: &HeaderMap, body: &Bytes) -> Option<(usize, usize)> {
-        let max = self.nats.max_payload();
         let header_bytes: usize = headers
             .iter()
             .map(|(k, vs)| {
@@ -198,9 +228,16 @@ where
                     .map(|v| AsRef::<str>::as_ref(k).len() + v.as_str().len() + 4)
                     .sum::<usize>()
             })
-            .sum::<usize>()
-            + 12;
-        let size = body.len() + header_bytes;
+            .sum();
+        self.over_max_payload(header_bytes, body)
+    }
+
+    /// Whether `body` under `header_bytes` of header lines is over the server's
+    /// `max_payload`: `(size, max)` when it is.
+    fn over_max_payload(&self, header_bytes: usize, body: &Bytes) -> Option<(usize, usize)> {
+        let max = self.nats.max_payload();
+        // `NATS/1.0\r\n` before the lines and an empty line after them.
+        let size = body.len() + header_bytes + 12;
         (size > max).then_some((size, max))
     }
 
@@ -209,6 +246,48 @@ where
             Ok(body) => body,
             Err(e) => return Err(e.with(msg)),
         };
+        let outbox = &self.nats.inner.outbox;
+        // While disconnected the client's own queue holds tells (its capacity is the
+        // limit), unless earlier tells are still in the outbox: they go first.
+        let batched = self.batching
+            && self.destination.is_publishable()
+            && (self.nats.is_connected() || !outbox.is_idle());
+        if !batched {
+            outbox.drain().await;
+            return self.publish_tell(msg, body).await;
+        }
+        let mut frame = FrameHeaders::default();
+        let span = self.send_span(body.len(), &mut frame);
+        let to = &self.destination;
+        // As a lone message it carries these header lines (`name: value\r\n`).
+        let type_line = MESSAGE_TYPE.len() + to.message_type.len() + 4;
+        let content_line = match to.codec {
+            Codec::Json => 0,
+            codec => CONTENT_TYPE.len() + codec.content_type().len() + 4,
+        };
+        if let Some((size, max)) =
+            self.over_max_payload(type_line + content_line + frame.0.len(), &body)
+        {
+            span.end(Some("message over max_payload"));
+            return Err(RemoteSendError::TooLarge {
+                message: msg,
+                size,
+                max,
+            });
+        }
+        let queued = outbox.try_push(to, &frame.0, &body)
+            || outbox.push(to, &frame.0, &body, self.send_timeout).await;
+        if queued {
+            span.end(None);
+            Ok(())
+        } else {
+            span.end(Some("outbox full"));
+            Err(RemoteSendError::Timeout(msg))
+        }
+    }
+
+    /// A tell as a message of its own, published at once.
+    async fn publish_tell(&self, msg: M, body: Bytes) -> Result<(), RemoteSendError<M>> {
         let (headers, span) = self.headers(body.len());
         if let Some((size, max)) = self.check_size(&headers, &body) {
             span.end(Some("message over max_payload"));
@@ -218,11 +297,11 @@ where
                 max,
             });
         }
-        let publish =
-            self.nats
-                .inner
-                .client
-                .publish_with_headers(self.subject.clone(), headers, body);
+        let publish = self.nats.inner.client.publish_with_headers(
+            self.destination.subject.clone(),
+            headers,
+            body,
+        );
         // The timer is armed only when the client's queue is full (no timer per tell).
         let mut publish = std::pin::pin!(publish);
         let published = match futures::poll!(publish.as_mut()) {
@@ -271,13 +350,15 @@ where
             .headers(headers)
             .payload(body)
             .timeout(None);
-        let sent = tokio::time::timeout(
-            timeout,
-            self.nats
-                .inner
+        let inner = &self.nats.inner;
+        let sent = tokio::time::timeout(timeout, async {
+            // After the tells queued before it, as on one connection.
+            inner.outbox.drain().await;
+            inner
                 .client
-                .send_request(self.subject.clone(), request),
-        )
+                .send_request(self.destination.subject.clone(), request)
+                .await
+        })
         .await;
         let result = match sent {
             Err(_) => Err(RemoteAskError::Timeout(timeout)),
@@ -315,8 +396,8 @@ where
                 None => RemoteAskError::Decode(format!("unknown failure `{kind}`: {text}")),
             });
         }
-        let codec =
-            Codec::from_content_type(headers::get(headers, CONTENT_TYPE)).unwrap_or(self.codec);
+        let codec = Codec::from_content_type(headers::get(headers, CONTENT_TYPE))
+            .unwrap_or(self.destination.codec);
         codec
             .decode(&reply.payload)
             .map_err(|e| RemoteAskError::Decode(format!("the reply: {e}")))
@@ -350,7 +431,7 @@ pub struct RemoteTell<'a, M: Message> {
 impl<M: Message> std::fmt::Debug for RemoteTell<'_, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteTell")
-            .field("subject", &self.recipient.subject)
+            .field("subject", &self.recipient.destination.subject)
             .finish_non_exhaustive()
     }
 }
@@ -392,7 +473,7 @@ pub struct RemoteAsk<'a, M: Message> {
 impl<M: Message> std::fmt::Debug for RemoteAsk<'_, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RemoteAsk")
-            .field("subject", &self.recipient.subject)
+            .field("subject", &self.recipient.destination.subject)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }

@@ -13,6 +13,7 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::TextMapPropagator;
 
 use crate::error::ConnectError;
+use crate::outbox::Outbox;
 
 /// How the client reconnects after it lost its server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -436,6 +437,10 @@ pub struct NatsStats {
     pub out_messages: u64,
     /// Messages received.
     pub in_messages: u64,
+    /// Batch messages sent: tells that queued up behind each other, sent as one message.
+    pub batches_sent: u64,
+    /// Tells the connection took but the client then refused, because it was closed.
+    pub tells_lost: u64,
 }
 
 /// One connection to NATS: make [remote recipients](crate::RemoteRecipient) and
@@ -450,6 +455,8 @@ pub struct Nats {
 pub(crate) struct Inner {
     pub(crate) client: async_nats::Client,
     pub(crate) io: Io,
+    /// Tells queued on their way to the client (see `outbox.rs`).
+    pub(crate) outbox: Arc<Outbox>,
     pub(crate) propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     pub(crate) carrier_policy: CarrierPolicy,
     pub(crate) tracer: Arc<BoxedTracer>,
@@ -478,6 +485,7 @@ impl Nats {
         };
         Nats {
             inner: Arc::new(Inner {
+                outbox: Arc::new(Outbox::new(client.clone(), io.runtime.clone())),
                 client,
                 io,
                 propagator: options.propagator,
@@ -503,7 +511,7 @@ impl Nats {
 
     /// The server's largest accepted message (body and headers), in bytes.
     pub fn max_payload(&self) -> usize {
-        self.inner.client.server_info().max_payload
+        self.inner.client.max_payload()
     }
 
     /// What the connection went through so far.
@@ -517,15 +525,19 @@ impl Nats {
             server_errors: c.server_errors.load(Ordering::Relaxed),
             out_messages: s.out_messages.load(Ordering::Relaxed),
             in_messages: s.in_messages.load(Ordering::Relaxed),
+            batches_sent: self.inner.outbox.batches(),
+            tells_lost: self.inner.outbox.lost(),
         }
     }
 
-    /// Waits until everything sent so far was written to the server (at most `limit`).
+    /// Waits until everything sent so far (queued tells included) was written to the
+    /// server (at most `limit`).
     pub async fn flush(&self, limit: Duration) -> bool {
-        matches!(
-            tokio::time::timeout(limit, self.inner.client.flush()).await,
-            Ok(Ok(()))
-        )
+        let flushed = async {
+            self.inner.outbox.drain().await;
+            self.inner.client.flush().await
+        };
+        matches!(tokio::time::timeout(limit, flushed).await, Ok(Ok(())))
     }
 }
 

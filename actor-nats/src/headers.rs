@@ -14,6 +14,8 @@ pub const MESSAGE_TYPE: &str = "Actor-Message-Type";
 pub const CONTENT_TYPE: &str = "Content-Type";
 /// On a reply: the kind of failure (see [`ErrorKind`](crate::ErrorKind)); the body is its text.
 pub const ERROR: &str = "Actor-Error";
+/// On a batch of tells: how many messages its body holds (see the crate's wire format).
+pub const BATCH: &str = "Actor-Batch";
 
 /// A NATS header map as an [`Injector`]: header values that NATS cannot carry (line
 /// breaks) are skipped rather than sent broken.
@@ -21,10 +23,9 @@ pub(crate) struct HeaderInjector<'a>(pub(crate) &'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if key.is_empty() || value.contains(['\r', '\n']) || key.contains([':', ' ', '\r', '\n']) {
-            return;
+        if crate::batch::valid_header(key, &value) {
+            self.0.insert(key, value);
         }
-        self.0.insert(key, value);
     }
 }
 

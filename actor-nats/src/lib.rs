@@ -53,15 +53,23 @@
 //! (`application/json` or `application/x-postcard`; JSON when absent) and the trace
 //! headers, the encoded message as body. The reply has the encoded reply as body, or an
 //! `Actor-Error` header ([`ErrorKind`]) and the failure's text.
+//!
+//! Tells that queue up behind each other on one connection go as one batch message (see
+//! [`RemoteRecipient::batching`]): headers `Actor-Message-Type`, `Content-Type` and
+//! `Actor-Batch: <n>`, and a body of `n` frames, each `u32` header length (big endian),
+//! its header lines (`name: value\r\n`, the trace headers of that message), `u32` body
+//! length, body. Serving accepts both forms; a lone tell is always an ordinary message.
 
 #![warn(missing_docs, unreachable_pub, missing_debug_implementations)]
 
+mod batch;
 mod call;
 mod codec;
 mod connect;
 mod error;
 pub mod headers;
 mod names;
+mod outbox;
 mod serve;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -14,16 +14,18 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::Context;
+use opentelemetry::{Context, Value};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{oneshot, Semaphore};
 
+use crate::batch::{FrameExtractor, Frames};
 use crate::codec::Codec;
 use crate::connect::Nats;
 use crate::error::{ErrorKind, ServeError};
-use crate::headers::{self, CONTENT_TYPE, ERROR, MESSAGE_TYPE};
+use crate::headers::{self, HeaderExtractor, BATCH, CONTENT_TYPE, ERROR, MESSAGE_TYPE};
 use crate::names::message_type_name;
+use crate::trace::Arrival;
 
 /// Configures what a subject serves; [`start`](ServeBuilder::start) subscribes.
 pub struct ServeBuilder {
@@ -138,10 +140,14 @@ impl ServeBuilder {
         let counters = Arc::new(Counters::default());
         let mut types: Vec<&'static str> = self.handlers.keys().copied().collect();
         types.sort_unstable();
+        let subject_value = Value::from(Arc::<str>::from(self.subject.as_str()));
+        let group_value = self
+            .group
+            .as_deref()
+            .map(|g| Value::from(Arc::<str>::from(g)));
         let shared = Arc::new(Shared {
             nats: self.nats.clone(),
             subject: self.subject,
-            group: self.group,
             only: (self.handlers.len() == 1)
                 .then(|| self.handlers.values().next().cloned())
                 .flatten(),
@@ -149,6 +155,8 @@ impl ServeBuilder {
             types: types.join(", "),
             timeout: self.timeout,
             counters: counters.clone(),
+            subject_value,
+            group_value,
         });
         let (stop_tx, stop_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
@@ -179,7 +187,7 @@ async fn confirm_subscribed(client: &async_nats::Client) {
 /// What a serving subject did so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServeStats {
-    /// Messages received on the subject.
+    /// Messages received on the subject (each message of a batch counted).
     pub received: u64,
     /// Messages the actor handled (a reply sent, or a tell delivered to its mailbox).
     pub handled: u64,
@@ -252,6 +260,17 @@ struct Counters {
 }
 
 impl Counters {
+    /// Counts how one message ended.
+    fn count(&self, outcome: &Outcome) {
+        let counter = match outcome {
+            Outcome::Done(_) => &self.handled,
+            Outcome::UnknownType(_) => &self.unknown_type,
+            Outcome::Undecodable(_) => &self.undecodable,
+            Outcome::Failed(..) => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn snapshot(&self) -> ServeStats {
         ServeStats {
             received: self.received.load(Ordering::Relaxed),
@@ -269,13 +288,27 @@ impl Counters {
 struct Shared {
     nats: Nats,
     subject: String,
-    group: Option<String>,
     handlers: HashMap<&'static str, Arc<dyn Handle>>,
     /// The handler used for a message without a type header when only one type is served.
     only: Option<Arc<dyn Handle>>,
     types: String,
     timeout: Duration,
     counters: Arc<Counters>,
+    /// `subject` and `group` as attribute values, made once (no allocation per message).
+    subject_value: Value,
+    group_value: Option<Value>,
+}
+
+impl Shared {
+    /// How a message of `body_size` bytes arrived (in a batch of `batch`).
+    fn arrival(&self, body_size: usize, batch: Option<usize>) -> Arrival<'_> {
+        Arrival {
+            subject: &self.subject_value,
+            group: self.group_value.as_ref(),
+            body_size,
+            batch,
+        }
+    }
 }
 
 async fn serve_loop(
@@ -346,7 +379,7 @@ enum Outcome {
     Failed(ErrorKind, String),
 }
 
-async fn serve_one(shared: &Shared, message: async_nats::Message) {
+async fn serve_one(shared: &Arc<Shared>, message: async_nats::Message) {
     let headers = message.headers.as_ref();
     let type_name = headers::get(headers, MESSAGE_TYPE);
     let handler = match type_name {
@@ -365,13 +398,18 @@ async fn serve_one(shared: &Shared, message: async_nats::Message) {
             "unknown content type `{}`",
             headers::get(headers, CONTENT_TYPE).unwrap_or_default()
         )),
+        (Some(handler), Some(codec)) if headers::get(headers, BATCH).is_some() => {
+            serve_batch(shared, &handler, codec, &message).await;
+            Outcome::Done(None)
+        }
         (Some(handler), Some(codec)) => {
+            let extractor = headers.map(HeaderExtractor);
             let cx = crate::trace::received(
                 &shared.nats.inner,
-                headers,
-                &shared.subject,
-                shared.group.as_deref(),
-                message.payload.len(),
+                extractor.as_ref().map(|e| e as _),
+                handler
+                    .makes_spans()
+                    .then(|| shared.arrival(message.payload.len(), None)),
             );
             handler
                 .call(Job {
@@ -384,17 +422,36 @@ async fn serve_one(shared: &Shared, message: async_nats::Message) {
                 .await
         }
     };
-    let c = &shared.counters;
-    let counter = match &outcome {
-        Outcome::Done(_) => &c.handled,
-        Outcome::UnknownType(_) => &c.unknown_type,
-        Outcome::Undecodable(_) => &c.undecodable,
-        Outcome::Failed(..) => &c.failed,
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
+    let batched = matches!(outcome, Outcome::Done(None)) && headers::get(headers, BATCH).is_some();
+    if !batched {
+        shared.counters.count(&outcome);
+    }
     if let Some(reply) = message.reply {
         respond(shared, reply, codec.unwrap_or_default(), outcome).await;
     }
+}
+
+/// Serves the tells of a batch, one after the other, each in its own sender's trace; a
+/// malformed batch ends at its broken frame, the rest counted as undecodable.
+async fn serve_batch(
+    shared: &Arc<Shared>,
+    handler: &Arc<dyn Handle>,
+    codec: Codec,
+    message: &async_nats::Message,
+) {
+    let c = &shared.counters;
+    let announced =
+        headers::get(message.headers.as_ref(), BATCH).and_then(|n| n.trim().parse::<usize>().ok());
+    let Some(count) = announced.filter(|n| *n > 0) else {
+        c.count(&Outcome::Undecodable("a batch with no count".into()));
+        return;
+    };
+    // The serve loop counted the batch's NATS message as one.
+    c.received.fetch_add(count as u64 - 1, Ordering::Relaxed);
+    let frames = Frames::new(message.payload.clone(), count);
+    handler
+        .tell_batch(shared.clone(), frames, count, codec)
+        .await;
 }
 
 /// Publishes the reply, or the failure with its kind.
@@ -438,7 +495,21 @@ struct Job {
 
 /// A served message type: decode, hand to the actor, encode the reply.
 trait Handle: Send + Sync {
+    /// Serves one message.
     fn call(&self, job: Job) -> BoxFuture<'static, Outcome>;
+
+    /// Whether the actor makes a `process` span for each message (then it gets the
+    /// message's [`Delivery`](actor_core::trace::Delivery)).
+    fn makes_spans(&self) -> bool;
+
+    /// Serves the tells of a batch in order, counting how each ended.
+    fn tell_batch(
+        &self,
+        shared: Arc<Shared>,
+        frames: Frames,
+        count: usize,
+        codec: Codec,
+    ) -> BoxFuture<'static, ()>;
 }
 
 struct Typed<M: Message> {
@@ -450,29 +521,52 @@ where
     M: Message + DeserializeOwned,
     M::Reply: Serialize,
 {
+    fn tell_batch(
+        &self,
+        shared: Arc<Shared>,
+        frames: Frames,
+        count: usize,
+        codec: Codec,
+    ) -> BoxFuture<'static, ()> {
+        let recipient = self.recipient.clone();
+        Box::pin(async move {
+            let c = &shared.counters;
+            let spans = recipient.makes_spans();
+            for (index, frame) in frames.enumerate() {
+                let frame = match frame {
+                    Ok(frame) => frame,
+                    Err(_) => {
+                        // This frame and every one after it: nothing further can be read.
+                        c.undecodable
+                            .fetch_add((count - index) as u64, Ordering::Relaxed);
+                        break;
+                    }
+                };
+                let cx = crate::trace::received(
+                    &shared.nats.inner,
+                    Some(&FrameExtractor(&frame)),
+                    spans.then(|| shared.arrival(frame.body.len(), Some(count))),
+                );
+                let outcome = tell_one(&recipient, &frame.body, codec, cx, shared.timeout).await;
+                c.count(&outcome);
+            }
+        })
+    }
+
+    fn makes_spans(&self) -> bool {
+        self.recipient.makes_spans()
+    }
+
     fn call(&self, job: Job) -> BoxFuture<'static, Outcome> {
         let recipient = self.recipient.clone();
         Box::pin(async move {
-            let msg: M = match job.codec.decode(&job.body) {
-                Ok(msg) => msg,
-                Err(e) => {
-                    return Outcome::Undecodable(format!(
-                        "not a `{}`: {e}",
-                        message_type_name::<M>()
-                    ))
-                }
-            };
             if !job.wants_reply {
-                let told = recipient
-                    .tell(msg)
-                    .timeout(job.timeout)
-                    .with_context(job.cx)
-                    .await;
-                return match told {
-                    Ok(()) => Outcome::Done(None),
-                    Err(e) => send_failure(e),
-                };
+                return tell_one(&recipient, &job.body, job.codec, job.cx, job.timeout).await;
             }
+            let msg: M = match decode::<M>(job.codec, &job.body) {
+                Ok(msg) => msg,
+                Err(undecodable) => return undecodable,
+            };
             let asked = recipient
                 .ask(msg)
                 .timeout(job.timeout)
@@ -496,6 +590,43 @@ where
                 }
             }
         })
+    }
+}
+
+/// `body` as an `M`, or why not.
+fn decode<M: DeserializeOwned>(codec: Codec, body: &[u8]) -> Result<M, Outcome> {
+    codec
+        .decode(body)
+        .map_err(|e| Outcome::Undecodable(format!("not a `{}`: {e}", message_type_name::<M>())))
+}
+
+/// Decodes one tell and puts it in the actor's mailbox in the sender's context `cx`: at
+/// once when there is room (no timer, no future), else waiting at most `timeout`.
+async fn tell_one<M>(
+    recipient: &Recipient<M>,
+    body: &[u8],
+    codec: Codec,
+    cx: Context,
+    timeout: Duration,
+) -> Outcome
+where
+    M: Message + DeserializeOwned,
+{
+    let msg: M = match decode::<M>(codec, body) {
+        Ok(msg) => msg,
+        Err(undecodable) => return undecodable,
+    };
+    let tried = {
+        let _sender = cx.clone().attach();
+        recipient.try_tell(msg)
+    };
+    let told = match tried {
+        Err(SendError::Full(msg)) => recipient.tell(msg).timeout(timeout).with_context(cx).await,
+        tried => tried,
+    };
+    match told {
+        Ok(()) => Outcome::Done(None),
+        Err(e) => send_failure(e),
     }
 }
 

@@ -3,13 +3,13 @@
 //! under the [`CarrierPolicy`](actor_core::trace::carrier::CarrierPolicy)), and the
 //! [`Delivery`] that makes the serving actor's own `process` span say it came over NATS.
 
-use async_nats::HeaderMap;
-use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_semantic_conventions::attribute::{
-    MESSAGING_CONSUMER_GROUP_NAME, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_BODY_SIZE,
-    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+    MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_CONSUMER_GROUP_NAME, MESSAGING_DESTINATION_NAME,
+    MESSAGING_MESSAGE_BODY_SIZE, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
+    MESSAGING_SYSTEM,
 };
 
 use actor_core::trace::attribute::MESSAGE_TYPE;
@@ -17,7 +17,6 @@ use actor_core::trace::carrier::{extract_with, W3cPropagator};
 use actor_core::trace::Delivery;
 
 use crate::connect::Inner;
-use crate::headers::{HeaderExtractor, HeaderInjector};
 
 pub use crate::names::{MESSAGING_SYSTEM_NATS, SCOPE};
 
@@ -45,13 +44,14 @@ pub(crate) struct SendSpan {
 
 impl SendSpan {
     /// Starts `send <subject>` as a child of the current context and injects it into
-    /// `headers`. Without a recording span (no SDK), the current context is injected as is.
+    /// `headers` (NATS headers, or a batch frame's). Without a recording span (no SDK), the
+    /// current context is injected as is.
     pub(crate) fn start(
         inner: &Inner,
         subject: &str,
         message_type: &'static str,
         body_size: usize,
-        headers: &mut HeaderMap,
+        headers: &mut dyn Injector,
     ) -> SendSpan {
         let parent = Context::current();
         let tracer = inner.tracer.as_ref();
@@ -69,14 +69,10 @@ impl SendSpan {
             .start_with_context(tracer, &parent);
         if span.is_recording() {
             let cx = parent.with_span(span);
-            with_propagator(inner, |p| {
-                p.inject_context(&cx, &mut HeaderInjector(headers))
-            });
+            with_propagator(inner, |p| p.inject_context(&cx, headers));
             SendSpan { cx: Some(cx) }
         } else {
-            with_propagator(inner, |p| {
-                p.inject_context(&parent, &mut HeaderInjector(headers))
-            });
+            with_propagator(inner, |p| p.inject_context(&parent, headers));
             SendSpan { cx: None }
         }
     }
@@ -93,29 +89,44 @@ impl SendSpan {
     }
 }
 
-/// The serving side: the caller's context from `headers`, with a [`Delivery`] saying the
-/// message came over NATS on `subject` (and `group`), `body_size` bytes long.
+/// Where and how a message arrived, for its `process` span.
+pub(crate) struct Arrival<'a> {
+    pub(crate) subject: &'a Value,
+    pub(crate) group: Option<&'a Value>,
+    pub(crate) body_size: usize,
+    /// The size of the batch it came in, if it came in one.
+    pub(crate) batch: Option<usize>,
+}
+
+/// The serving side: the caller's context from `headers` (a message's NATS headers or its
+/// batch frame's), with a [`Delivery`] saying the message came over NATS as `arrival` says
+/// (`None` when the actor makes no `process` span to put it on).
 pub(crate) fn received(
     inner: &Inner,
-    headers: Option<&HeaderMap>,
-    subject: &str,
-    group: Option<&str>,
-    body_size: usize,
+    headers: Option<&dyn Extractor>,
+    arrival: Option<Arrival<'_>>,
 ) -> Context {
     let parent = match headers {
-        Some(h) => with_propagator(inner, |p| {
-            extract_with(p, &HeaderExtractor(h), &inner.carrier_policy)
-        }),
+        Some(h) => with_propagator(inner, |p| extract_with(p, h, &inner.carrier_policy)),
         None => Context::new(),
     };
+    let Some(Arrival {
+        subject,
+        group,
+        body_size,
+        batch,
+    }) = arrival
+    else {
+        return parent;
+    };
     let mut delivery = Delivery::new(MESSAGING_SYSTEM_NATS, &parent)
-        .destination(subject.to_owned())
+        .destination(subject.clone())
         .attribute(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64));
+    if let Some(count) = batch {
+        delivery = delivery.attribute(KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, count as i64));
+    }
     if let Some(group) = group {
-        delivery = delivery.attribute(KeyValue::new(
-            MESSAGING_CONSUMER_GROUP_NAME,
-            group.to_owned(),
-        ));
+        delivery = delivery.attribute(KeyValue::new(MESSAGING_CONSUMER_GROUP_NAME, group.clone()));
     }
     delivery.attach(parent)
 }

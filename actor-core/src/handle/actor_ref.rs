@@ -56,6 +56,15 @@ impl<A: Actor> ActorRef<A> {
         &self.cell.name
     }
 
+    /// Whether messages to this actor get a `process` span: its system has an SDK
+    /// ([`Instrumentation`](crate::trace::Instrumentation)) and `process` spans are on. A
+    /// bridge that builds span details per message (a [`Delivery`](crate::trace::Delivery))
+    /// can skip them when not.
+    pub fn makes_spans(&self) -> bool {
+        let tracing = &self.cell.settings.tracing;
+        tracing.instrumented() && tracing.options.process_spans
+    }
+
     /// Whether the actor still accepts messages.
     pub fn is_alive(&self) -> bool {
         !self.tx.is_closed() && !self.cell.stop_requested()

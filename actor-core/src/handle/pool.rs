@@ -149,6 +149,11 @@ impl<A: Actor> Pool<A> {
         &self.name
     }
 
+    /// Whether messages to it get a `process` span (see [`ActorRef::makes_spans`]).
+    pub fn makes_spans(&self) -> bool {
+        self.workers.first().is_some_and(ActorRef::makes_spans)
+    }
+
     /// The workers, in order.
     pub fn workers(&self) -> &[ActorRef<A>] {
         &self.workers

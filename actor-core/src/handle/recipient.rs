@@ -15,17 +15,26 @@ use crate::message::Message;
 /// What a recipient forwards to: an actor or a pool, with its name.
 pub(crate) trait Named<M: Message>: Target<M> + Send + Sync {
     fn name(&self) -> &str;
+    fn makes_spans(&self) -> bool;
 }
 
 impl<A: Handler<M>, M: Message> Named<M> for ActorRef<A> {
     fn name(&self) -> &str {
         ActorRef::name(self)
     }
+
+    fn makes_spans(&self) -> bool {
+        ActorRef::makes_spans(self)
+    }
 }
 
 impl<A: Handler<M>, M: Message> Named<M> for Pool<A> {
     fn name(&self) -> &str {
         Pool::name(self)
+    }
+
+    fn makes_spans(&self) -> bool {
+        Pool::makes_spans(self)
     }
 }
 
@@ -84,6 +93,11 @@ impl<M: Message> Recipient<M> {
     /// The name of the actor or pool behind this recipient.
     pub fn name(&self) -> &str {
         self.target.name()
+    }
+
+    /// Whether messages to it get a `process` span (see [`ActorRef::makes_spans`]).
+    pub fn makes_spans(&self) -> bool {
+        self.target.makes_spans()
     }
 
     crate::handle::methods::send_methods!();

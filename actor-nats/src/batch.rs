@@ -1,0 +1,214 @@
+//! The batch wire format: tells that queue up behind each other on one connection go to
+//! the server as one NATS message, each with its own trace headers (as a Kafka record
+//! batch carries headers per record).
+//!
+//! A batch is a NATS message with the usual `Actor-Message-Type` (and `Content-Type`)
+//! headers, plus `Actor-Batch: <n>`; its body is `n` frames, one per message:
+//!
+//! ```text
+//! frame = header-length (u32, big endian) headers body-length (u32, big endian) body
+//! headers = ("name: value\r\n")*      what the propagator injected: traceparent, ...
+//! ```
+//!
+//! A lone tell never makes a batch: it goes as an ordinary message with its trace in the
+//! NATS headers, as every other client sends it.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use opentelemetry::propagation::{Extractor, Injector};
+
+/// Bytes a frame adds around its headers and body.
+pub(crate) const FRAME_OVERHEAD: usize = 8;
+
+/// The header block of one frame, written by a propagator.
+#[derive(Debug, Default)]
+pub(crate) struct FrameHeaders(pub(crate) Vec<u8>);
+
+impl Injector for FrameHeaders {
+    fn set(&mut self, key: &str, value: String) {
+        if !valid_header(key, &value) {
+            return;
+        }
+        self.0.extend_from_slice(key.as_bytes());
+        self.0.extend_from_slice(b": ");
+        self.0.extend_from_slice(value.as_bytes());
+        self.0.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Whether a header can travel on the wire as it is (a printable ASCII name without `:`,
+/// a value without line breaks): what cannot is skipped rather than sent broken.
+pub(crate) fn valid_header(key: &str, value: &str) -> bool {
+    !key.is_empty()
+        && key.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+        && !value.contains(['\r', '\n'])
+}
+
+/// Appends one frame to `out`.
+pub(crate) fn write_frame(out: &mut BytesMut, headers: &[u8], body: &[u8]) {
+    out.reserve(FRAME_OVERHEAD + headers.len() + body.len());
+    out.put_u32(headers.len() as u32);
+    out.put_slice(headers);
+    out.put_u32(body.len() as u32);
+    out.put_slice(body);
+}
+
+/// One message of a batch.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    /// Its header block (`name: value\r\n` lines).
+    pub(crate) headers: Bytes,
+    /// Its encoded message.
+    pub(crate) body: Bytes,
+}
+
+impl Frame {
+    /// The header lines as `(name, value)` pairs; `None` when they are not UTF-8.
+    pub(crate) fn header_lines(&self) -> Option<impl Iterator<Item = (&str, &str)>> {
+        let text = std::str::from_utf8(&self.headers).ok()?;
+        Some(text.split("\r\n").filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            Some((name.trim(), value.trim()))
+        }))
+    }
+}
+
+/// The frames of a batch body, in order; a malformed frame ends it with an error.
+#[derive(Debug)]
+pub(crate) struct Frames {
+    body: Bytes,
+    left: usize,
+    read: usize,
+}
+
+impl Frames {
+    /// The `count` frames the header `Actor-Batch` announced in `body`.
+    pub(crate) fn new(body: Bytes, count: usize) -> Self {
+        Frames {
+            body,
+            left: count,
+            read: 0,
+        }
+    }
+
+    fn take_part(&mut self) -> Option<Bytes> {
+        if self.body.remaining() < 4 {
+            return None;
+        }
+        let len = self.body.get_u32() as usize;
+        (len <= self.body.remaining()).then(|| self.body.split_to(len))
+    }
+}
+
+/// A batch body that does not hold the frames its header announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a malformed batch: frame {index} is cut short or overruns the body")]
+pub(crate) struct MalformedBatch {
+    /// The first frame that could not be read (from 0).
+    pub(crate) index: usize,
+}
+
+impl Iterator for Frames {
+    type Item = Result<Frame, MalformedBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let frame = self.take_part().and_then(|headers| {
+            let body = self.take_part()?;
+            Some(Frame { headers, body })
+        });
+        let index = self.read;
+        self.read += 1;
+        Some(frame.ok_or_else(|| {
+            // Nothing more can be read after a broken frame.
+            self.left = 0;
+            self.body.clear();
+            MalformedBatch { index }
+        }))
+    }
+}
+
+/// A frame's header block as an OpenTelemetry [`Extractor`] (names ignore case, as
+/// propagators ask in lower case).
+pub(crate) struct FrameExtractor<'a>(pub(crate) &'a Frame);
+
+impl Extractor for FrameExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .header_lines()?
+            .find(|(name, _)| name.eq_ignore_ascii_case(key))
+            .map(|(_, value)| value)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .header_lines()
+            .map(|lines| lines.map(|(name, _)| name).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(frames: &[(&str, &str)]) -> Bytes {
+        let mut out = BytesMut::new();
+        for (headers, body) in frames {
+            write_frame(&mut out, headers.as_bytes(), body.as_bytes());
+        }
+        out.freeze()
+    }
+
+    #[test]
+    fn frames_come_back_in_order_with_their_own_headers() {
+        let mut first = FrameHeaders::default();
+        first.set("traceparent", "00-aa-bb-01".into());
+        first.set("baggage", "k=v\r\nX-Evil: 1".into());
+        let mut body = BytesMut::new();
+        write_frame(&mut body, &first.0, b"1");
+        write_frame(&mut body, b"", b"22");
+        let frames: Vec<Frame> = Frames::new(body.freeze(), 2)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            FrameExtractor(&frames[0]).get("TraceParent"),
+            Some("00-aa-bb-01")
+        );
+        assert_eq!(
+            FrameExtractor(&frames[0]).get("baggage"),
+            None,
+            "a line break is refused"
+        );
+        assert_eq!(&frames[0].body[..], b"1");
+        assert_eq!(FrameExtractor(&frames[1]).keys(), Vec::<&str>::new());
+        assert_eq!(&frames[1].body[..], b"22");
+    }
+
+    #[test]
+    fn a_cut_or_overrunning_frame_ends_the_batch_with_its_index() {
+        let whole = batch(&[("a: 1\r\n", "x"), ("", "yy")]);
+        for cut in 0..whole.len() {
+            let read: Vec<_> = Frames::new(whole.slice(..cut), 2).collect();
+            // Whole frames, then one error naming the broken frame, then nothing.
+            let (last, before) = read.split_last().expect("at least one result");
+            assert!(before.iter().all(Result::is_ok), "cut at {cut}");
+            assert_eq!(
+                last.as_ref().unwrap_err().index,
+                before.len(),
+                "cut at {cut}"
+            );
+        }
+        // More frames announced than sent: the extra one is an error, never a hang.
+        let read: Vec<_> = Frames::new(whole.clone(), 3).collect();
+        assert!(read[..2].iter().all(Result::is_ok));
+        assert_eq!(read[2].as_ref().unwrap_err().index, 2);
+        // A length over the body.
+        let mut lying = BytesMut::new();
+        lying.put_u32(u32::MAX);
+        assert!(Frames::new(lying.freeze(), 1).next().unwrap().is_err());
+    }
+}
