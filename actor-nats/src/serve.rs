@@ -348,13 +348,23 @@ async fn serve_loop(
         c.received.fetch_add(1, Ordering::Relaxed);
         let now = c.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
         c.peak_in_flight.fetch_max(now, Ordering::Relaxed);
+        if message.reply.is_none() {
+            // Tells (and batches of them) are handed over here, in the order they came,
+            // waiting for room in the mailbox: none overtakes another, and a full mailbox
+            // slows the reading instead of piling up tasks.
+            serve_one(&shared, message).await;
+            c.in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+            continue;
+        }
         let shared = shared.clone();
         let mut task = Box::pin(async move {
             serve_one(&shared, message).await;
             shared.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
-        // A tell to an actor with room in its mailbox is done at once: no task for it.
+        // An ask is put in the mailbox at its first poll, here, after the messages before
+        // it; its task then waits for the reply.
         if futures::poll!(task.as_mut()).is_pending() {
             tokio::spawn(task);
         }

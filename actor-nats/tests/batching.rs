@@ -1,0 +1,328 @@
+//! Tells that queue up behind each other go as one batch message, each with its own trace
+//! headers; a lone tell stays an ordinary message; one connection keeps its order across
+//! batches, asks and unbatched tells; a malformed batch loses only what cannot be read.
+//! Against a real nats-server.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
+use actor_nats::async_nats;
+use actor_nats::headers::{BATCH, MESSAGE_TYPE};
+use actor_otel::testing::OtlpReceiver;
+use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
+use futures::StreamExt as _;
+use opentelemetry::context::FutureExt as _;
+use opentelemetry::global::BoxedTracer;
+use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::Context;
+use serde::{Deserialize, Serialize};
+
+use common::{connect, options, server};
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Push(u64);
+impl Message for Push {
+    type Reply = ();
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Seen;
+impl Message for Seen {
+    type Reply = Vec<u64>;
+}
+
+/// Records the order in which pushes arrive.
+struct Log(Arc<Mutex<Vec<u64>>>);
+impl Actor for Log {}
+impl Handler<Push> for Log {
+    async fn handle(&mut self, Push(n): Push, _cx: &mut Ctx<Self>) {
+        self.0.lock().unwrap().push(n);
+    }
+}
+impl Handler<Seen> for Log {
+    async fn handle(&mut self, _: Seen, _cx: &mut Ctx<Self>) -> Vec<u64> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// `seen` is `0..count`: all, once, in order (else where it first went wrong).
+fn assert_in_order(seen: &[u64], count: u64) {
+    if let Some(at) = (0..count).zip(seen).position(|(want, got)| want != *got) {
+        panic!(
+            "out of order at {at}: {:?}",
+            &seen[at.saturating_sub(2)..(at + 3).min(seen.len())]
+        );
+    }
+    assert_eq!(seen.len() as u64, count, "all, once");
+}
+
+async fn serve_log(
+    nats: &actor_nats::Nats,
+    system: &ActorSystem,
+    subject: &str,
+) -> (actor_nats::Serving, Arc<Mutex<Vec<u64>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = {
+        let seen = seen.clone();
+        system
+            .spawn(subject.to_owned(), move || Log(seen.clone()))
+            .unwrap()
+    };
+    let serving = nats
+        .serve(subject)
+        .handle(log.recipient::<Push>())
+        .handle(log.recipient::<Seen>())
+        .start()
+        .await
+        .unwrap();
+    (serving, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tells_that_queue_up_go_as_batches_in_order_and_each_is_handled_once() {
+    let server = server();
+    let nats = connect(&server).await;
+    let system = ActorSystem::builder().name("batches").build();
+    let (serving, _) = serve_log(&nats, &system, "svc.log").await;
+
+    let caller = connect(&server).await;
+    let remote = caller.recipient::<Push>("svc.log");
+    let out_before = caller.stats().out_messages;
+    for n in 0..5_000 {
+        remote.tell(Push(n)).await.unwrap();
+    }
+    // The ask goes after every tell queued before it on this connection.
+    let seen = caller.recipient::<Seen>("svc.log").ask(Seen).await.unwrap();
+    assert_in_order(&seen, 5_000);
+
+    let stats = caller.stats();
+    assert!(stats.batches_sent > 0, "{stats:?}");
+    let sent = stats.out_messages - out_before;
+    assert!(sent < 5_000 / 2, "5,000 tells took {sent} NATS messages");
+    assert_eq!(stats.tells_lost, 0);
+    let served = serving.stats();
+    assert_eq!((served.received, served.handled), (5_001, 5_001));
+    assert_eq!(served.undecodable, 0);
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_holds_across_recipients_unbatched_tells_and_asks_on_one_connection() {
+    let server = server();
+    let nats = connect(&server).await;
+    let system = ActorSystem::builder().name("order").build();
+    let (_serving, seen) = serve_log(&nats, &system, "svc.order").await;
+
+    let caller = connect(&server).await;
+    let json = caller.recipient::<Push>("svc.order");
+    let binary = caller
+        .recipient::<Push>("svc.order")
+        .codec(actor_nats::Codec::Postcard);
+    let unbatched = caller.recipient::<Push>("svc.order").batching(false);
+    for n in 0..3_000 {
+        match n % 3 {
+            0 => json.tell(Push(n)).await.unwrap(),
+            1 => binary.tell(Push(n)).await.unwrap(),
+            _ => unbatched.tell(Push(n)).await.unwrap(),
+        }
+    }
+    assert!(caller.flush(Duration::from_secs(5)).await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().len() < 3_000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_in_order(&seen.lock().unwrap(), 3_000);
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_tell_is_an_ordinary_message_with_its_trace_in_the_nats_headers() {
+    let server = server();
+    let snoop = connect(&server).await;
+    let mut wire = snoop.client().subscribe("svc.snoop").await.unwrap();
+    snoop.client().flush().await.unwrap();
+
+    let caller = options(&server)
+        .tracer(BoxedTracer::new(Box::new(
+            opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .build()
+                .tracer("test"),
+        )))
+        .connect()
+        .await
+        .unwrap();
+    caller
+        .recipient::<Push>("svc.snoop")
+        .tell(Push(7))
+        .await
+        .unwrap();
+    assert!(caller.flush(Duration::from_secs(5)).await);
+    let message = tokio::time::timeout(Duration::from_secs(5), wire.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let headers = message.headers.expect("headers");
+    assert!(headers.get(BATCH).is_none(), "a lone tell is not a batch");
+    assert_eq!(headers.get(MESSAGE_TYPE).unwrap().as_str(), "Push");
+    assert!(
+        headers.get("traceparent").is_some(),
+        "its trace in the NATS headers"
+    );
+    assert_eq!(&message.payload[..], b"7");
+    // Unbatched tells are ordinary messages however fast they come.
+    let unbatched = caller.recipient::<Push>("svc.snoop").batching(false);
+    for n in 0..200 {
+        unbatched.tell(Push(n)).await.unwrap();
+    }
+    assert!(caller.flush(Duration::from_secs(5)).await);
+    for _ in 0..200 {
+        let message = tokio::time::timeout(Duration::from_secs(5), wire.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(message.headers.unwrap().get(BATCH).is_none());
+    }
+    assert_eq!(caller.stats().batches_sent, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_batch_is_counted_and_the_frames_before_it_are_served() {
+    let server = server();
+    let nats = connect(&server).await;
+    let system = ActorSystem::builder().name("malformed").build();
+    let (serving, seen) = serve_log(&nats, &system, "svc.malformed").await;
+
+    // One whole frame (no headers, body `1`), then a frame whose length overruns the body.
+    let mut body = Vec::new();
+    body.extend_from_slice(&0u32.to_be_bytes());
+    body.extend_from_slice(&1u32.to_be_bytes());
+    body.extend_from_slice(b"1");
+    body.extend_from_slice(&0u32.to_be_bytes());
+    body.extend_from_slice(&1000u32.to_be_bytes());
+    body.extend_from_slice(b"22");
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(MESSAGE_TYPE, "Push");
+    headers.insert(BATCH, "3");
+    nats.client()
+        .publish_with_headers("svc.malformed", headers, body.into())
+        .await
+        .unwrap();
+    // A batch whose count is not a number: one undecodable message.
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(MESSAGE_TYPE, "Push");
+    headers.insert(BATCH, "many");
+    nats.client()
+        .publish_with_headers("svc.malformed", headers, "x".into())
+        .await
+        .unwrap();
+    // The serving side is still well: an ask after them is answered.
+    let after = nats
+        .recipient::<Seen>("svc.malformed")
+        .ask(Seen)
+        .await
+        .unwrap();
+    assert_eq!(after, [1]);
+    assert_eq!(*seen.lock().unwrap(), [1]);
+    let stats = serving.stats();
+    assert_eq!(stats.handled, 2, "the whole frame and the ask: {stats:?}");
+    assert_eq!(
+        stats.undecodable, 3,
+        "the broken frame, the one after it, the bad count"
+    );
+    assert_eq!(stats.received, 5);
+    system.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tell_of_a_batch_keeps_its_own_trace() {
+    let server = server();
+    let receiver = OtlpReceiver::http().unwrap();
+    let telemetry = Telemetry::builder()
+        .service_name("nats-batches")
+        .exporter(Exporter::otlp(
+            OtlpProtocol::HttpProtobuf,
+            Some(receiver.endpoint().to_owned()),
+        ))
+        .batch(BatchConfig {
+            scheduled_delay: Duration::from_millis(20),
+            ..BatchConfig::default()
+        })
+        .global(false)
+        .build()
+        .unwrap();
+    let system = ActorSystem::builder()
+        .name("nats-batches")
+        .instrumentation(telemetry.clone())
+        .build();
+    let nats = connect(&server).await;
+    let (_serving, seen) = serve_log(&nats, &system, "svc.traced").await;
+    let caller = options(&server)
+        .tracer(BoxedTracer::new(Box::new(telemetry.tracer("actor-nats"))))
+        .connect()
+        .await
+        .unwrap();
+    let remote = caller.recipient::<Push>("svc.traced");
+
+    const TELLS: u64 = 300;
+    let tracer = telemetry.tracer("client");
+    for n in 0..TELLS {
+        // Each tell in a trace of its own.
+        let cx = Context::current_with_span(tracer.start(format!("request {n}")));
+        remote.tell(Push(n)).with_context(cx.clone()).await.unwrap();
+        cx.span().end();
+    }
+    assert!(caller.flush(Duration::from_secs(5)).await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (seen.lock().unwrap().len() as u64) < TELLS && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(caller.stats().batches_sent > 0, "the tells went in batches");
+    system.shutdown().await;
+    telemetry.shutdown().unwrap();
+    // A request, a send and a process span per tell.
+    assert!(receiver.wait_for(3 * TELLS as usize, Duration::from_secs(10)));
+    let spans = receiver.spans();
+    let mut batched = 0;
+    for n in 0..TELLS {
+        let request = spans
+            .iter()
+            .find(|s| s.name() == format!("request {n}"))
+            .expect("request span");
+        let send = spans
+            .iter()
+            .find(|s| s.name() == "send svc.traced" && s.parent_span_id() == request.span_id())
+            .unwrap_or_else(|| panic!("no send span under request {n}"));
+        let process: Vec<_> = spans
+            .iter()
+            .filter(|s| s.name() == "process svc.traced" && s.parent_span_id() == send.span_id())
+            .collect();
+        assert_eq!(process.len(), 1, "one process span under send {n}");
+        let process = process[0];
+        assert_eq!(
+            process.trace_id(),
+            request.trace_id(),
+            "tell {n}: one trace"
+        );
+        assert_eq!(
+            process.attribute("messaging.system").as_deref(),
+            Some("nats")
+        );
+        assert_eq!(
+            process.attribute("messaging.message.body.size").as_deref(),
+            Some(n.to_string().len().to_string().as_str())
+        );
+        if let Some(count) = process.attribute("messaging.batch.message_count") {
+            assert!(count.parse::<u64>().unwrap() > 1);
+            batched += 1;
+        }
+    }
+    assert!(batched > 0, "some process spans say they came in a batch");
+    let processes = spans
+        .iter()
+        .filter(|s| s.name() == "process svc.traced")
+        .count();
+    assert_eq!(processes as u64, TELLS, "created == exported, none twice");
+}
