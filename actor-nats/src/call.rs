@@ -210,13 +210,7 @@ where
         body_size: usize,
         headers: &mut dyn opentelemetry::propagation::Injector,
     ) -> SendSpan {
-        SendSpan::start(
-            &self.nats.inner,
-            &self.destination.subject,
-            self.destination.message_type,
-            body_size,
-            headers,
-        )
+        SendSpan::start(&self.nats.inner, &self.destination, body_size, headers)
     }
 
     /// Refuses a message over the server's `max_payload` before the client sees it.

@@ -5,6 +5,7 @@
 //! Every other send on the connection (asks, unbatched tells) first
 //! [drains](Outbox::drain) it, so one connection keeps its messages in order.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use async_nats::{HeaderMap, Subject};
 use bytes::BytesMut;
+use opentelemetry::Value;
 use tokio::sync::Notify;
 
 use crate::batch::{write_frame, Frames, FRAME_OVERHEAD};
@@ -34,12 +36,18 @@ pub(crate) struct Destination {
     pub(crate) subject: Subject,
     pub(crate) message_type: &'static str,
     pub(crate) codec: Codec,
+    /// `send <subject>` and the subject as an attribute value, made once.
+    pub(crate) span_name: Cow<'static, str>,
+    pub(crate) subject_value: Value,
 }
 
 impl Destination {
     /// The destination of `message_type` in `codec` on `subject`.
     pub(crate) fn new(subject: Subject, message_type: &'static str, codec: Codec) -> Self {
+        let name: Arc<str> = Arc::from(subject.as_str());
         Destination {
+            span_name: actor_core::trace::interned_name(format!("send {subject}")),
+            subject_value: actor_core::trace::interned_value(&name),
             subject,
             message_type,
             codec,

@@ -140,11 +140,11 @@ impl ServeBuilder {
         let counters = Arc::new(Counters::default());
         let mut types: Vec<&'static str> = self.handlers.keys().copied().collect();
         types.sort_unstable();
-        let subject_value = Value::from(Arc::<str>::from(self.subject.as_str()));
+        let subject_value = actor_core::trace::interned_value(&Arc::from(self.subject.as_str()));
         let group_value = self
             .group
             .as_deref()
-            .map(|g| Value::from(Arc::<str>::from(g)));
+            .map(|g| actor_core::trace::interned_value(&Arc::from(g)));
         let shared = Arc::new(Shared {
             nats: self.nats.clone(),
             subject: self.subject,

@@ -17,6 +17,7 @@ use actor_core::trace::carrier::{extract_with, W3cPropagator};
 use actor_core::trace::Delivery;
 
 use crate::connect::Inner;
+use crate::outbox::Destination;
 
 pub use crate::names::{MESSAGING_SYSTEM_NATS, SCOPE};
 
@@ -48,23 +49,22 @@ impl SendSpan {
     /// current context is injected as is.
     pub(crate) fn start(
         inner: &Inner,
-        subject: &str,
-        message_type: &'static str,
+        to: &Destination,
         body_size: usize,
         headers: &mut dyn Injector,
     ) -> SendSpan {
         let parent = Context::current();
         let tracer = inner.tracer.as_ref();
         let span = tracer
-            .span_builder(format!("send {subject}"))
+            .span_builder(to.span_name.clone())
             .with_kind(SpanKind::Producer)
             .with_attributes([
                 KeyValue::new(MESSAGING_SYSTEM, MESSAGING_SYSTEM_NATS),
-                KeyValue::new(MESSAGING_DESTINATION_NAME, subject.to_owned()),
+                KeyValue::new(MESSAGING_DESTINATION_NAME, to.subject_value.clone()),
                 KeyValue::new(MESSAGING_OPERATION_TYPE, "send"),
                 KeyValue::new(MESSAGING_OPERATION_NAME, "send"),
                 KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64),
-                KeyValue::new(MESSAGE_TYPE, message_type),
+                KeyValue::new(MESSAGE_TYPE, to.message_type),
             ])
             .start_with_context(tracer, &parent);
         if span.is_recording() {

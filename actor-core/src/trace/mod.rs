@@ -34,6 +34,19 @@ pub use options::{Propagation, Relation, TracingOptions};
 #[cfg(feature = "tracing")]
 pub use tracing_bridge::{LayerSpan, LayerTracer, ProcessSpanProxy, PROCESS_SPAN_NAME};
 
+/// `name` as a span name that costs no allocation per span: interned for the life of the
+/// process, up to a fixed number of distinct names (past it, an owned copy). For bridges
+/// that make a span per message under a few names (`send <subject>`).
+pub fn interned_name(name: String) -> std::borrow::Cow<'static, str> {
+    names::intern(name)
+}
+
+/// `name` as an attribute value that costs no allocation and no shared count per span
+/// (interned like [`interned_name`]).
+pub fn interned_value(name: &std::sync::Arc<str>) -> opentelemetry::Value {
+    names::attribute_value(name)
+}
+
 /// The managed `thread.id` of the calling thread: the number an actor's spans (and its
 /// [`ActorInfo::thread_id`](crate::ActorInfo::thread_id)) carry, assigned on first use
 /// for other threads. Unique per process, never reused.

@@ -10,7 +10,10 @@
 //!   (`Actor-Message-Type`, `traceparent`): what the wire format itself costs.
 //!
 //! Ours runs untraced (no SDK) and traced (a `send` span per message on the caller's side,
-//! a `process` span per message in the serving system; spans go to a no-op exporter).
+//! a `process` span per message in the serving system; spans go to a no-op exporter); with
+//! tells batched (the default) and one message per tell; with the serving system's default
+//! spin (20 µs) and a spin above the loopback round trip (150 µs), which lets a remote ask
+//! skip the serving side's thread wake-ups.
 //!
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-remote            # 7 rounds
@@ -24,7 +27,7 @@ use std::time::{Duration, Instant};
 use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
 use actor_nats::async_nats;
 use actor_nats::testing::NatsServer;
-use actor_nats::{Nats, NatsOptions};
+use actor_nats::{Nats, NatsOptions, RemoteRecipient};
 use actor_otel::{Exporter, Telemetry};
 use futures::StreamExt as _;
 use opentelemetry::global::BoxedTracer;
@@ -97,7 +100,16 @@ struct Served {
     _telemetry: Option<Telemetry>,
 }
 
-async fn served(server: &NatsServer, subject: &str, traced: bool) -> (Served, Nats) {
+/// How the serving system is set up.
+#[derive(Clone, Copy)]
+struct Setting {
+    traced: bool,
+    /// The serving system's spin (`None`: the default, 20 µs).
+    spin: Option<Duration>,
+}
+
+async fn served(server: &NatsServer, subject: &str, setting: Setting) -> (Served, Nats) {
+    let Setting { traced, spin } = setting;
     let telemetry = traced.then(|| {
         Telemetry::builder()
             .service_name("bench-remote")
@@ -107,6 +119,9 @@ async fn served(server: &NatsServer, subject: &str, traced: bool) -> (Served, Na
             .expect("the no-op exporter starts")
     });
     let mut builder = ActorSystem::builder().name(subject);
+    if let Some(spin) = spin {
+        builder = builder.spin(spin);
+    }
     if let Some(t) = &telemetry {
         builder = builder.instrumentation(t.clone());
     }
@@ -164,6 +179,20 @@ async fn wait_for(counter: &AtomicU64, target: u64) {
     }
 }
 
+/// One set-up of the run.
+enum SetUp {
+    Raw,
+    RawWithHeaders,
+    Ours {
+        remote: RemoteRecipient<Add>,
+        served: Served,
+    },
+}
+
+/// The spin that lets a remote ask skip the serving side's thread wake-ups: above the
+/// loopback round trip.
+const REMOTE_SPIN: Duration = Duration::from_micros(150);
+
 fn main() {
     let rounds: usize = std::env::args()
         .nth(1)
@@ -181,14 +210,42 @@ fn main() {
             .connect(server.url())
             .await
             .expect("connect");
-        let (plain, plain_caller) = served(&server, "svc.plain", false).await;
-        let (traced, traced_caller) = served(&server, "svc.traced", true).await;
-        let plain_remote = plain_caller.recipient::<Add>("svc.plain");
-        let traced_remote = traced_caller.recipient::<Add>("svc.traced");
-
-        let names = ["raw", "raw + headers", "untraced", "traced"];
-        let mut ask = vec![Vec::new(); 4];
-        let mut tell = vec![Vec::new(); 4];
+        let mut setups: Vec<(&str, SetUp)> = vec![
+            ("raw", SetUp::Raw),
+            ("raw + headers", SetUp::RawWithHeaders),
+        ];
+        let ours = [
+            ("untraced", "svc.plain", false, None, true),
+            ("traced", "svc.traced", true, None, true),
+            (
+                "untraced, one message per tell",
+                "svc.unbatched",
+                false,
+                None,
+                false,
+            ),
+            (
+                "untraced, spin 150 µs",
+                "svc.spin",
+                false,
+                Some(REMOTE_SPIN),
+                true,
+            ),
+            (
+                "traced, spin 150 µs",
+                "svc.traced-spin",
+                true,
+                Some(REMOTE_SPIN),
+                true,
+            ),
+        ];
+        for (name, subject, traced, spin, batching) in ours {
+            let (served, caller) = served(&server, subject, Setting { traced, spin }).await;
+            let remote = caller.recipient::<Add>(subject).batching(batching);
+            setups.push((name, SetUp::Ours { remote, served }));
+        }
+        let mut ask = vec![Vec::new(); setups.len()];
+        let mut tell = vec![Vec::new(); setups.len()];
         // The headers ours sends, traced (JSON: no content type): type and traceparent.
         let headers = || {
             let mut h = async_nats::HeaderMap::new();
@@ -201,55 +258,49 @@ fn main() {
         };
         for round in 0..=rounds {
             // Round 0 warms up.
-            for (i, samples) in ask.iter_mut().enumerate() {
+            for (i, (_, setup)) in setups.iter().enumerate() {
                 let started = Instant::now();
                 for _ in 0..ASKS {
-                    match i {
-                        0 => {
+                    match setup {
+                        SetUp::Raw => {
                             raw.request("raw.echo", BODY.into())
                                 .await
                                 .expect("raw request");
                         }
-                        1 => {
+                        SetUp::RawWithHeaders => {
                             raw.request_with_headers("raw.echo", headers(), BODY.into())
                                 .await
                                 .expect("raw request");
                         }
-                        2 => {
-                            plain_remote.ask(Add(1)).await.expect("ask");
-                        }
-                        _ => {
-                            traced_remote.ask(Add(1)).await.expect("ask");
+                        SetUp::Ours { remote, .. } => {
+                            remote.ask(Add(1)).await.expect("ask");
                         }
                     }
                 }
-                let per = started.elapsed().as_nanos() as f64 / ASKS as f64;
                 if round > 0 {
-                    samples.push(per);
+                    ask[i].push(started.elapsed().as_nanos() as f64 / ASKS as f64);
                 }
             }
-            for (i, samples) in tell.iter_mut().enumerate() {
-                let (counter, before) = match i {
-                    0 | 1 => (&*sunk, sunk.load(Ordering::Relaxed)),
-                    2 => (&*plain.handled, plain.handled.load(Ordering::Relaxed)),
-                    _ => (&*traced.handled, traced.handled.load(Ordering::Relaxed)),
+            for (i, (_, setup)) in setups.iter().enumerate() {
+                let counter = match setup {
+                    SetUp::Raw | SetUp::RawWithHeaders => &*sunk,
+                    SetUp::Ours { served, .. } => &*served.handled,
                 };
+                let before = counter.load(Ordering::Relaxed);
                 let started = Instant::now();
                 for _ in 0..TELLS {
-                    match i {
-                        0 => raw.publish("raw.sink", BODY.into()).await.expect("publish"),
-                        1 => raw
+                    match setup {
+                        SetUp::Raw => raw.publish("raw.sink", BODY.into()).await.expect("publish"),
+                        SetUp::RawWithHeaders => raw
                             .publish_with_headers("raw.sink", headers(), BODY.into())
                             .await
                             .expect("publish"),
-                        2 => plain_remote.tell(Add(1)).await.expect("tell"),
-                        _ => traced_remote.tell(Add(1)).await.expect("tell"),
+                        SetUp::Ours { remote, .. } => remote.tell(Add(1)).await.expect("tell"),
                     }
                 }
                 wait_for(counter, before + TELLS).await;
-                let per = started.elapsed().as_nanos() as f64 / TELLS as f64;
                 if round > 0 {
-                    samples.push(per);
+                    tell[i].push(started.elapsed().as_nanos() as f64 / TELLS as f64);
                 }
             }
             if round > 0 {
@@ -264,17 +315,17 @@ fn main() {
         println!("| workload | set-up | µs/op | msgs/s | ratio to raw |");
         println!("|---|---|---:|---:|---:|");
         let raw_ask = median(&ask[0]);
-        for (i, name) in names.iter().enumerate() {
+        for (i, (name, _)) in setups.iter().enumerate() {
             let m = median(&ask[i]);
             println!(
-                "| ask round trip | {name} | {:.1} | {:.0} k | {:.2}x |",
+                "| ask round trip | {name} | {:.1} | {:.1} k | {:.2}x |",
                 m / 1e3,
                 1e6 / m,
                 m / raw_ask
             );
         }
         let raw_tell = median(&tell[0]);
-        for (i, name) in names.iter().enumerate() {
+        for (i, (name, _)) in setups.iter().enumerate() {
             let m = median(&tell[i]);
             println!(
                 "| tell throughput | {name} | {:.2} | {:.0} k | {:.2}x throughput |",
