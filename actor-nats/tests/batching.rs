@@ -326,3 +326,62 @@ async fn each_tell_of_a_batch_keeps_its_own_trace() {
         .count();
     assert_eq!(processes as u64, TELLS, "created == exported, none twice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_outbox_hands_the_tell_back_after_its_timeout_and_loses_nothing() {
+    let server = server();
+    let serving_side = connect(&server).await;
+    let system = ActorSystem::builder().name("full").build();
+    let (_serving, seen) = serve_log(&serving_side, &system, "svc.full").await;
+
+    // The caller's connection runs on a runtime of its own thread, which the test can
+    // stall: while it is stalled, nothing flushes the outbox.
+    let url = server.url();
+    let (nats_tx, nats_rx) = std::sync::mpsc::channel();
+    let (stall_tx, stall_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (end_tx, end_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let nats = actor_nats::NatsOptions::new(url).connect().await.unwrap();
+            nats_tx.send(nats).unwrap();
+            stall_rx.recv().unwrap();
+            // Stalls the connection's runtime until the test releases it.
+            release_rx.recv().unwrap();
+            let _ = end_rx.await;
+        });
+    });
+    let caller = nats_rx.recv().unwrap();
+    stall_tx.send(()).unwrap();
+    let remote = caller
+        .recipient::<Push>("svc.full")
+        .send_timeout(Duration::from_millis(200));
+    let mut taken = 0u64;
+    let refused = loop {
+        match remote.tell(Push(taken)).await {
+            Ok(()) => taken += 1,
+            Err(actor_nats::RemoteSendError::Timeout(Push(n))) => break n,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+        assert!(taken <= 5_000, "the outbox never filled up");
+    };
+    assert_eq!(taken, 1_024, "the outbox holds 1,024 tells");
+    assert_eq!(refused, 1_024, "the refused tell comes back");
+
+    release_tx.send(()).unwrap();
+    assert!(caller.flush(Duration::from_secs(5)).await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (seen.lock().unwrap().len() as u64) < taken && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_in_order(&seen.lock().unwrap(), taken);
+    assert_eq!(caller.stats().tells_lost, 0);
+    drop(caller);
+    let _ = end_tx.send(());
+    thread.join().unwrap();
+    system.shutdown().await;
+}
