@@ -6,13 +6,14 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod chart;
 pub mod ours;
 pub mod peers;
 pub mod raw;
 pub mod turns;
 
 pub use ours::{Ours, OursBatching, OursMetrics, OursPerActor, OursProcessOnly, OursUnbounded};
-pub use raw::{Raw, RawWithContext};
+pub use raw::{Raw, RawUnbounded, RawWithContext};
 
 /// One framework under benchmark, with `actors` actors that count `Tell`s and answer `Ping`s.
 /// All calls are made from the benchmark's own thread.

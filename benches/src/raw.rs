@@ -1,11 +1,15 @@
 //! The raw baseline: the same shape with zero framework — a tokio mpsc channel into a
-//! dedicated thread running a current_thread runtime, and a oneshot for each reply.
+//! dedicated thread running a current_thread runtime, and a oneshot for each reply. The
+//! channel is bounded (1024 slots, as our default mailbox) or, in [`RawUnbounded`],
+//! unbounded.
 //!
 //! A second baseline, [`RawWithContext`], also carries the caller's OpenTelemetry `Context`
 //! in every tell and makes it active around the (trivial) handling, as our framework does:
 //! the difference between the two is what carrying a context costs in the raw shape.
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
+use std::future::Future;
+
 use opentelemetry::Context;
 use tokio::sync::{mpsc, oneshot};
 
@@ -50,14 +54,61 @@ impl Carried for Context {
     }
 }
 
+/// The channel a raw baseline sends through.
+pub trait Channel: 'static {
+    /// The sending half.
+    type Tx<M: Send + 'static>: Send + Sync;
+    /// The receiving half.
+    type Rx<M: Send + 'static>: Send;
+    /// A new channel.
+    fn channel<M: Send + 'static>() -> (Self::Tx<M>, Self::Rx<M>);
+    /// Sends `msg` (waiting for room when bounded).
+    fn send<M: Send + 'static>(tx: &Self::Tx<M>, msg: M) -> impl Future<Output = ()>;
+    /// The next message; `None` once every sender is gone.
+    fn recv<M: Send + 'static>(rx: &mut Self::Rx<M>) -> impl Future<Output = Option<M>> + Send;
+}
+
+/// A tokio mpsc channel of 1024 slots.
+pub struct Bounded;
+/// A tokio unbounded mpsc channel.
+pub struct Unbounded;
+
+impl Channel for Bounded {
+    type Tx<M: Send + 'static> = mpsc::Sender<M>;
+    type Rx<M: Send + 'static> = mpsc::Receiver<M>;
+    fn channel<M: Send + 'static>() -> (Self::Tx<M>, Self::Rx<M>) {
+        mpsc::channel(1024)
+    }
+    async fn send<M: Send + 'static>(tx: &Self::Tx<M>, msg: M) {
+        tx.send(msg).await.ok().expect("send");
+    }
+    fn recv<M: Send + 'static>(rx: &mut Self::Rx<M>) -> impl Future<Output = Option<M>> + Send {
+        rx.recv()
+    }
+}
+
+impl Channel for Unbounded {
+    type Tx<M: Send + 'static> = mpsc::UnboundedSender<M>;
+    type Rx<M: Send + 'static> = mpsc::UnboundedReceiver<M>;
+    fn channel<M: Send + 'static>() -> (Self::Tx<M>, Self::Rx<M>) {
+        mpsc::unbounded_channel()
+    }
+    async fn send<M: Send + 'static>(tx: &Self::Tx<M>, msg: M) {
+        tx.send(msg).ok().expect("send");
+    }
+    fn recv<M: Send + 'static>(rx: &mut Self::Rx<M>) -> impl Future<Output = Option<M>> + Send {
+        rx.recv()
+    }
+}
+
 enum Msg<T> {
     Tell(T),
     Ping(oneshot::Sender<u64>),
 }
 
-/// Threads that each own a counter behind a channel; tells carry a `T`.
-pub struct RawWith<T: Carried> {
-    senders: Vec<mpsc::Sender<Msg<T>>>,
+/// Threads that each own a counter behind a channel `C`; tells carry a `T`.
+pub struct RawWith<T: Carried, C: Channel = Bounded> {
+    senders: Vec<C::Tx<Msg<T>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
     expected: Vec<u64>,
     runtime: tokio::runtime::Runtime,
@@ -67,45 +118,53 @@ pub struct RawWith<T: Carried> {
 
 /// The zero-framework baseline.
 pub type Raw = RawWith<()>;
+/// The zero-framework baseline through an unbounded channel.
+pub type RawUnbounded = RawWith<(), Unbounded>;
 /// The baseline that also carries the caller's context.
 pub type RawWithContext = RawWith<Context>;
 /// The baseline that carries the caller's context in a message as large as our envelope.
 pub type RawPadded = RawWith<(Context, [u64; 7])>;
 
-impl<T: Carried> RawWith<T> {
+impl<T: Carried, C: Channel> RawWith<T, C> {
     fn confirm(&mut self, i: usize) {
         let tx = &self.senders[i];
         let seen = self.runtime.block_on(async {
             let (reply, answer) = oneshot::channel();
-            tx.send(Msg::Ping(reply)).await.expect("send");
+            C::send(tx, Msg::Ping(reply)).await;
             answer.await.expect("reply")
         });
         assert_eq!(seen, self.expected[i]);
     }
 }
 
-/// Names per carried type.
+/// Names of the baselines in tables.
 pub trait Named {
     /// Name in tables.
     const NAME: &'static str;
 }
-impl Named for () {
+impl Named for RawWith<()> {
     const NAME: &'static str = "raw channel";
 }
-impl Named for (Context, [u64; 7]) {
+impl Named for RawWith<(), Unbounded> {
+    const NAME: &'static str = "raw unbounded channel";
+}
+impl Named for RawWith<(Context, [u64; 7])> {
     const NAME: &'static str = "raw channel + context, 80 bytes";
 }
-impl Named for Context {
+impl Named for RawWith<Context> {
     const NAME: &'static str = "raw channel + context";
 }
 
-impl<T: Carried + Named> Workload for RawWith<T> {
-    const NAME: &'static str = T::NAME;
+impl<T: Carried, C: Channel> Workload for RawWith<T, C>
+where
+    Self: Named,
+{
+    const NAME: &'static str = <Self as Named>::NAME;
 
     fn start(actors: usize) -> Self {
         let (senders, threads) = (0..actors)
             .map(|i| {
-                let (tx, mut rx) = mpsc::channel::<Msg<T>>(1024);
+                let (tx, mut rx) = C::channel::<Msg<T>>();
                 let thread = std::thread::Builder::new()
                     .name(format!("raw-{i}"))
                     .spawn(move || {
@@ -115,7 +174,7 @@ impl<T: Carried + Named> Workload for RawWith<T> {
                             .expect("runtime");
                         rt.block_on(async move {
                             let mut count = 0u64;
-                            while let Some(msg) = rx.recv().await {
+                            while let Some(msg) = C::recv(&mut rx).await {
                                 match msg {
                                     Msg::Tell(carried) => carried.receive(&mut count),
                                     Msg::Ping(reply) => {
@@ -152,7 +211,7 @@ impl<T: Carried + Named> Workload for RawWith<T> {
         self.runtime.block_on(async {
             for _ in 0..n {
                 let (reply, answer) = oneshot::channel();
-                tx.send(Msg::Ping(reply)).await.expect("send");
+                C::send(tx, Msg::Ping(reply)).await;
                 answer.await.expect("reply");
             }
         });
@@ -163,7 +222,7 @@ impl<T: Carried + Named> Workload for RawWith<T> {
         let tx = &self.senders[0];
         self.runtime.block_on(async {
             for _ in 0..n {
-                tx.send(Msg::Tell(T::capture())).await.expect("send");
+                C::send(tx, Msg::Tell(T::capture())).await;
             }
         });
         self.expected[0] += n;
@@ -176,10 +235,7 @@ impl<T: Carried + Named> Workload for RawWith<T> {
         let senders = &self.senders;
         self.runtime.block_on(async {
             for i in 0..n {
-                senders[i as usize % count]
-                    .send(Msg::Tell(T::capture()))
-                    .await
-                    .expect("send");
+                C::send(&senders[i as usize % count], Msg::Tell(T::capture())).await;
             }
         });
         for i in 0..count {

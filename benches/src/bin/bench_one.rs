@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-one -- <workload> <rounds> <set-up>...
 //! ```
-//! `workload`: ask, tell, fanout. `set-up`: raw, raw-context, raw-80, ours, unbounded, batching, per-actor,
+//! `workload`: ask, tell, fanout. `set-up`: raw, raw-unbounded, raw-context, raw-80, ours, unbounded, batching, per-actor,
 //! process-only, metrics, kameo, ractor, actix.
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
@@ -32,6 +32,7 @@ fn main() {
     for name in names {
         turns = match name.as_str() {
             "raw" => turns.add::<Raw>(),
+            "raw-unbounded" => turns.add::<actor_benches::RawUnbounded>(),
             "raw-context" => turns.add::<RawWithContext>(),
             "raw-80" => turns.add::<actor_benches::raw::RawPadded>(),
             "ours" => turns.add::<Ours>(),

@@ -10,11 +10,13 @@
 
 use std::time::{Duration, Instant};
 
+use actor_benches::chart::{Bar, Panel};
 use actor_benches::ours::{rss_per_idle_actor, spawn_and_shutdown};
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
 use actor_benches::turns::{PerOp, Turns};
 use actor_benches::{
-    Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, RawWithContext,
+    Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, RawUnbounded,
+    RawWithContext,
 };
 
 const ROUNDS: usize = 5;
@@ -22,6 +24,7 @@ const ROUNDS: usize = 5;
 fn main() {
     let started = Instant::now();
 
+    let mut panels = Vec::new();
     println!("| workload | framework | ns/op | msgs/s | ratio to raw | CPU ns/op |");
     println!("|---|---|---:|---:|---:|---:|");
     for (workload, label) in [
@@ -31,7 +34,10 @@ fn main() {
     ] {
         let mut turns = Turns::new(workload).add::<Raw>().add::<Ours>();
         if workload != "ask" {
-            turns = turns.add::<RawWithContext>().add::<OursUnbounded>();
+            turns = turns
+                .add::<RawUnbounded>()
+                .add::<RawWithContext>()
+                .add::<OursUnbounded>();
         }
         let turns = turns.add::<Kameo>().add::<Ractor>().add::<Actix>();
         let medians = turns.run(ROUNDS, |_, _, _| {});
@@ -45,6 +51,16 @@ fn main() {
                 p.cpu
             );
         }
+        panels.push(Panel {
+            title: label.to_owned(),
+            bars: medians
+                .iter()
+                .map(|(name, p)| Bar {
+                    name: (*name).to_owned(),
+                    ns: p.wall,
+                })
+                .collect(),
+        });
     }
 
     println!();
@@ -74,6 +90,7 @@ fn main() {
     };
     let tell = tracing("tell", 300_000);
     let ask = tracing("ask", 20_000);
+    write_chart(panels);
     for ((framework, t), (_, a)) in tell.iter().zip(&ask) {
         println!(
             "| {framework} | {:+.0} | {:+.0} | {:+.0} | {:+.0} |",
@@ -147,4 +164,25 @@ fn main() {
         }
     );
     println!("(whole run: {:.0} s)", started.elapsed().as_secs_f64());
+}
+
+/// Writes the chart of this run's workload tables (`BENCH_CHART`, default
+/// `benches/bench-table.svg`).
+fn write_chart(panels: Vec<Panel>) {
+    let path = std::env::var("BENCH_CHART")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/bench-table.svg").to_owned());
+    let subtitle = format!(
+        "bench-table: medians of {ROUNDS} rounds, set-ups in turns; {} vCPU; allocator: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if cfg!(feature = "mimalloc") {
+            "mimalloc"
+        } else {
+            "glibc"
+        }
+    );
+    let svg = actor_benches::chart::svg("ns per message, every set-up", &subtitle, &panels);
+    match std::fs::write(&path, svg) {
+        Ok(()) => println!("(chart: {path})"),
+        Err(e) => println!("(chart not written to {path}: {e})"),
+    }
 }
