@@ -402,7 +402,7 @@ enum Attempt<A: Actor, M> {
 /// A message on its way into the mailbox, with the `send` span that covers its delivery.
 struct Outgoing<A: Actor> {
     envelope: Envelope<A>,
-    send_span: Option<opentelemetry::global::BoxedSpan>,
+    send_span: Option<crate::trace::send::SendSpan>,
     /// The actor sends to itself: it never waits for room.
     from_self: bool,
 }

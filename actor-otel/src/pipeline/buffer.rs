@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use actor_core::trace::SpanRecord;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
@@ -11,6 +12,8 @@ use opentelemetry_sdk::Resource;
 #[derive(Debug)]
 pub(crate) struct Buffer {
     spans: Mutex<Vec<SpanData>>,
+    /// The framework's own spans, as compact records (built into spans by the hub).
+    records: Mutex<Vec<SpanRecord>>,
     resource: Mutex<Resource>,
 }
 
@@ -19,6 +22,7 @@ impl Buffer {
     pub(crate) fn new() -> Self {
         Buffer {
             spans: Mutex::new(Vec::new()),
+            records: Mutex::new(Vec::new()),
             resource: Mutex::new(Resource::builder_empty().build()),
         }
     }
@@ -41,6 +45,28 @@ impl Buffer {
             // Leave a buffer of the same size behind, so pushes never regrow it.
             let capacity = spans.capacity();
             std::mem::replace(&mut *spans, Vec::with_capacity(capacity))
+        };
+        Some((self.resource(), batch))
+    }
+
+    /// Adds a span record; returns how many records the buffer holds now.
+    #[inline]
+    pub(crate) fn push_record(&self, record: SpanRecord) -> usize {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.push(record);
+        records.len()
+    }
+
+    /// Takes the buffered span records, if any, with their resource.
+    pub(crate) fn take_records(&self) -> Option<(Resource, Vec<SpanRecord>)> {
+        let batch = {
+            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            if records.is_empty() {
+                return None;
+            }
+            // The same size stays behind: pushes never regrow it in the steady state.
+            let capacity = records.capacity();
+            std::mem::replace(&mut *records, Vec::with_capacity(capacity))
         };
         Some((self.resource(), batch))
     }

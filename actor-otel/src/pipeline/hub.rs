@@ -18,7 +18,11 @@ use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::ManualReader;
 
+use actor_core::trace::SpanRecord;
+
+use crate::attribute::SCOPE;
 use crate::config::BatchConfig;
+use crate::pipeline::records::to_span_data;
 use crate::error::TelemetryError;
 use crate::pipeline::buffer::Buffer;
 use crate::pipeline::log_buffer::{LogBuffer, LogRecords};
@@ -31,6 +35,10 @@ enum Command {
     Export {
         resource: Resource,
         batch: Vec<SpanData>,
+    },
+    ExportRecords {
+        resource: Resource,
+        records: Vec<SpanRecord>,
     },
     RegisterLogs(Weak<LogBuffer>),
     ExportLogs {
@@ -128,6 +136,22 @@ impl Hub {
         self.enqueue(
             n,
             Command::Export { resource, batch },
+            [&stats.dropped_queue_full, &stats.dropped_after_shutdown],
+            &stats.spans_queued,
+        );
+    }
+
+    /// Queues a batch of span records for export (built into spans on the hub's thread);
+    /// drops it (counted) when the queue is full.
+    pub(crate) fn export_records(&self, resource: Resource, records: Vec<SpanRecord>) {
+        let n = records.len();
+        if n == 0 {
+            return;
+        }
+        let stats = &self.stats;
+        self.enqueue(
+            n,
+            Command::ExportRecords { resource, records },
             [&stats.dropped_queue_full, &stats.dropped_after_shutdown],
             &stats.spans_queued,
         );
@@ -316,6 +340,12 @@ impl Worker {
                         self.queued.fetch_sub(n, Ordering::AcqRel);
                         Stats::sub(&self.stats.spans_queued, n);
                     }
+                    Some(Command::ExportRecords { resource, records }) => {
+                        let n = records.len();
+                        self.export(&mut exporter, resource, spans_of(records)).await;
+                        self.queued.fetch_sub(n, Ordering::AcqRel);
+                        Stats::sub(&self.stats.spans_queued, n);
+                    }
                     Some(Command::Flush { label, ack }) => {
                         let _ = exporter.force_flush();
                         self.behind.store(false, Ordering::Release);
@@ -419,6 +449,9 @@ impl Worker {
             if let Some((resource, batch)) = buffer.take() {
                 self.export(exporter, resource, batch).await;
             }
+            if let Some((resource, records)) = buffer.take_records() {
+                self.export(exporter, resource, spans_of(records)).await;
+            }
         }
         self.log_buffers.retain(|b| b.strong_count() > 0);
         let buffers: Vec<Arc<LogBuffer>> =
@@ -453,6 +486,15 @@ impl Worker {
         )
         .await;
     }
+}
+
+/// Span records built into the spans they stand for (on the hub's thread).
+fn spans_of(records: Vec<SpanRecord>) -> Vec<opentelemetry_sdk::trace::SpanData> {
+    let scope = InstrumentationScope::builder(SCOPE).build();
+    records
+        .into_iter()
+        .map(|record| to_span_data(record, &scope))
+        .collect()
 }
 
 /// Runs one export of `n` items under the export timeout and counts how it ended:
