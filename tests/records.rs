@@ -19,6 +19,15 @@ use opentelemetry_sdk::trace::Sampler;
 
 /// A system exporting into memory with `sampler`, compact records on or off.
 fn sampled(sampler: Sampler, compact: bool) -> (ActorSystem, Telemetry, SpanStore) {
+    sampled_every(sampler, compact, Duration::from_millis(20))
+}
+
+/// [`sampled`] with the hub draining partial batches every `delay`.
+fn sampled_every(
+    sampler: Sampler,
+    compact: bool,
+    delay: Duration,
+) -> (ActorSystem, Telemetry, SpanStore) {
     let store = SpanStore::new();
     let telemetry = Telemetry::builder()
         .service_name("records")
@@ -28,7 +37,7 @@ fn sampled(sampler: Sampler, compact: bool) -> (ActorSystem, Telemetry, SpanStor
         .sampler(sampler)
         .compact_spans(compact)
         .batch(BatchConfig {
-            scheduled_delay: Duration::from_millis(20),
+            scheduled_delay: delay,
             ..BatchConfig::default()
         })
         .build()
@@ -128,6 +137,28 @@ async fn parent_based_sampling_follows_an_incoming_traceparent() {
     assert_eq!(names(&spans), ["inner", "process worker", "send worker"]);
     let trace_id = sampled_cx.span().span_context().trace_id();
     assert!(spans.iter().all(|s| s.trace_id() == trace_id));
+}
+
+#[tokio::test]
+async fn an_actor_s_records_are_exported_by_its_own_stop() {
+    // The hub drains nothing on its own schedule during the test.
+    let (system, telemetry, store) =
+        sampled_every(Sampler::AlwaysOn, true, Duration::from_secs(3600));
+    let worker = system.spawn("worker", Worker::default).unwrap();
+    for _ in 0..100 {
+        worker.tell(work()).await.unwrap();
+    }
+    worker.stop();
+    worker.wait_stopped().await;
+    // Its teardown, on its thread, flushed its `process` records (and its user spans);
+    // the caller's `send` records wait for the system pipeline, flushed last.
+    let processes = store.named("process worker").len();
+    assert_eq!((processes, store.named("inner").len()), (100, 100));
+    assert!(store.named("send worker").is_empty());
+    system.shutdown().await;
+    telemetry.shutdown().unwrap();
+    assert_all_exported(&telemetry, &store);
+    assert_eq!(store.named("send worker").len(), 100);
 }
 
 #[tokio::test]
