@@ -14,6 +14,9 @@ pub(crate) struct Buffer {
     spans: Mutex<Vec<SpanData>>,
     /// The framework's own spans, as compact records (built into spans by the hub).
     records: Mutex<Vec<SpanRecord>>,
+    /// An emptied batch of records the hub gave back, to fill next: no fresh (and
+    /// page-faulting) allocation per batch.
+    spare: Mutex<Vec<SpanRecord>>,
     resource: Mutex<Resource>,
 }
 
@@ -23,6 +26,7 @@ impl Buffer {
         Buffer {
             spans: Mutex::new(Vec::new()),
             records: Mutex::new(Vec::new()),
+            spare: Mutex::new(Vec::new()),
             resource: Mutex::new(Resource::builder_empty().build()),
         }
     }
@@ -64,11 +68,26 @@ impl Buffer {
             if records.is_empty() {
                 return None;
             }
-            // The same size stays behind: pushes never regrow it in the steady state.
+            // The same size stays behind (the spare the hub gave back, if any): pushes
+            // never regrow it in the steady state.
             let capacity = records.capacity();
-            std::mem::replace(&mut *records, Vec::with_capacity(capacity))
+            let mut next = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+            if next.capacity() < capacity {
+                next = Vec::with_capacity(capacity);
+            }
+            std::mem::replace(&mut *records, next)
         };
         Some((self.resource(), batch))
+    }
+
+    /// Gives back a batch of records the hub has built into spans, emptied, to be filled
+    /// again.
+    pub(crate) fn recycle(&self, mut batch: Vec<SpanRecord>) {
+        batch.clear();
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if batch.capacity() > spare.capacity() {
+            *spare = batch;
+        }
     }
 
     /// The resource the buffered spans are exported under from now on.

@@ -39,6 +39,8 @@ enum Command {
     ExportRecords {
         resource: Resource,
         records: Vec<SpanRecord>,
+        /// Where the emptied batch goes back.
+        from: Weak<Buffer>,
     },
     RegisterLogs(Weak<LogBuffer>),
     ExportLogs {
@@ -143,7 +145,12 @@ impl Hub {
 
     /// Queues a batch of span records for export (built into spans on the hub's thread);
     /// drops it (counted) when the queue is full.
-    pub(crate) fn export_records(&self, resource: Resource, records: Vec<SpanRecord>) {
+    pub(crate) fn export_records(
+        &self,
+        resource: Resource,
+        records: Vec<SpanRecord>,
+        from: Weak<Buffer>,
+    ) {
         let n = records.len();
         if n == 0 {
             return;
@@ -151,7 +158,11 @@ impl Hub {
         let stats = &self.stats;
         self.enqueue(
             n,
-            Command::ExportRecords { resource, records },
+            Command::ExportRecords {
+                resource,
+                records,
+                from,
+            },
             [&stats.dropped_queue_full, &stats.dropped_after_shutdown],
             &stats.spans_queued,
         );
@@ -340,9 +351,17 @@ impl Worker {
                         self.queued.fetch_sub(n, Ordering::AcqRel);
                         Stats::sub(&self.stats.spans_queued, n);
                     }
-                    Some(Command::ExportRecords { resource, records }) => {
+                    Some(Command::ExportRecords {
+                        resource,
+                        mut records,
+                        from,
+                    }) => {
                         let n = records.len();
-                        self.export(&mut exporter, resource, spans_of(records)).await;
+                        let spans = spans_of(&mut records);
+                        if let Some(buffer) = from.upgrade() {
+                            buffer.recycle(records);
+                        }
+                        self.export(&mut exporter, resource, spans).await;
                         self.queued.fetch_sub(n, Ordering::AcqRel);
                         Stats::sub(&self.stats.spans_queued, n);
                     }
@@ -449,8 +468,10 @@ impl Worker {
             if let Some((resource, batch)) = buffer.take() {
                 self.export(exporter, resource, batch).await;
             }
-            if let Some((resource, records)) = buffer.take_records() {
-                self.export(exporter, resource, spans_of(records)).await;
+            if let Some((resource, mut records)) = buffer.take_records() {
+                let spans = spans_of(&mut records);
+                buffer.recycle(records);
+                self.export(exporter, resource, spans).await;
             }
         }
         self.log_buffers.retain(|b| b.strong_count() > 0);
@@ -488,11 +509,12 @@ impl Worker {
     }
 }
 
-/// Span records built into the spans they stand for (on the hub's thread).
-fn spans_of(records: Vec<SpanRecord>) -> Vec<opentelemetry_sdk::trace::SpanData> {
+/// Span records built into the spans they stand for (on the hub's thread), leaving the
+/// batch empty to be used again.
+fn spans_of(records: &mut Vec<SpanRecord>) -> Vec<opentelemetry_sdk::trace::SpanData> {
     let scope = InstrumentationScope::builder(SCOPE).build();
     records
-        .into_iter()
+        .drain(..)
         .map(|record| to_span_data(record, &scope))
         .collect()
 }

@@ -90,7 +90,8 @@ impl SpanSink {
             self.hub.export(resource, batch);
         }
         if let Some((resource, records)) = self.buffer.take_records() {
-            self.hub.export_records(resource, records);
+            self.hub
+                .export_records(resource, records, Arc::downgrade(&self.buffer));
         }
     }
 
