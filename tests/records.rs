@@ -83,7 +83,10 @@ async fn a_ratio_sampler_exports_about_its_share_and_never_a_child_without_its_p
     let spans = store.spans();
     let ids: HashSet<SpanId> = spans.iter().map(|s| s.span_id()).collect();
     let sends = spans.iter().filter(|s| s.name() == "send worker").count();
-    let processes = spans.iter().filter(|s| s.name() == "process worker").count();
+    let processes = spans
+        .iter()
+        .filter(|s| s.name() == "process worker")
+        .count();
     let inner = spans.iter().filter(|s| s.name() == "inner").count();
     // 500 expected; six standard deviations (about 20 each) either side.
     assert!((380..=620).contains(&sends), "{sends} of {N} sampled");
@@ -101,10 +104,8 @@ async fn a_ratio_sampler_exports_about_its_share_and_never_a_child_without_its_p
 
 #[tokio::test]
 async fn parent_based_sampling_follows_an_incoming_traceparent() {
-    let (system, telemetry, store) = sampled(
-        Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-        true,
-    );
+    let (system, telemetry, store) =
+        sampled(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)), true);
     let worker = system.spawn("worker", Worker::default).unwrap();
     let incoming = |flags: &str| {
         let headers: HashMap<String, String> = HashMap::from([(

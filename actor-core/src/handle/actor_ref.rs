@@ -392,6 +392,8 @@ impl<A: Actor> ActorRef<A> {
 }
 
 /// How a send's first, non-waiting try went.
+// `Full` carries the `send` span record inline: boxing it would allocate per message.
+#[allow(clippy::large_enum_variant)]
 enum Attempt<A: Actor, M> {
     /// Delivered, or refused with the message inside.
     Done(Result<(), SendError<M>>),

@@ -325,7 +325,12 @@ impl ProcessSpans {
             Relation::Parent => Some(&parent),
             Relation::Link => None,
         };
-        let sampled = recorder.sampled(sampler_parent, trace_id, &self.span_name, SpanKind::Consumer);
+        let sampled = recorder.sampled(
+            sampler_parent,
+            trace_id,
+            &self.span_name,
+            SpanKind::Consumer,
+        );
         let state = if under {
             sender.trace_state().clone()
         } else {
@@ -356,7 +361,11 @@ impl ProcessSpans {
         let wait_ns = stamp.waited().map_or(0, |d| d.as_nanos() as i64);
         let delivery = Delivery::of(&parent);
         let (system, destination, delivery_attributes) = match delivery {
-            None => (Value::from(MESSAGING_SYSTEM_VALUE), self.name.clone(), Vec::new()),
+            None => (
+                Value::from(MESSAGING_SYSTEM_VALUE),
+                self.name.clone(),
+                Vec::new(),
+            ),
             Some(d) => (
                 d.system().clone(),
                 d.destination_name().unwrap_or(&self.name).clone(),
@@ -366,7 +375,11 @@ impl ProcessSpans {
         record::open::begin(span_context.span_id());
         let record = SpanRecord {
             span_context: span_context.clone(),
-            parent_span_id: if under { sender.span_id() } else { SpanId::INVALID },
+            parent_span_id: if under {
+                sender.span_id()
+            } else {
+                SpanId::INVALID
+            },
             parent_is_remote: under && sender.is_remote(),
             kind: SpanKind::Consumer,
             name: self.span_name.clone(),
@@ -402,7 +415,9 @@ impl ProcessSpans {
         if let Some((error_type, text)) = failure {
             let end = record.end;
             let extras = record.extras_mut();
-            extras.attributes.push(KeyValue::new(ERROR_TYPE, error_type));
+            extras
+                .attributes
+                .push(KeyValue::new(ERROR_TYPE, error_type));
             extras.events.push(Event::new(
                 "exception",
                 end,

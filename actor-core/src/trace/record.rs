@@ -13,9 +13,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use opentelemetry::trace::{
-    Event, Link, SpanContext, SpanId, SpanKind, Status, TraceId,
-};
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
 
 /// One finished span of the framework (`send <actor>`, `process <actor>`), as recorded on
@@ -221,13 +219,14 @@ pub(crate) mod open {
 
     /// Closes it, returning what was added (`None`: nothing).
     pub(crate) fn end() -> Option<SpanExtras> {
-        OPEN.with(|o| o.borrow_mut().take()).and_then(|(_, extras)| {
-            let empty = extras.attributes.is_empty()
-                && extras.events.is_empty()
-                && extras.links.is_empty()
-                && extras.status == Status::Unset;
-            (!empty).then_some(extras)
-        })
+        OPEN.with(|o| o.borrow_mut().take())
+            .and_then(|(_, extras)| {
+                let empty = extras.attributes.is_empty()
+                    && extras.events.is_empty()
+                    && extras.links.is_empty()
+                    && extras.status == Status::Unset;
+                (!empty).then_some(extras)
+            })
     }
 
     /// Runs `f` on the extras of the open record `span_id`; `false` when it is not open here.

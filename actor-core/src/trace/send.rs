@@ -25,8 +25,8 @@ use crate::trace::delivery::Delivery;
 use crate::trace::instrumentation::Instrumentation;
 use crate::trace::meta::{SendOp, Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
-use crate::trace::record::{self, SharedRecorder, SpanRecord};
 use crate::trace::options::{Propagation, TracingOptions};
+use crate::trace::record::{self, SharedRecorder, SpanRecord};
 use opentelemetry::metrics::Meter;
 
 /// What the send side needs to know about one actor, made once when it is spawned.
@@ -151,12 +151,9 @@ pub(crate) fn refused_event(
             let mut attributes = Some(attributes);
             record::open::with(id, |extras| {
                 if let Some(attributes) = attributes.take() {
-                    extras.events.push(Event::new(
-                        "dead letter",
-                        SystemTime::now(),
-                        attributes,
-                        0,
-                    ));
+                    extras
+                        .events
+                        .push(Event::new("dead letter", SystemTime::now(), attributes, 0));
                 }
             });
             if let Some(attributes) = attributes {
@@ -227,7 +224,11 @@ fn start_send_record(
     let carried = cx.with_remote_span_context(span_context.clone());
     let record = SpanRecord {
         span_context,
-        parent_span_id: if valid { parent.span_id() } else { SpanId::INVALID },
+        parent_span_id: if valid {
+            parent.span_id()
+        } else {
+            SpanId::INVALID
+        },
         parent_is_remote: valid && parent.is_remote(),
         kind: SpanKind::Producer,
         name: target.span_name.clone(),
@@ -335,14 +336,8 @@ impl Tracing {
             if wanted {
                 match self.caller_recorder() {
                     Some(recorder) => {
-                        let (carried, span) = start_send_record(
-                            recorder,
-                            target,
-                            op,
-                            message_type,
-                            message_id,
-                            cx,
-                        );
+                        let (carried, span) =
+                            start_send_record(recorder, target, op, message_type, message_id, cx);
                         cx = carried;
                         send_span = span;
                     }

@@ -71,7 +71,8 @@ impl Buffer {
             // The same size stays behind (the spare the hub gave back, if any): pushes
             // never regrow it in the steady state.
             let capacity = records.capacity();
-            let mut next = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+            let mut next =
+                std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
             if next.capacity() < capacity {
                 next = Vec::with_capacity(capacity);
             }

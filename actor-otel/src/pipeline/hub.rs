@@ -22,11 +22,11 @@ use actor_core::trace::SpanRecord;
 
 use crate::attribute::SCOPE;
 use crate::config::BatchConfig;
-use crate::pipeline::records::to_span_data;
 use crate::error::TelemetryError;
 use crate::pipeline::buffer::Buffer;
 use crate::pipeline::log_buffer::{LogBuffer, LogRecords};
 use crate::pipeline::metrics::collect;
+use crate::pipeline::records::to_span_data;
 use crate::pipeline::sinks::{LogSink, MetricSink, SinkRecipes};
 use crate::stats::Stats;
 

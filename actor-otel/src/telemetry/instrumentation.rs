@@ -69,8 +69,10 @@ impl Telemetry {
             false,
         );
         let recorder = self.inner.system_recorder.is_some().then(|| {
-            Arc::new(HubRecorder::new(processor.sink(), self.inner.sampler.clone()))
-                as SharedRecorder
+            Arc::new(HubRecorder::new(
+                processor.sink(),
+                self.inner.sampler.clone(),
+            )) as SharedRecorder
         });
         let provider = SdkTracerProvider::builder()
             .with_resource(resource)

@@ -10,6 +10,7 @@ mod signals;
 use std::sync::{Arc, Mutex};
 
 use actor_core::trace::carrier::CarrierPolicy;
+use actor_core::trace::SharedRecorder;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
@@ -18,7 +19,6 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use actor_core::trace::SharedRecorder;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, ShouldSample};
 use opentelemetry_sdk::Resource;
 use opentelemetry_semantic_conventions::resource::{

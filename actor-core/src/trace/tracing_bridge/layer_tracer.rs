@@ -211,9 +211,9 @@ impl Span for ProcessSpanProxy {
             let mut event = Some((name, attributes));
             open::with(self.span_context.span_id(), |extras| {
                 if let Some((name, attributes)) = event.take() {
-                    extras
-                        .events
-                        .push(opentelemetry::trace::Event::new(name, timestamp, attributes, 0));
+                    extras.events.push(opentelemetry::trace::Event::new(
+                        name, timestamp, attributes, 0,
+                    ));
                 }
             });
             if let Some((name, attributes)) = event {
