@@ -109,7 +109,9 @@ fn a_traced_message_allocates_only_its_two_contexts() {
     let untraced = per_tell(None);
     let records = per_tell(Some(telemetry(true)));
     let sdk = per_tell(Some(telemetry(false)));
-    eprintln!("allocations per tell: untraced {untraced:.3}, records {records:.3}, SDK spans {sdk:.3}");
+    eprintln!(
+        "allocations per tell: untraced {untraced:.3}, records {records:.3}, SDK spans {sdk:.3}"
+    );
     // The two `Context`s, and a share of one batch hand-over per 512 records.
     assert!(
         records - untraced <= 2.05,
