@@ -12,7 +12,10 @@ pub mod peers;
 pub mod raw;
 pub mod turns;
 
-pub use ours::{Ours, OursBatching, OursMetrics, OursPerActor, OursProcessOnly, OursUnbounded};
+pub use ours::{
+    Ours, OursBatching, OursMetrics, OursPerActor, OursProcessOnly, OursSdkSpans, OursUnbounded,
+    OursUnsampled,
+};
 pub use raw::{Raw, RawUnbounded, RawWithContext};
 
 /// One framework under benchmark, with `actors` actors that count `Tell`s and answer `Ping`s.

@@ -46,6 +46,11 @@ pub enum Tracing {
     ProcessOnly,
     /// Per-actor meter providers (metrics exported through a no-op exporter), no spans.
     MetricsOnly,
+    /// As `PerActor`, the caller's trace unsampled (the default parent-based sampler):
+    /// what an unsampled message costs with an SDK installed.
+    Unsampled,
+    /// As `PerActor`, the framework's spans made as SDK spans (no compact records).
+    SdkSpans,
 }
 
 /// Our framework under one tracing set-up.
@@ -69,7 +74,12 @@ impl Ours {
     pub fn start_with_mailbox(actors: usize, tracing: Tracing, mailbox: MailboxSize) -> Self {
         let telemetry = match tracing {
             Tracing::None => None,
-            Tracing::Batching | Tracing::PerActor | Tracing::ProcessOnly | Tracing::MetricsOnly => {
+            Tracing::Batching
+            | Tracing::PerActor
+            | Tracing::ProcessOnly
+            | Tracing::MetricsOnly
+            | Tracing::Unsampled
+            | Tracing::SdkSpans => {
                 Some(
                     Telemetry::builder()
                         .service_name("bench")
@@ -89,6 +99,7 @@ impl Ours {
                             PipelineMode::PerActor
                         })
                         .global(false)
+                        .compact_spans(tracing != Tracing::SdkSpans)
                         .build()
                         .expect("the no-op exporter always starts"),
                 )
@@ -104,6 +115,15 @@ impl Ours {
             })
             .mailbox(mailbox);
         let caller = match &telemetry {
+            Some(_) if tracing == Tracing::Unsampled => {
+                Context::new().with_remote_span_context(SpanContext::new(
+                    TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
+                    SpanId::from(0xb7ad_6b71_6920_3331),
+                    TraceFlags::default(),
+                    true,
+                    TraceState::default(),
+                ))
+            }
             Some(t) => {
                 builder = builder.instrumentation(t.clone());
                 use opentelemetry::trace::Tracer;
@@ -260,6 +280,18 @@ variant_workload!(
     "actor-core + SDK (per-actor pipelines)",
     "Our framework with tracing: per-actor pipelines, send and process spans.",
     |actors| Ours::start_with(actors, Tracing::PerActor)
+);
+variant_workload!(
+    OursUnsampled,
+    "actor-core + SDK (per-actor, unsampled caller)",
+    "Our framework with tracing, every message in an unsampled trace (parent-based sampler).",
+    |actors| Ours::start_with(actors, Tracing::Unsampled)
+);
+variant_workload!(
+    OursSdkSpans,
+    "actor-core + SDK (per-actor, SDK spans, no records)",
+    "Our framework with tracing: per-actor pipelines, send and process spans as SDK spans.",
+    |actors| Ours::start_with(actors, Tracing::SdkSpans)
 );
 
 /// The spin limit: `BENCH_SPIN_US` (microseconds) when set, for experiments; else the default.

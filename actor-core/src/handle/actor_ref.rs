@@ -392,6 +392,8 @@ impl<A: Actor> ActorRef<A> {
 }
 
 /// How a send's first, non-waiting try went.
+// `Full` carries the `send` span record inline: boxing it would allocate per message.
+#[allow(clippy::large_enum_variant)]
 enum Attempt<A: Actor, M> {
     /// Delivered, or refused with the message inside.
     Done(Result<(), SendError<M>>),
@@ -402,7 +404,7 @@ enum Attempt<A: Actor, M> {
 /// A message on its way into the mailbox, with the `send` span that covers its delivery.
 struct Outgoing<A: Actor> {
     envelope: Envelope<A>,
-    send_span: Option<opentelemetry::global::BoxedSpan>,
+    send_span: Option<crate::trace::send::SendSpan>,
     /// The actor sends to itself: it never waits for room.
     from_self: bool,
 }

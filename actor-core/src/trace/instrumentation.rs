@@ -9,6 +9,7 @@ use opentelemetry::propagation::TextMapPropagator;
 
 use crate::info::ActorInfo;
 use crate::trace::attribute::MESSAGING_SYSTEM_VALUE;
+use crate::trace::record::SharedRecorder;
 
 /// What an actor's thread gets from [`Instrumentation`]: its tracer, its meter and a
 /// teardown.
@@ -20,6 +21,10 @@ pub struct ActorTelemetry {
     /// Runs on the actor's thread after the mailbox is drained and the `stopped` hook ran:
     /// the place to flush and shut down a per-actor pipeline.
     pub teardown: Option<Box<dyn FnOnce()>>,
+    /// Where the actor's `process` spans and the `send` spans made on its thread go as
+    /// compact [records](crate::trace::record) (`None`: made through `tracer` as SDK spans).
+    /// Its teardown must flush them with the rest.
+    pub recorder: Option<SharedRecorder>,
 }
 
 impl std::fmt::Debug for ActorTelemetry {
@@ -27,6 +32,7 @@ impl std::fmt::Debug for ActorTelemetry {
         f.debug_struct("ActorTelemetry")
             .field("meter", &self.meter.is_some())
             .field("teardown", &self.teardown.is_some())
+            .field("recorder", &self.recorder.is_some())
             .finish()
     }
 }
@@ -43,6 +49,14 @@ pub trait Instrumentation: Send + Sync + 'static {
     /// `Some` also turns on the counting of sends that each actor's meter observes.
     /// Default: `None`, no metrics.
     fn system_meter(&self) -> Option<Meter> {
+        None
+    }
+
+    /// Where `send` spans made outside actor threads go as compact
+    /// [records](crate::trace::record); `None` (the default): SDK spans through
+    /// [`system_tracer`](Instrumentation::system_tracer). Flushed by
+    /// [`system_stopped`](Instrumentation::system_stopped).
+    fn system_recorder(&self) -> Option<SharedRecorder> {
         None
     }
 
@@ -84,6 +98,7 @@ impl Instrumentation for GlobalInstrumentation {
             tracer: opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE),
             meter: Some(opentelemetry::global::meter(MESSAGING_SYSTEM_VALUE)),
             teardown: None,
+            recorder: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub(crate) mod meta;
 pub(crate) mod names;
 pub(crate) mod options;
 pub(crate) mod process;
+pub mod record;
 pub(crate) mod send;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing_bridge;
@@ -31,6 +32,7 @@ pub(crate) mod tracing_bridge;
 pub use delivery::Delivery;
 pub use instrumentation::{ActorTelemetry, GlobalInstrumentation, Instrumentation};
 pub use options::{Propagation, Relation, TracingOptions};
+pub use record::{SharedRecorder, SpanExtras, SpanRecord, SpanRecorder};
 #[cfg(feature = "tracing")]
 pub use tracing_bridge::{LayerSpan, LayerTracer, ProcessSpanProxy, PROCESS_SPAN_NAME};
 

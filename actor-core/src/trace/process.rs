@@ -9,7 +9,12 @@ use std::sync::Arc;
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::Meter;
-use opentelemetry::trace::{Link, Span as _, SpanKind, Status, TraceContextExt, Tracer};
+use std::time::SystemTime;
+
+use opentelemetry::trace::{
+    Event, Link, Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
+    TraceState, Tracer,
+};
 use opentelemetry::{Context, KeyValue, Value};
 
 use crate::current;
@@ -28,6 +33,7 @@ use crate::trace::in_context::InContext;
 use crate::trace::meta::{Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
 use crate::trace::options::{Propagation, Relation, Relations};
+use crate::trace::record::{self, SharedRecorder, SpanRecord};
 use crate::trace::send::{push_message_id, Tracing};
 
 /// One actor thread's tracing: the handshake with the instrumentation when the thread
@@ -60,15 +66,19 @@ impl ReceiveTracing {
             .instrumentation
             .as_ref()
             .map(|i| i.actor_started(info));
-        let (tracer, meter, teardown) = match telemetry {
-            Some(t) => (Rc::new(t.tracer), t.meter, t.teardown),
+        let (tracer, meter, teardown, recorder) = match telemetry {
+            Some(t) => (Rc::new(t.tracer), t.meter, t.teardown, t.recorder),
             None => (
                 Rc::new(opentelemetry::global::tracer(MESSAGING_SYSTEM_VALUE)),
+                None,
                 None,
                 None,
             ),
         };
         let instrumented = tracing.instrumented();
+        if instrumented {
+            record::enter_actor(recorder.clone());
+        }
         current::enter_actor(
             info.id,
             info.thread_id,
@@ -80,6 +90,7 @@ impl ReceiveTracing {
             span_name: names::intern(format!("process {}", info.name)),
             dead_letter_name: names::intern(format!("dead letter {}", info.name)),
             thread_id: info.thread_id as i64,
+            recorder,
         });
         ReceiveTracing {
             tracer,
@@ -120,17 +131,23 @@ impl ReceiveTracing {
         let relation = self.relations.pick(stamp.is_self_send());
         match &self.spans {
             Some(spans) => {
-                let cx = spans.start(parent, relation, stamp, message_id, message_type);
+                let (cx, open) = spans.start(parent, relation, stamp, message_id, message_type);
                 #[cfg(feature = "tracing")]
                 let (handler, cx) = crate::trace::tracing_bridge::handler::instrument(
                     handler,
                     cx,
                     &self.name,
                     message_type,
-                    true,
+                    !matches!(open, Open::Unsampled),
                 );
                 let mut outcome = InContext::new(handler, cx.clone()).await;
-                ProcessSpans::end(&cx, &outcome);
+                match open {
+                    Open::Sdk => ProcessSpans::end(&cx, &outcome),
+                    Open::Record(record, recorder) => {
+                        ProcessSpans::end_record(record, &recorder, &outcome)
+                    }
+                    Open::Unsampled => {}
+                }
                 if outcome.panic.is_some() {
                     // Supervision's decision joins the failing message's trace.
                     outcome.context = Some(cx);
@@ -239,6 +256,20 @@ struct ProcessSpans {
     span_name: Cow<'static, str>,
     dead_letter_name: Cow<'static, str>,
     thread_id: i64,
+    /// Where `process` spans go as records (`None`: SDK spans through `tracer`).
+    recorder: Option<SharedRecorder>,
+}
+
+/// The `process` span of the message being handled.
+// The record stays inline (no allocation per message).
+#[allow(clippy::large_enum_variant)]
+enum Open {
+    /// An SDK span, in the handler's context.
+    Sdk,
+    /// A record, pushed to its recorder when the handler ends.
+    Record(SpanRecord, SharedRecorder),
+    /// Sampled out: nothing recorded.
+    Unsampled,
 }
 
 /// How one handler call ended, for its span.
@@ -253,6 +284,159 @@ pub(crate) struct Outcome {
 impl ProcessSpans {
     /// Starts the `process` span for a message and returns the context the handler runs in.
     fn start(
+        &self,
+        parent: Context,
+        relation: Relation,
+        stamp: Stamp,
+        message_id: u64,
+        message_type: &'static str,
+    ) -> (Context, Open) {
+        match &self.recorder {
+            Some(recorder) => {
+                self.start_record(recorder, parent, relation, stamp, message_id, message_type)
+            }
+            None => (
+                self.start_sdk(parent, relation, stamp, message_id, message_type),
+                Open::Sdk,
+            ),
+        }
+    }
+
+    /// Starts the `process` span as a record, if sampled: the handler's context has the
+    /// record's identity as its (non-recording) span, so spans made in the handler are its
+    /// children; unsampled, the context says so and nothing is recorded.
+    fn start_record(
+        &self,
+        recorder: &SharedRecorder,
+        parent: Context,
+        relation: Relation,
+        stamp: Stamp,
+        message_id: u64,
+        message_type: &'static str,
+    ) -> (Context, Open) {
+        let sender = parent.span().span_context().clone();
+        let under = relation == Relation::Parent && sender.is_valid();
+        let trace_id = if under {
+            sender.trace_id()
+        } else {
+            record::new_trace_id()
+        };
+        let sampler_parent = match relation {
+            Relation::Parent => Some(&parent),
+            Relation::Link => None,
+        };
+        let sampled = recorder.sampled(
+            sampler_parent,
+            trace_id,
+            &self.span_name,
+            SpanKind::Consumer,
+        );
+        let state = if under {
+            sender.trace_state().clone()
+        } else {
+            TraceState::NONE
+        };
+        if !sampled {
+            if under && !sender.is_sampled() {
+                // An unsampled trace: the handler runs in it as it came.
+                return (parent, Open::Unsampled);
+            }
+            let unsampled = SpanContext::new(
+                trace_id,
+                record::new_span_id(),
+                TraceFlags::default(),
+                false,
+                state,
+            );
+            return (parent.with_remote_span_context(unsampled), Open::Unsampled);
+        }
+        let span_context = SpanContext::new(
+            trace_id,
+            record::new_span_id(),
+            TraceFlags::SAMPLED,
+            false,
+            state,
+        );
+        let start = SystemTime::now();
+        let wait_ns = stamp.waited().map_or(0, |d| d.as_nanos() as i64);
+        let delivery = Delivery::of(&parent);
+        let (system, destination, delivery_attributes) = match delivery {
+            None => (
+                Value::from(MESSAGING_SYSTEM_VALUE),
+                self.name.clone(),
+                Vec::new(),
+            ),
+            Some(d) => (
+                d.system().clone(),
+                d.destination_name().unwrap_or(&self.name).clone(),
+                d.attributes().to_vec(),
+            ),
+        };
+        record::open::begin(span_context.span_id());
+        let record = SpanRecord {
+            span_context: span_context.clone(),
+            parent_span_id: if under {
+                sender.span_id()
+            } else {
+                SpanId::INVALID
+            },
+            parent_is_remote: under && sender.is_remote(),
+            kind: SpanKind::Consumer,
+            name: self.span_name.clone(),
+            start,
+            end: start,
+            system,
+            destination,
+            operation_type: "process",
+            operation_name: "process",
+            message_type,
+            message_id,
+            mailbox_wait_ns: Some(wait_ns),
+            // The actor's thread is named after the actor.
+            thread: Some((self.name.clone(), self.thread_id)),
+            link: sender.is_valid().then_some(sender),
+            delivery_attributes,
+            extras: None,
+        };
+        let cx = parent.with_remote_span_context(span_context);
+        (cx, Open::Record(record, recorder.clone()))
+    }
+
+    /// Ends a `process` record with what was added while it was open and the handler's
+    /// outcome, and hands it to the recorder.
+    fn end_record(mut record: SpanRecord, recorder: &SharedRecorder, outcome: &Outcome) {
+        record.end = SystemTime::now();
+        record.extras = record::open::end().map(Box::new);
+        let failure = match (&outcome.panic, &outcome.error) {
+            (Some(panic), _) => Some(("panic", panic.as_str())),
+            (None, Some(err)) => Some((err.error_type, err.message.as_str())),
+            (None, None) => None,
+        };
+        if let Some((error_type, text)) = failure {
+            let end = record.end;
+            let extras = record.extras_mut();
+            extras
+                .attributes
+                .push(KeyValue::new(ERROR_TYPE, error_type));
+            extras.events.push(Event::new(
+                "exception",
+                end,
+                vec![
+                    KeyValue::new(EXCEPTION_TYPE, error_type),
+                    KeyValue::new(EXCEPTION_MESSAGE, text.to_owned()),
+                ],
+                0,
+            ));
+            let status = Status::error(text.to_owned());
+            if status > extras.status {
+                extras.status = status;
+            }
+        }
+        recorder.record(record);
+    }
+
+    /// Starts the `process` span through the SDK tracer.
+    fn start_sdk(
         &self,
         parent: Context,
         relation: Relation,

@@ -6,8 +6,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use std::time::SystemTime;
+
 use opentelemetry::global::{BoxedSpan, BoxedTracer};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{
+    Event, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceState, Tracer,
+};
 use opentelemetry::{Context, KeyValue, Value};
 
 use crate::current;
@@ -22,6 +26,7 @@ use crate::trace::instrumentation::Instrumentation;
 use crate::trace::meta::{SendOp, Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
 use crate::trace::options::{Propagation, TracingOptions};
+use crate::trace::record::{self, SharedRecorder, SpanRecord};
 use opentelemetry::metrics::Meter;
 
 /// What the send side needs to know about one actor, made once when it is spawned.
@@ -67,6 +72,9 @@ pub(crate) struct Tracing {
     pub(crate) options: TracingOptions,
     pub(crate) instrumentation: Option<Arc<dyn Instrumentation>>,
     system_tracer: Option<BoxedTracer>,
+    /// Where `send` spans of threads that are not actors go as records, if the
+    /// instrumentation records them.
+    system_recorder: Option<SharedRecorder>,
     /// The system's meter, when metrics are on.
     pub(crate) system_meter: Option<Meter>,
     pub(crate) metrics: MetricsOptions,
@@ -86,19 +94,40 @@ pub(crate) fn caller_context() -> Context {
     cx
 }
 
+/// A `send` span in flight: an SDK span, or a compact record with its recorder.
+// The record travels inline with the message's `Outgoing`: boxing it would allocate.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum SendSpan {
+    /// Made through the caller's tracer.
+    Sdk(BoxedSpan),
+    /// A record, pushed to the recorder when it ends.
+    Record(SpanRecord, SharedRecorder),
+}
+
 /// Ends a `send` span, marking it Error when the message was not delivered.
-pub(crate) fn end_send_span(mut span: BoxedSpan, delivered: bool) {
+pub(crate) fn end_send_span(span: SendSpan, delivered: bool) {
     use opentelemetry::trace::Span as _;
-    if !delivered {
-        span.set_status(Status::error("message not delivered"));
+    match span {
+        SendSpan::Sdk(mut span) => {
+            if !delivered {
+                span.set_status(Status::error("message not delivered"));
+            }
+            span.end();
+        }
+        SendSpan::Record(mut record, recorder) => {
+            record.end = SystemTime::now();
+            if !delivered {
+                record.extras_mut().status = Status::error("message not delivered");
+            }
+            recorder.record(record);
+        }
     }
-    span.end();
 }
 
 /// Records a refused send as a `dead letter` event on the sender's side: on its `send`
 /// span when there is one, else on the sender's active span. Returns the sender's context.
 pub(crate) fn refused_event(
-    send_span: Option<&mut BoxedSpan>,
+    send_span: Option<&mut SendSpan>,
     reason: DeadLetterReason,
     message_type: &'static str,
 ) -> Context {
@@ -109,10 +138,115 @@ pub(crate) fn refused_event(
     ];
     let cx = Context::current();
     match send_span {
-        Some(span) => span.add_event("dead letter", attributes),
-        None => cx.span().add_event("dead letter", attributes),
+        Some(SendSpan::Sdk(span)) => span.add_event("dead letter", attributes),
+        Some(SendSpan::Record(record, _)) => record.extras_mut().events.push(Event::new(
+            "dead letter",
+            SystemTime::now(),
+            attributes,
+            0,
+        )),
+        None => {
+            // The sender's active span may be its handler's `process` record.
+            let id = cx.span().span_context().span_id();
+            let mut attributes = Some(attributes);
+            record::open::with(id, |extras| {
+                if let Some(attributes) = attributes.take() {
+                    extras
+                        .events
+                        .push(Event::new("dead letter", SystemTime::now(), attributes, 0));
+                }
+            });
+            if let Some(attributes) = attributes {
+                cx.span().add_event("dead letter", attributes);
+            }
+        }
     }
     cx
+}
+
+thread_local! {
+    /// `thread.name` and `thread.id` of this thread, for `send` records made outside actor
+    /// threads (shared: stamping a record costs no allocation).
+    static THREAD_STAMP: (Value, i64) = {
+        let name: Arc<str> = std::thread::current().name().unwrap_or("unnamed").into();
+        (Value::from(name), current::thread_id() as i64)
+    };
+}
+
+/// Starts the `send` record for a message to `target` under the caller's `cx`, if the
+/// recorder samples it, and returns the context the message carries.
+fn start_send_record(
+    recorder: SharedRecorder,
+    target: &Destination,
+    op: SendOp,
+    message_type: &'static str,
+    message_id: u64,
+    cx: Context,
+) -> (Context, Option<SendSpan>) {
+    let parent = cx.span().span_context().clone();
+    let valid = parent.is_valid();
+    let trace_id = if valid {
+        parent.trace_id()
+    } else {
+        record::new_trace_id()
+    };
+    let sampled = recorder.sampled(Some(&cx), trace_id, &target.span_name, SpanKind::Producer);
+    let state = if valid {
+        parent.trace_state().clone()
+    } else {
+        TraceState::NONE
+    };
+    if !sampled {
+        if valid && !parent.is_sampled() {
+            // Already an unsampled trace: carried as it is.
+            return (cx, None);
+        }
+        let unsampled = SpanContext::new(
+            trace_id,
+            record::new_span_id(),
+            TraceFlags::default(),
+            false,
+            state,
+        );
+        return (cx.with_remote_span_context(unsampled), None);
+    }
+    let span_context = SpanContext::new(
+        trace_id,
+        record::new_span_id(),
+        TraceFlags::SAMPLED,
+        false,
+        state,
+    );
+    let start = SystemTime::now();
+    let thread = current::actor()
+        .is_none()
+        .then(|| THREAD_STAMP.with(|t| t.clone()));
+    let carried = cx.with_remote_span_context(span_context.clone());
+    let record = SpanRecord {
+        span_context,
+        parent_span_id: if valid {
+            parent.span_id()
+        } else {
+            SpanId::INVALID
+        },
+        parent_is_remote: valid && parent.is_remote(),
+        kind: SpanKind::Producer,
+        name: target.span_name.clone(),
+        start,
+        end: start,
+        system: Value::from(MESSAGING_SYSTEM_VALUE),
+        destination: target.name_value.clone(),
+        operation_type: "send",
+        operation_name: op.as_str(),
+        message_type,
+        message_id,
+        mailbox_wait_ns: None,
+        thread,
+        link: None,
+        delivery_attributes: Vec::new(),
+        extras: None,
+    };
+    (carried, Some(SendSpan::Record(record, recorder)))
 }
 
 impl Tracing {
@@ -123,10 +257,12 @@ impl Tracing {
     ) -> Self {
         let system_tracer = instrumentation.as_ref().map(|i| i.system_tracer());
         let system_meter = instrumentation.as_ref().and_then(|i| i.system_meter());
+        let system_recorder = instrumentation.as_ref().and_then(|i| i.system_recorder());
         Tracing {
             options,
             instrumentation,
             system_tracer,
+            system_recorder,
             system_meter,
             metrics,
         }
@@ -182,7 +318,7 @@ impl Tracing {
         op: SendOp,
         message_type: &'static str,
         from_self: bool,
-    ) -> (TraceMeta, Option<BoxedSpan>) {
+    ) -> (TraceMeta, Option<SendSpan>) {
         let mut cx = caller_context();
         let mut send_span = None;
         let mut message_id = 0;
@@ -198,14 +334,24 @@ impl Tracing {
             // the remote caller's own `send` span: its `process` span follows that one.
             let wanted = wanted && Delivery::of(&cx).is_none();
             if wanted {
-                use opentelemetry::trace::Span as _;
-                let span = self.with_caller_tracer(|tracer| {
-                    start_send_span(tracer, target, op, message_type, message_id, &cx)
-                });
-                // `with_remote_span_context` wraps the identity as given: it stays local
-                // (`is_remote` false), as the sender is in this process.
-                cx = cx.with_remote_span_context(span.span_context().clone());
-                send_span = Some(span);
+                match self.caller_recorder() {
+                    Some(recorder) => {
+                        let (carried, span) =
+                            start_send_record(recorder, target, op, message_type, message_id, cx);
+                        cx = carried;
+                        send_span = span;
+                    }
+                    None => {
+                        use opentelemetry::trace::Span as _;
+                        let span = self.with_caller_tracer(|tracer| {
+                            start_send_span(tracer, target, op, message_type, message_id, &cx)
+                        });
+                        // `with_remote_span_context` wraps the identity as given: it stays
+                        // local (`is_remote` false), as the sender is in this process.
+                        cx = cx.with_remote_span_context(span.span_context().clone());
+                        send_span = Some(SendSpan::Sdk(span));
+                    }
+                }
             }
         }
         let carrier = match &self.options.propagation {
@@ -247,6 +393,16 @@ impl Tracing {
             carrier,
             stamp: Stamp::new(true, self.timed()),
             message_id,
+        }
+    }
+
+    /// The recorder for a `send` span made on this thread: its actor's, or on other threads
+    /// the system's (`None`: the span is made through the caller's tracer).
+    fn caller_recorder(&self) -> Option<SharedRecorder> {
+        match record::actor_recorder() {
+            record::ThreadRecorder::NotActor => self.system_recorder.clone(),
+            record::ThreadRecorder::Sdk => None,
+            record::ThreadRecorder::Records(r) => Some(r),
         }
     }
 

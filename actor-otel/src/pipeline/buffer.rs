@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use actor_core::trace::SpanRecord;
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 
@@ -11,6 +12,11 @@ use opentelemetry_sdk::Resource;
 #[derive(Debug)]
 pub(crate) struct Buffer {
     spans: Mutex<Vec<SpanData>>,
+    /// The framework's own spans, as compact records (built into spans by the hub).
+    records: Mutex<Vec<SpanRecord>>,
+    /// An emptied batch of records the hub gave back, to fill next: no fresh (and
+    /// page-faulting) allocation per batch.
+    spare: Mutex<Vec<SpanRecord>>,
     resource: Mutex<Resource>,
 }
 
@@ -19,6 +25,8 @@ impl Buffer {
     pub(crate) fn new() -> Self {
         Buffer {
             spans: Mutex::new(Vec::new()),
+            records: Mutex::new(Vec::new()),
+            spare: Mutex::new(Vec::new()),
             resource: Mutex::new(Resource::builder_empty().build()),
         }
     }
@@ -43,6 +51,44 @@ impl Buffer {
             std::mem::replace(&mut *spans, Vec::with_capacity(capacity))
         };
         Some((self.resource(), batch))
+    }
+
+    /// Adds a span record; returns how many records the buffer holds now.
+    #[inline]
+    pub(crate) fn push_record(&self, record: SpanRecord) -> usize {
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        records.push(record);
+        records.len()
+    }
+
+    /// Takes the buffered span records, if any, with their resource.
+    pub(crate) fn take_records(&self) -> Option<(Resource, Vec<SpanRecord>)> {
+        let batch = {
+            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            if records.is_empty() {
+                return None;
+            }
+            // The same size stays behind (the spare the hub gave back, if any): pushes
+            // never regrow it in the steady state.
+            let capacity = records.capacity();
+            let mut next =
+                std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
+            if next.capacity() < capacity {
+                next = Vec::with_capacity(capacity);
+            }
+            std::mem::replace(&mut *records, next)
+        };
+        Some((self.resource(), batch))
+    }
+
+    /// Gives back a batch of records the hub has built into spans, emptied, to be filled
+    /// again.
+    pub(crate) fn recycle(&self, mut batch: Vec<SpanRecord>) {
+        batch.clear();
+        let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+        if batch.capacity() > spare.capacity() {
+            *spare = batch;
+        }
     }
 
     /// The resource the buffered spans are exported under from now on.

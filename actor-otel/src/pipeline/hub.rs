@@ -18,11 +18,15 @@ use opentelemetry_sdk::logs::{LogBatch, SdkLogRecord};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::ManualReader;
 
+use actor_core::trace::SpanRecord;
+
+use crate::attribute::SCOPE;
 use crate::config::BatchConfig;
 use crate::error::TelemetryError;
 use crate::pipeline::buffer::Buffer;
 use crate::pipeline::log_buffer::{LogBuffer, LogRecords};
 use crate::pipeline::metrics::collect;
+use crate::pipeline::records::to_span_data;
 use crate::pipeline::sinks::{LogSink, MetricSink, SinkRecipes};
 use crate::stats::Stats;
 
@@ -31,6 +35,12 @@ enum Command {
     Export {
         resource: Resource,
         batch: Vec<SpanData>,
+    },
+    ExportRecords {
+        resource: Resource,
+        records: Vec<SpanRecord>,
+        /// Where the emptied batch goes back.
+        from: Weak<Buffer>,
     },
     RegisterLogs(Weak<LogBuffer>),
     ExportLogs {
@@ -128,6 +138,31 @@ impl Hub {
         self.enqueue(
             n,
             Command::Export { resource, batch },
+            [&stats.dropped_queue_full, &stats.dropped_after_shutdown],
+            &stats.spans_queued,
+        );
+    }
+
+    /// Queues a batch of span records for export (built into spans on the hub's thread);
+    /// drops it (counted) when the queue is full.
+    pub(crate) fn export_records(
+        &self,
+        resource: Resource,
+        records: Vec<SpanRecord>,
+        from: Weak<Buffer>,
+    ) {
+        let n = records.len();
+        if n == 0 {
+            return;
+        }
+        let stats = &self.stats;
+        self.enqueue(
+            n,
+            Command::ExportRecords {
+                resource,
+                records,
+                from,
+            },
             [&stats.dropped_queue_full, &stats.dropped_after_shutdown],
             &stats.spans_queued,
         );
@@ -316,6 +351,20 @@ impl Worker {
                         self.queued.fetch_sub(n, Ordering::AcqRel);
                         Stats::sub(&self.stats.spans_queued, n);
                     }
+                    Some(Command::ExportRecords {
+                        resource,
+                        mut records,
+                        from,
+                    }) => {
+                        let n = records.len();
+                        let spans = spans_of(&mut records);
+                        if let Some(buffer) = from.upgrade() {
+                            buffer.recycle(records);
+                        }
+                        self.export(&mut exporter, resource, spans).await;
+                        self.queued.fetch_sub(n, Ordering::AcqRel);
+                        Stats::sub(&self.stats.spans_queued, n);
+                    }
                     Some(Command::Flush { label, ack }) => {
                         let _ = exporter.force_flush();
                         self.behind.store(false, Ordering::Release);
@@ -419,6 +468,11 @@ impl Worker {
             if let Some((resource, batch)) = buffer.take() {
                 self.export(exporter, resource, batch).await;
             }
+            if let Some((resource, mut records)) = buffer.take_records() {
+                let spans = spans_of(&mut records);
+                buffer.recycle(records);
+                self.export(exporter, resource, spans).await;
+            }
         }
         self.log_buffers.retain(|b| b.strong_count() > 0);
         let buffers: Vec<Arc<LogBuffer>> =
@@ -453,6 +507,16 @@ impl Worker {
         )
         .await;
     }
+}
+
+/// Span records built into the spans they stand for (on the hub's thread), leaving the
+/// batch empty to be used again.
+fn spans_of(records: &mut Vec<SpanRecord>) -> Vec<opentelemetry_sdk::trace::SpanData> {
+    let scope = InstrumentationScope::builder(SCOPE).build();
+    records
+        .drain(..)
+        .map(|record| to_span_data(record, &scope))
+        .collect()
 }
 
 /// Runs one export of `n` items under the export timeout and counts how it ended:

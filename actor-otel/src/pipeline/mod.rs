@@ -22,6 +22,7 @@ pub(crate) mod log_buffer;
 pub(crate) mod logs;
 pub(crate) mod metrics;
 pub(crate) mod processor;
+pub(crate) mod records;
 pub(crate) mod sinks;
 
 #[cfg(test)]

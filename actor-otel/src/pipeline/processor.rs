@@ -12,12 +12,22 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 use opentelemetry_semantic_conventions::attribute as semconv;
 
+use actor_core::trace::SpanRecord;
+
 use crate::pipeline::buffer::Buffer;
 use crate::pipeline::hub::Hub;
 use crate::stats::Stats;
 
 /// Batches spans for one tracer provider and exports them through a [`Hub`].
 pub(crate) struct HubSpanProcessor {
+    /// The same buffer as the sink's (the tests look into it).
+    buffer: Arc<Buffer>,
+    sink: Arc<SpanSink>,
+}
+
+/// What a processor shares with the span recorder of the same pipeline: its buffer, its
+/// hub and its shutdown, so records are flushed by the processor's flush, in its place.
+pub(crate) struct SpanSink {
     label: String,
     buffer: Arc<Buffer>,
     hub: Arc<Hub>,
@@ -28,10 +38,18 @@ pub(crate) struct HubSpanProcessor {
     shut_down: AtomicBool,
 }
 
+impl std::fmt::Debug for SpanSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanSink")
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for HubSpanProcessor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HubSpanProcessor")
-            .field("label", &self.label)
+            .field("label", &self.sink.label)
             .finish()
     }
 }
@@ -48,20 +66,45 @@ impl HubSpanProcessor {
     ) -> Self {
         let buffer = Arc::new(Buffer::new());
         hub.register(Arc::downgrade(&buffer));
-        HubSpanProcessor {
+        let sink = Arc::new(SpanSink {
             label: label.into(),
-            buffer,
+            buffer: buffer.clone(),
             hub,
             stats,
             max_batch: max_batch.max(1),
             stamp_thread,
             shut_down: AtomicBool::new(false),
-        }
+        });
+        HubSpanProcessor { buffer, sink }
     }
 
+    /// The sink this processor fills, for a recorder of the same pipeline.
+    pub(crate) fn sink(&self) -> Arc<SpanSink> {
+        self.sink.clone()
+    }
+}
+
+impl SpanSink {
     fn hand_over(&self) {
         if let Some((resource, batch)) = self.buffer.take() {
             self.hub.export(resource, batch);
+        }
+        if let Some((resource, records)) = self.buffer.take_records() {
+            self.hub
+                .export_records(resource, records, Arc::downgrade(&self.buffer));
+        }
+    }
+
+    /// Takes a finished span record (built into a span on the hub's thread).
+    #[inline]
+    pub(crate) fn push_record(&self, record: SpanRecord) {
+        Stats::add(&self.stats.ended, 1);
+        if self.shut_down.load(Ordering::Acquire) {
+            Stats::add(&self.stats.dropped_after_shutdown, 1);
+            return;
+        }
+        if self.buffer.push_record(record) >= self.max_batch {
+            self.hand_over();
         }
     }
 }
@@ -97,25 +140,26 @@ impl SpanProcessor for HubSpanProcessor {
     fn on_start(&self, span: &mut Span, _cx: &Context) {
         use opentelemetry::trace::Span as _;
         // Actor threads stamp their own spans (and their resource says which thread).
-        if self.stamp_thread && !on_actor_thread() {
+        if self.sink.stamp_thread && !on_actor_thread() {
             THREAD_ATTRS.with(|attrs| span.set_attributes(attrs.iter().cloned()));
         }
     }
 
     fn on_end(&self, span: SpanData) {
-        Stats::add(&self.stats.ended, 1);
-        if self.shut_down.load(Ordering::Acquire) {
-            Stats::add(&self.stats.dropped_after_shutdown, 1);
+        let sink = &self.sink;
+        Stats::add(&sink.stats.ended, 1);
+        if sink.shut_down.load(Ordering::Acquire) {
+            Stats::add(&sink.stats.dropped_after_shutdown, 1);
             return;
         }
-        if self.buffer.push(span) >= self.max_batch {
-            self.hand_over();
+        if sink.buffer.push(span) >= sink.max_batch {
+            sink.hand_over();
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.hand_over();
-        if self.hub.flush(&self.label) {
+        self.sink.hand_over();
+        if self.sink.hub.flush(&self.sink.label) {
             Ok(())
         } else {
             Err(OTelSdkError::Timeout(Duration::ZERO))
@@ -124,7 +168,7 @@ impl SpanProcessor for HubSpanProcessor {
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
         let flushed = self.force_flush();
-        self.shut_down.store(true, Ordering::Release);
+        self.sink.shut_down.store(true, Ordering::Release);
         flushed
     }
 

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use actor_core::trace::{ActorTelemetry, Instrumentation};
+use actor_core::trace::{ActorTelemetry, Instrumentation, SharedRecorder};
 use actor_core::ActorInfo;
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
@@ -23,6 +23,7 @@ use crate::config::PipelineMode;
 use crate::logs;
 use crate::pipeline::hub::Hub;
 use crate::pipeline::processor::HubSpanProcessor;
+use crate::telemetry::recorder::HubRecorder;
 use crate::telemetry::signals::SignalProviders;
 use crate::telemetry::Telemetry;
 
@@ -49,28 +50,46 @@ impl Telemetry {
             .build()
     }
 
-    /// Builds one actor's own provider, exporting through `hub`.
-    fn actor_provider(&self, resource: Resource, hub: Arc<Hub>) -> SdkTracerProvider {
+    /// Builds one actor's own provider, exporting through `hub`, and its span recorder
+    /// when spans are compact records.
+    fn actor_provider(
+        &self,
+        resource: Resource,
+        hub: Arc<Hub>,
+    ) -> (SdkTracerProvider, Option<SharedRecorder>) {
         let label = resource
             .get(&opentelemetry::Key::from_static_str(ACTOR_NAME))
             .map(|v| v.to_string())
             .unwrap_or_default();
-        SdkTracerProvider::builder()
+        let processor = HubSpanProcessor::new(
+            label,
+            hub,
+            self.inner.stats.clone(),
+            self.inner.batch.max_batch_size,
+            false,
+        );
+        let recorder = self.inner.system_recorder.is_some().then(|| {
+            Arc::new(HubRecorder::new(
+                processor.sink(),
+                self.inner.sampler.clone(),
+            )) as SharedRecorder
+        });
+        let provider = SdkTracerProvider::builder()
             .with_resource(resource)
-            .with_span_processor(HubSpanProcessor::new(
-                label,
-                hub,
-                self.inner.stats.clone(),
-                self.inner.batch.max_batch_size,
-                false,
-            ))
-            .build()
+            .with_sampler(self.inner.sampler.clone())
+            .with_span_processor(processor)
+            .build();
+        (provider, recorder)
     }
 }
 
 impl Instrumentation for Telemetry {
     fn system_tracer(&self) -> BoxedTracer {
         Telemetry::boxed(&self.inner.provider)
+    }
+
+    fn system_recorder(&self) -> Option<SharedRecorder> {
+        self.inner.system_recorder.clone()
     }
 
     fn system_meter(&self) -> Option<Meter> {
@@ -88,6 +107,7 @@ impl Instrumentation for Telemetry {
                     tracer: Telemetry::boxed(&provider),
                     meter: self.system_meter(),
                     teardown: None,
+                    recorder: self.inner.system_recorder.clone(),
                 };
             }
             PipelineMode::PerActor => None,
@@ -115,7 +135,7 @@ impl Instrumentation for Telemetry {
         };
         let hub = own_hub.clone().unwrap_or_else(|| self.inner.hub.clone());
         let resource = self.actor_resource(actor);
-        let provider = self.actor_provider(resource.clone(), hub.clone());
+        let (provider, recorder) = self.actor_provider(resource.clone(), hub.clone());
         let tracer = Telemetry::boxed(&provider);
         let signals = SignalProviders::new(
             &resource,
@@ -144,6 +164,7 @@ impl Instrumentation for Telemetry {
                     hub.shutdown();
                 }
             })),
+            recorder,
         }
     }
 

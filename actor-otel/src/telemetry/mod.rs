@@ -4,11 +4,13 @@
 //! `Telemetry` does for actor-core: a pipeline per actor, systems attaching and stopping.
 
 mod instrumentation;
+mod recorder;
 mod signals;
 
 use std::sync::{Arc, Mutex};
 
 use actor_core::trace::carrier::CarrierPolicy;
+use actor_core::trace::SharedRecorder;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{
     Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
@@ -17,7 +19,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, ShouldSample};
 use opentelemetry_sdk::Resource;
 use opentelemetry_semantic_conventions::resource::{
     PROCESS_PID, SERVICE_INSTANCE_ID, SERVICE_NAME,
@@ -30,6 +32,7 @@ use crate::logs::ActorLoggerProvider;
 use crate::pipeline::hub::Hub;
 use crate::pipeline::processor::HubSpanProcessor;
 use crate::stats::{Stats, TelemetryStats};
+use crate::telemetry::recorder::HubRecorder;
 use crate::telemetry::signals::SignalProviders;
 
 /// Configures [`Telemetry`].
@@ -41,6 +44,8 @@ pub struct TelemetryBuilder {
     mode: PipelineMode,
     batch: BatchConfig,
     global: bool,
+    sampler: Option<Box<dyn ShouldSample>>,
+    compact_spans: bool,
 }
 
 impl TelemetryBuilder {
@@ -86,6 +91,37 @@ impl TelemetryBuilder {
         self
     }
 
+    /// The sampler of every pipeline, for the framework's `send`/`process` spans and for
+    /// spans made through the SDK alike (default: `OTEL_TRACES_SAMPLER` /
+    /// `OTEL_TRACES_SAMPLER_ARG`, else `ParentBased(AlwaysOn)`, as the SDK). An unsampled
+    /// message makes no span and carries its context marked unsampled, so spans made
+    /// while handling it are unsampled too.
+    ///
+    /// ```
+    /// use actor_otel::{Exporter, Telemetry};
+    /// use opentelemetry_sdk::trace::Sampler;
+    ///
+    /// let telemetry = Telemetry::builder()
+    ///     .exporter(Exporter::noop())
+    ///     .global(false)
+    ///     .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(0.1))))
+    ///     .build()
+    ///     .unwrap();
+    /// # telemetry.shutdown().unwrap();
+    /// ```
+    pub fn sampler(mut self, sampler: impl ShouldSample + 'static) -> Self {
+        self.sampler = Some(Box::new(sampler));
+        self
+    }
+
+    /// Whether the framework's own `send` and `process` spans are recorded as compact
+    /// records and built into spans on the export thread (default: yes), rather than made
+    /// as SDK spans on the hot path. The exported spans are the same either way.
+    pub fn compact_spans(mut self, on: bool) -> Self {
+        self.compact_spans = on;
+        self
+    }
+
     /// Starts the export hub and the system's own pipeline.
     pub fn build(self) -> Result<Telemetry, TelemetryError> {
         let resource = base_resource(self.service_name, self.attributes);
@@ -99,15 +135,23 @@ impl TelemetryBuilder {
             self.batch.max_batch_size,
             (exporter.exports_metrics(), exporter.exports_logs()),
         );
+        let sampler = self
+            .sampler
+            .unwrap_or_else(|| opentelemetry_sdk::trace::Config::default().sampler);
+        let processor = HubSpanProcessor::new(
+            "system",
+            hub.clone(),
+            stats.clone(),
+            self.batch.max_batch_size,
+            true,
+        );
+        let system_recorder: Option<SharedRecorder> = self
+            .compact_spans
+            .then(|| Arc::new(HubRecorder::new(processor.sink(), sampler.clone())) as _);
         let provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
-            .with_span_processor(HubSpanProcessor::new(
-                "system",
-                hub.clone(),
-                stats.clone(),
-                self.batch.max_batch_size,
-                true,
-            ))
+            .with_sampler(sampler.clone())
+            .with_span_processor(processor)
             .build();
         let propagator: Arc<dyn TextMapPropagator + Send + Sync> =
             Arc::new(TextMapCompositePropagator::new(vec![
@@ -129,6 +173,8 @@ impl TelemetryBuilder {
                 batch: self.batch,
                 hub,
                 provider,
+                sampler,
+                system_recorder,
                 signals,
                 propagator,
                 stats,
@@ -213,6 +259,10 @@ struct Inner {
     batch: BatchConfig,
     hub: Arc<Hub>,
     provider: SdkTracerProvider,
+    /// Every pipeline's sampler.
+    sampler: Box<dyn ShouldSample>,
+    /// The system pipeline's span recorder, when spans are compact records.
+    system_recorder: Option<SharedRecorder>,
     /// The system's meter and logger providers, when the exporter takes those signals.
     signals: SignalProviders,
     propagator: Arc<dyn TextMapPropagator + Send + Sync>,
@@ -282,6 +332,8 @@ impl Telemetry {
             mode: PipelineMode::default(),
             batch: BatchConfig::default(),
             global: true,
+            sampler: None,
+            compact_spans: true,
         }
     }
 

@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-one -- <workload> <rounds> <set-up>...
 //! ```
-//! `workload`: ask, tell, fanout. `set-up`: raw, raw-unbounded, raw-context, raw-80, ours, unbounded, batching, per-actor,
+//! `workload`: ask, tell, fanout. `set-up`: raw, raw-unbounded, raw-context, raw-80, ours, unbounded, batching, per-actor, unsampled, sdk-spans,
 //! process-only, metrics, kameo, ractor, actix.
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
@@ -41,6 +41,8 @@ fn main() {
             "per-actor" => turns.add::<OursPerActor>(),
             "process-only" => turns.add::<OursProcessOnly>(),
             "metrics" => turns.add::<actor_benches::OursMetrics>(),
+            "unsampled" => turns.add::<actor_benches::OursUnsampled>(),
+            "sdk-spans" => turns.add::<actor_benches::OursSdkSpans>(),
             "kameo" => turns.add::<Kameo>(),
             "ractor" => turns.add::<Ractor>(),
             "actix" => turns.add::<Actix>(),

@@ -73,6 +73,8 @@ fn main() {
             .add::<OursBatching>()
             .add::<OursPerActor>()
             .add::<OursProcessOnly>()
+            .add::<actor_benches::OursUnsampled>()
+            .add::<actor_benches::OursSdkSpans>()
             .run(ROUNDS, |_, _, _| {});
         let base = medians[0].1;
         medians[1..]

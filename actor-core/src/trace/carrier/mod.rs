@@ -284,6 +284,7 @@ mod tests {
                 tracer: opentelemetry::global::tracer("test"),
                 meter: None,
                 teardown: None,
+                recorder: None,
             }
         }
         fn propagator(&self) -> Option<Arc<dyn TextMapPropagator + Send + Sync>> {

@@ -9,6 +9,7 @@ use opentelemetry::trace::{Span, SpanBuilder, SpanContext, Status, TraceContextE
 use opentelemetry::{Context, Key, KeyValue};
 
 use crate::current;
+use crate::trace::record::open;
 use crate::trace::tracing_bridge::marker::ProcessMarker;
 use crate::trace::tracing_bridge::PROCESS_SPAN_NAME;
 
@@ -207,9 +208,19 @@ impl Span for ProcessSpanProxy {
         N: Into<Cow<'static, str>>,
     {
         if self.forward {
-            self.cx
-                .span()
-                .add_event_with_timestamp(name, timestamp, attributes);
+            let mut event = Some((name, attributes));
+            open::with(self.span_context.span_id(), |extras| {
+                if let Some((name, attributes)) = event.take() {
+                    extras.events.push(opentelemetry::trace::Event::new(
+                        name, timestamp, attributes, 0,
+                    ));
+                }
+            });
+            if let Some((name, attributes)) = event {
+                self.cx
+                    .span()
+                    .add_event_with_timestamp(name, timestamp, attributes);
+            }
         }
     }
 
@@ -218,18 +229,36 @@ impl Span for ProcessSpanProxy {
     }
 
     fn is_recording(&self) -> bool {
-        self.forward && self.cx.span().is_recording()
+        self.forward
+            && (open::is_open(self.span_context.span_id()) || self.cx.span().is_recording())
     }
 
     fn set_attribute(&mut self, attribute: KeyValue) {
         if self.forward && forwarded(&attribute.key) {
-            self.cx.span().set_attribute(attribute);
+            let mut attribute = Some(attribute);
+            open::with(self.span_context.span_id(), |extras| {
+                extras.attributes.extend(attribute.take());
+            });
+            if let Some(attribute) = attribute {
+                self.cx.span().set_attribute(attribute);
+            }
         }
     }
 
     fn set_status(&mut self, status: Status) {
         if self.forward && status != Status::Unset {
-            self.cx.span().set_status(status);
+            let mut status = Some(status);
+            open::with(self.span_context.span_id(), |extras| {
+                if let Some(status) = status.take() {
+                    // The SDK's order: Ok > Error > Unset.
+                    if status > extras.status {
+                        extras.status = status;
+                    }
+                }
+            });
+            if let Some(status) = status {
+                self.cx.span().set_status(status);
+            }
         }
     }
 
@@ -242,7 +271,17 @@ impl Span for ProcessSpanProxy {
 
     fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
         if self.forward {
-            self.cx.span().add_link(span_context, attributes);
+            let mut link = Some((span_context, attributes));
+            open::with(self.span_context.span_id(), |extras| {
+                if let Some((span_context, attributes)) = link.take() {
+                    extras
+                        .links
+                        .push(opentelemetry::trace::Link::new(span_context, attributes, 0));
+                }
+            });
+            if let Some((span_context, attributes)) = link {
+                self.cx.span().add_link(span_context, attributes);
+            }
         }
     }
 

@@ -1,0 +1,263 @@
+//! Compact span records: the framework's own `send` and `process` spans as fixed-shape
+//! values pushed into a [`SpanRecorder`], instead of SDK span objects (the design of
+//! fastrace, formerly minitrace). The SDK side turns them into exported spans on its export
+//! thread; the hot path makes no span object, no attribute vector and no allocation.
+//!
+//! An [`Instrumentation`](crate::trace::Instrumentation) opts in by giving a recorder
+//! ([`Instrumentation::system_recorder`](crate::trace::Instrumentation::system_recorder),
+//! [`ActorTelemetry::recorder`](crate::trace::ActorTelemetry::recorder)); without one the
+//! spans are made through its tracer as before.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceId};
+use opentelemetry::{Context, KeyValue, Value};
+
+/// One finished span of the framework (`send <actor>`, `process <actor>`), as recorded on
+/// the hot path. Its attributes are fields; [`SpanRecord::attributes`] lists them in the
+/// order an SDK span of the same shape has them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SpanRecord {
+    /// The span's own identity (trace id, span id, flags, trace state).
+    pub span_context: SpanContext,
+    /// The parent span's id ([`SpanId::INVALID`] for a root span).
+    pub parent_span_id: SpanId,
+    /// Whether the parent came from another process.
+    pub parent_is_remote: bool,
+    /// PRODUCER for `send`, CONSUMER for `process`.
+    pub kind: SpanKind,
+    /// The span's name (interned).
+    pub name: Cow<'static, str>,
+    /// When the span started.
+    pub start: SystemTime,
+    /// When the span ended.
+    pub end: SystemTime,
+    /// `messaging.system`.
+    pub system: Value,
+    /// `messaging.destination.name`.
+    pub destination: Value,
+    /// `messaging.operation.type` (`send`, `process`).
+    pub operation_type: &'static str,
+    /// `messaging.operation.name` (`tell`, `ask`, `process`).
+    pub operation_name: &'static str,
+    /// `message.type`.
+    pub message_type: &'static str,
+    /// `messaging.message.id` (0: none).
+    pub message_id: u64,
+    /// `actor.mailbox.wait_ns` (`process` spans).
+    pub mailbox_wait_ns: Option<i64>,
+    /// `thread.name` and `thread.id`, when the span carries them.
+    pub thread: Option<(Value, i64)>,
+    /// The link to the sender's span (`process` spans).
+    pub link: Option<SpanContext>,
+    /// Attributes of a bridge's [`Delivery`](crate::trace::Delivery).
+    pub delivery_attributes: Vec<KeyValue>,
+    /// What was added while the span was open (rare: allocated only then).
+    pub extras: Option<Box<SpanExtras>>,
+}
+
+/// What a span record got beyond its fixed shape: attributes, events and links added while
+/// it was open (through the `tracing` bridge), the handler's failure, its status.
+#[derive(Debug, Clone, Default)]
+pub struct SpanExtras {
+    /// Attributes after the fixed ones.
+    pub attributes: Vec<KeyValue>,
+    /// Events, in order.
+    pub events: Vec<Event>,
+    /// Links after the sender's.
+    pub links: Vec<Link>,
+    /// The span's status.
+    pub status: Status,
+}
+
+impl SpanRecord {
+    /// The attributes an SDK span of this shape carries, in the SDK's order.
+    pub fn attributes(&self) -> Vec<KeyValue> {
+        use crate::trace::attribute::*;
+        let extra = self.extras.as_ref().map_or(0, |e| e.attributes.len());
+        let mut out = Vec::with_capacity(10 + self.delivery_attributes.len() + extra);
+        out.extend([
+            KeyValue::new(MESSAGING_SYSTEM, self.system.clone()),
+            KeyValue::new(MESSAGING_DESTINATION_NAME, self.destination.clone()),
+            KeyValue::new(MESSAGING_OPERATION_TYPE, self.operation_type),
+            KeyValue::new(MESSAGING_OPERATION_NAME, self.operation_name),
+            KeyValue::new(MESSAGE_TYPE, self.message_type),
+        ]);
+        let thread = |out: &mut Vec<KeyValue>| {
+            if let Some((name, id)) = &self.thread {
+                out.push(KeyValue::new(THREAD_NAME, name.clone()));
+                out.push(KeyValue::new(THREAD_ID, *id));
+            }
+        };
+        let message_id = |out: &mut Vec<KeyValue>| {
+            if self.message_id != 0 {
+                out.push(KeyValue::new(
+                    MESSAGING_MESSAGE_ID,
+                    self.message_id.to_string(),
+                ));
+            }
+        };
+        match self.mailbox_wait_ns {
+            Some(wait) => {
+                out.push(KeyValue::new(MAILBOX_WAIT_NS, wait));
+                thread(&mut out);
+                message_id(&mut out);
+            }
+            None => {
+                message_id(&mut out);
+                thread(&mut out);
+            }
+        }
+        out.extend(self.delivery_attributes.iter().cloned());
+        if let Some(extras) = &self.extras {
+            out.extend(extras.attributes.iter().cloned());
+        }
+        out
+    }
+
+    /// The span's links: the sender's first, then those added while it was open.
+    pub fn links(&self) -> Vec<Link> {
+        let mut links: Vec<Link> = self
+            .link
+            .iter()
+            .map(|sc| Link::with_context(sc.clone()))
+            .collect();
+        if let Some(extras) = &self.extras {
+            links.extend(extras.links.iter().cloned());
+        }
+        links
+    }
+
+    /// The extras, made on first use.
+    pub(crate) fn extras_mut(&mut self) -> &mut SpanExtras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+}
+
+/// Where an instrumentation takes span records, and its sampler for them. Called on the
+/// thread that made the span; keep both cheap (a lock-free or uncontended push).
+pub trait SpanRecorder: Send + Sync + 'static {
+    /// Whether a span named `name` of `kind` in trace `trace_id` is sampled; `parent` is
+    /// the context it would be a child of (`None` for a new trace).
+    fn sampled(
+        &self,
+        parent: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        kind: SpanKind,
+    ) -> bool;
+
+    /// Takes a finished span.
+    fn record(&self, record: SpanRecord);
+}
+
+/// A recorder shared by the threads that record into it.
+pub type SharedRecorder = Arc<dyn SpanRecorder>;
+
+/// A fresh random trace id (never the invalid one).
+pub(crate) fn new_trace_id() -> TraceId {
+    loop {
+        let id = fastrand::u128(..);
+        if id != 0 {
+            return TraceId::from(id);
+        }
+    }
+}
+
+/// A fresh random span id (never the invalid one).
+pub(crate) fn new_span_id() -> SpanId {
+    SpanId::from(fastrand::u64(1..))
+}
+
+/// How `send` spans are made on this thread.
+pub(crate) enum ThreadRecorder {
+    /// Not an instrumented actor's thread: the system's choice.
+    NotActor,
+    /// An actor thread whose spans are SDK spans.
+    Sdk,
+    /// An actor thread with this recorder.
+    Records(SharedRecorder),
+}
+
+thread_local! {
+    /// The recorder of the instrumented actor running on this thread.
+    static ACTOR_RECORDER: RefCell<Option<Option<SharedRecorder>>> = const { RefCell::new(None) };
+}
+
+/// Marks this thread as an instrumented actor's, with its recorder (`None`: SDK spans).
+pub(crate) fn enter_actor(recorder: Option<SharedRecorder>) {
+    ACTOR_RECORDER.with(|r| *r.borrow_mut() = Some(recorder));
+}
+
+/// The recorder of this thread's actor.
+pub(crate) fn actor_recorder() -> ThreadRecorder {
+    ACTOR_RECORDER.with(|r| match &*r.borrow() {
+        None => ThreadRecorder::NotActor,
+        Some(None) => ThreadRecorder::Sdk,
+        Some(Some(recorder)) => ThreadRecorder::Records(recorder.clone()),
+    })
+}
+
+thread_local! {
+    /// The extras of the `process` record open on this (actor) thread, with its span id:
+    /// what the `tracing` bridge's proxy and a refused send's event add to it.
+    static OPEN: RefCell<Option<(SpanId, SpanExtras)>> = const { RefCell::new(None) };
+}
+
+/// The record of the handler running on this thread, for additions while it is open.
+pub(crate) mod open {
+    use super::*;
+
+    /// Marks the `process` record `span_id` open on this thread.
+    pub(crate) fn begin(span_id: SpanId) {
+        OPEN.with(|o| *o.borrow_mut() = Some((span_id, SpanExtras::default())));
+    }
+
+    /// Closes it, returning what was added (`None`: nothing).
+    pub(crate) fn end() -> Option<SpanExtras> {
+        OPEN.with(|o| o.borrow_mut().take())
+            .and_then(|(_, extras)| {
+                let empty = extras.attributes.is_empty()
+                    && extras.events.is_empty()
+                    && extras.links.is_empty()
+                    && extras.status == Status::Unset;
+                (!empty).then_some(extras)
+            })
+    }
+
+    /// Runs `f` on the extras of the open record `span_id`; `false` when it is not open here.
+    pub(crate) fn with(span_id: SpanId, f: impl FnOnce(&mut SpanExtras)) -> bool {
+        OPEN.with(|o| match &mut *o.borrow_mut() {
+            Some((id, extras)) if *id == span_id => {
+                f(extras);
+                true
+            }
+            _ => false,
+        })
+    }
+
+    /// Whether the record `span_id` is open on this thread.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    pub(crate) fn is_open(span_id: SpanId) -> bool {
+        OPEN.with(|o| matches!(&*o.borrow(), Some((id, _)) if *id == span_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_random_and_valid() {
+        let a = new_trace_id();
+        let b = new_trace_id();
+        assert_ne!(a, TraceId::INVALID);
+        assert_ne!(a, b);
+        assert_ne!(new_span_id(), SpanId::INVALID);
+        assert_ne!(new_span_id(), new_span_id());
+    }
+}
