@@ -246,3 +246,46 @@ fn names(spans: &[ExportedSpan]) -> Vec<String> {
     names.sort();
     names
 }
+
+/// Enriches the `process` span through the OpenTelemetry API, as handlers do.
+struct Enricher;
+impl actor_core::Actor for Enricher {}
+impl actor_core::Handler<Work> for Enricher {
+    async fn handle(&mut self, work: Work, _cx: &mut actor_core::Ctx<Self>) -> String {
+        // After an `.await`, still the handler's own span.
+        tokio::time::sleep(Duration::from_millis(work.awaits as u64)).await;
+        let cx = opentelemetry::Context::current();
+        let span = cx.span();
+        assert!(
+            span.is_recording(),
+            "the process span records while the handler runs"
+        );
+        span.set_attribute(opentelemetry::KeyValue::new("order.id", work.tag));
+        span.add_event("checked", vec![opentelemetry::KeyValue::new("ok", true)]);
+        span.set_status(opentelemetry::trace::Status::error("declined"));
+        String::new()
+    }
+}
+
+#[tokio::test]
+async fn a_handler_enriches_its_process_record_through_the_opentelemetry_api() {
+    let (system, telemetry, store) = sampled(Sampler::AlwaysOn, true);
+    let actor = system.spawn("enricher", || Enricher).unwrap();
+    actor.ask(Work { awaits: 1, tag: 42 }).await.unwrap();
+    system.shutdown().await;
+    telemetry.shutdown().unwrap();
+    let process = store.one("process enricher");
+    assert_eq!(
+        process.attribute("order.id"),
+        Some(&opentelemetry::Value::I64(42))
+    );
+    let data = &process.span;
+    assert_eq!(
+        data.events
+            .iter()
+            .map(|e| e.name.as_ref())
+            .collect::<Vec<_>>(),
+        ["checked"]
+    );
+    assert_eq!(data.status, opentelemetry::trace::Status::error("declined"));
+}

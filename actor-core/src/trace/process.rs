@@ -398,7 +398,8 @@ impl ProcessSpans {
             delivery_attributes,
             extras: None,
         };
-        let cx = parent.with_remote_span_context(span_context);
+        // The handler's `Context::current().span()` writes into the open record.
+        let cx = parent.with_span(record::RecordSpan::new(span_context));
         (cx, Open::Record(record, recorder.clone()))
     }
 

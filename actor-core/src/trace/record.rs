@@ -241,9 +241,77 @@ pub(crate) mod open {
     }
 
     /// Whether the record `span_id` is open on this thread.
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     pub(crate) fn is_open(span_id: SpanId) -> bool {
         OPEN.with(|o| matches!(&*o.borrow(), Some((id, _)) if *id == span_id))
+    }
+}
+
+/// The `process` span as a handler sees it through the OpenTelemetry API
+/// (`Context::current().span()`): its identity, and attributes, events, links and status
+/// written into the open record while the handler runs on this thread (elsewhere, or after
+/// the handler, it records nothing). The record is ended by the receive loop, not here.
+#[derive(Debug)]
+pub(crate) struct RecordSpan {
+    span_context: SpanContext,
+}
+
+impl RecordSpan {
+    /// The span of the open record `span_context`.
+    pub(crate) fn new(span_context: SpanContext) -> Self {
+        RecordSpan { span_context }
+    }
+
+    fn with(&self, f: impl FnOnce(&mut SpanExtras)) {
+        open::with(self.span_context.span_id(), f);
+    }
+}
+
+impl opentelemetry::trace::Span for RecordSpan {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        self.with(|e| e.events.push(Event::new(name, timestamp, attributes, 0)));
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        &self.span_context
+    }
+
+    fn is_recording(&self) -> bool {
+        open::is_open(self.span_context.span_id())
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        self.with(|e| e.attributes.push(attribute));
+    }
+
+    fn set_status(&mut self, status: Status) {
+        // As the SDK: `Ok` is final, and `Unset` changes nothing.
+        self.with(|e| {
+            if e.status != Status::Ok && status != Status::Unset {
+                e.status = status;
+            }
+        });
+    }
+
+    fn update_name<T>(&mut self, _new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        // The framework's span keeps its name (`process <actor>`).
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        self.with(|e| e.links.push(Link::new(span_context, attributes, 0)));
+    }
+
+    fn end_with_timestamp(&mut self, _timestamp: SystemTime) {
+        // The receive loop ends the record when the handler returns.
     }
 }
 
