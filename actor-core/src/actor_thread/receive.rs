@@ -194,10 +194,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 let message_type = payload.message_type();
                 let stamp = trace.stamp;
                 let measure = metrics.as_mut().and_then(ActorMetrics::begin);
-                let handling = payload.handle(actor, &mut cx);
-                #[cfg(test)]
-                tests::HEAP_HANDLING.set(handling.is_heap());
-                let outcome = tracing.run(trace, message_type, handling).await;
+                let outcome = tracing
+                    .run(trace, message_type, payload.handle(actor, &mut cx))
+                    .await;
                 if let Some(metrics) = &mut metrics {
                     metrics.handled(message_type, measure, stamp);
                 }
@@ -379,50 +378,5 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
             }
             counters.restarted(metrics);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::cell::Cell;
-
-    use crate::{Actor, ActorSystem, Ctx, Handler, Message};
-
-    thread_local! {
-        /// Whether the handling of the message being handled on this thread went to the heap.
-        pub(super) static HEAP_HANDLING: Cell<bool> = const { Cell::new(true) };
-    }
-
-    struct Counter(u64);
-    impl Actor for Counter {}
-
-    struct Add(u64);
-    impl Message for Add {
-        /// The sum so far; `None` when this message's handling went to the heap.
-        type Reply = Option<u64>;
-    }
-
-    impl Handler<Add> for Counter {
-        async fn handle(&mut self, msg: Add, _cx: &mut Ctx<Self>) -> Option<u64> {
-            self.0 += msg.0;
-            (!HEAP_HANDLING.get()).then_some(self.0)
-        }
-    }
-
-    /// A handler with a small message is run without an allocation per message: its future
-    /// fits in the receive loop's inline space.
-    #[test]
-    fn a_small_handler_runs_without_an_allocation() {
-        let system = ActorSystem::builder().build();
-        let counter = system
-            .actor("counter")
-            .spawn(|| Counter(0))
-            .expect("spawned");
-        for i in 1..=3 {
-            let sum = counter.ask(Add(i)).blocking().expect("answered");
-            let sum = sum.expect("the handling of an 8-byte message stays inline");
-            assert_eq!(sum, i * (i + 1) / 2);
-        }
-        futures::executor::block_on(system.shutdown());
     }
 }

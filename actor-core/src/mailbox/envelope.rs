@@ -1,9 +1,9 @@
 //! What travels through a mailbox: a type-erased message, its reply slot and its trace.
 
 use std::any::Any;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
+use futures::future::LocalBoxFuture;
 use futures::FutureExt;
 use smallbox::{smallbox, SmallBox};
 
@@ -32,15 +32,6 @@ pub(crate) type PayloadBox<A> = SmallBox<dyn Payload<A>, Inline>;
 /// The inline space of a [`PayloadBox`]: three words.
 type Inline = [usize; 3];
 
-/// The handling of one message: the handler's future with its panic guard and reply. Inline
-/// (in the receive loop's own state) when it fits in [`HandlingInline`], as the future of a
-/// handler with a small message and few awaits does; on the heap otherwise. Inline, a
-/// message costs no allocation and no free on the actor's thread.
-pub(crate) type Handling<'a> = SmallBox<dyn Future<Output = Outcome> + 'a, HandlingInline>;
-
-/// The inline space of a [`Handling`]: sixteen words.
-pub(crate) type HandlingInline = [usize; 16];
-
 /// A message for actor `A`, with everything the receive loop needs.
 pub(crate) struct Envelope<A: Actor> {
     pub(crate) payload: PayloadBox<A>,
@@ -50,7 +41,7 @@ pub(crate) struct Envelope<A: Actor> {
 /// A message of some type `M` that `A` handles, with its reply slot.
 pub(crate) trait Payload<A: Actor>: Send {
     /// Takes the message out and runs the handler on it; catches a panic, sends the reply.
-    fn handle<'a>(&mut self, actor: &'a mut A, cx: &'a mut Ctx<A>) -> Handling<'a>;
+    fn handle<'a>(&mut self, actor: &'a mut A, cx: &'a mut Ctx<A>) -> LocalBoxFuture<'a, Outcome>;
     /// Whether this is an ask: its sender waits for the reply (and likely sends again right
     /// after).
     fn is_ask(&self) -> bool;
@@ -86,10 +77,10 @@ impl<M: Message> Letter<M> {
 }
 
 impl<A: Handler<M>, M: Message> Payload<A> for Letter<M> {
-    fn handle<'a>(&mut self, actor: &'a mut A, cx: &'a mut Ctx<A>) -> Handling<'a> {
+    fn handle<'a>(&mut self, actor: &'a mut A, cx: &'a mut Ctx<A>) -> LocalBoxFuture<'a, Outcome> {
         let msg = self.msg.take();
         let reply = self.reply.take();
-        smallbox!(async move {
+        Box::pin(async move {
             let Some(msg) = msg else {
                 return Outcome::default();
             };

@@ -6,6 +6,7 @@ use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures::future::LocalBoxFuture;
 use futures::FutureExt;
 use opentelemetry::Context;
 use smallbox::smallbox;
@@ -13,7 +14,7 @@ use smallbox::smallbox;
 use crate::actor::Handler;
 use crate::ctx::Ctx;
 use crate::handle::actor_ref::ActorRef;
-use crate::mailbox::envelope::{panic_text, Envelope, Handling, Payload, PayloadBox};
+use crate::mailbox::envelope::{panic_text, Envelope, Payload, PayloadBox};
 use crate::mailbox::NoRoom;
 use crate::message::Message;
 use crate::reply::Reply;
@@ -34,10 +35,10 @@ impl<M> Drop for Marked<M> {
 }
 
 impl<A: Handler<M>, M: Message> Payload<A> for Marked<M> {
-    fn handle<'a>(&mut self, actor: &'a mut A, cx: &'a mut Ctx<A>) -> Handling<'a> {
+    fn handle<'a>(&mut self, actor: &'a mut A, cx: &'a mut Ctx<A>) -> LocalBoxFuture<'a, Outcome> {
         // Cancelled after it was queued (by `cancel`, a restart or a stop): not handled.
         let msg = self.msg.take().filter(|_| !self.mark.discards());
-        smallbox!(async move {
+        Box::pin(async move {
             let Some(msg) = msg else {
                 return Outcome::default();
             };
