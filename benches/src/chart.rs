@@ -211,7 +211,7 @@ mod tests {
                 let body = tag.trim_end_matches('/');
                 let name = body.split_whitespace().next().expect("a tag has a name");
                 assert!(
-                    body.matches('"').count() % 2 == 0,
+                    body.matches('"').count().is_multiple_of(2),
                     "unbalanced quotes in {tag}"
                 );
                 if !self_closing {
