@@ -170,7 +170,69 @@ mod tests {
             r##"width="{:.1}" height="{BAR_HEIGHT}" fill="#8c8c8c""##,
             full / 2.0
         )));
-        // Every element that opens closes.
-        assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+        well_formed(&svg);
+    }
+
+    #[test]
+    fn an_empty_panel_and_markup_in_names_still_make_a_well_formed_document() {
+        let panels = vec![
+            Panel {
+                title: "a & b".into(),
+                bars: vec![],
+            },
+            Panel {
+                title: "zeros".into(),
+                bars: vec![Bar {
+                    name: "raw <unbounded> & \"quoted\"".into(),
+                    ns: 0.0,
+                }],
+            },
+        ];
+        let svg = svg("t", "s", &panels);
+        assert!(svg.contains("a &amp; b ("));
+        assert!(svg.contains("raw &lt;unbounded&gt; &amp;"));
+        well_formed(&svg);
+    }
+
+    /// Checks that `doc` is XML-ish well formed: every tag closes in order, attribute
+    /// values are quoted, and text holds no bare `<` or `&` outside entities.
+    fn well_formed(doc: &str) {
+        let mut open: Vec<&str> = Vec::new();
+        let mut rest = doc;
+        while let Some(start) = rest.find('<') {
+            check_text(&rest[..start]);
+            let end = rest[start..].find('>').expect("a tag closes") + start;
+            let tag = &rest[start + 1..end];
+            assert!(!tag.contains('<'), "nested '<' in tag {tag}");
+            if let Some(name) = tag.strip_prefix('/') {
+                assert_eq!(open.pop(), Some(name.trim()), "closing {name} out of order");
+            } else {
+                let self_closing = tag.ends_with('/');
+                let body = tag.trim_end_matches('/');
+                let name = body.split_whitespace().next().expect("a tag has a name");
+                assert!(
+                    body.matches('"').count().is_multiple_of(2),
+                    "unbalanced quotes in {tag}"
+                );
+                if !self_closing {
+                    open.push(name);
+                }
+            }
+            rest = &rest[end + 1..];
+        }
+        check_text(rest);
+        assert!(open.is_empty(), "unclosed elements: {open:?}");
+    }
+
+    fn check_text(text: &str) {
+        for (i, _) in text.match_indices('&') {
+            let entity = &text[i..];
+            assert!(
+                ["&amp;", "&lt;", "&gt;", "&quot;"]
+                    .iter()
+                    .any(|e| entity.starts_with(e)),
+                "bare '&' in {text}"
+            );
+        }
     }
 }

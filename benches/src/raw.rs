@@ -80,7 +80,7 @@ impl Channel for Bounded {
         mpsc::channel(1024)
     }
     async fn send<M: Send + 'static>(tx: &Self::Tx<M>, msg: M) {
-        tx.send(msg).await.ok().expect("send");
+        assert!(tx.send(msg).await.is_ok(), "send: the raw thread is gone");
     }
     fn recv<M: Send + 'static>(rx: &mut Self::Rx<M>) -> impl Future<Output = Option<M>> + Send {
         rx.recv()
@@ -94,7 +94,7 @@ impl Channel for Unbounded {
         mpsc::unbounded_channel()
     }
     async fn send<M: Send + 'static>(tx: &Self::Tx<M>, msg: M) {
-        tx.send(msg).ok().expect("send");
+        assert!(tx.send(msg).is_ok(), "send: the raw thread is gone");
     }
     fn recv<M: Send + 'static>(rx: &mut Self::Rx<M>) -> impl Future<Output = Option<M>> + Send {
         rx.recv()
