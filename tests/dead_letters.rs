@@ -45,9 +45,11 @@ async fn kill_on_a_flooded_actor_ends_after_the_message_in_hand_and_counts_the_r
         .mailbox(MailboxSize::Unbounded)
         .spawn(Probe::default)
         .unwrap();
-    let (gate, key) = Gate::new();
+    let (gate, key, entered) = Gate::entered();
     probe.tell(gate).await.unwrap();
-    eventually("the gate to be in hand", || probe.load() == 0);
+    // In hand: its handler runs (out of the mailbox is not enough: a batch taken out is
+    // not in hand yet, and a kill then ends the actor before it).
+    entered.recv_timeout(PATIENCE).expect("the gate in hand");
     for n in 0..10_000 {
         probe.tell(Push(n)).await.unwrap();
     }
@@ -91,9 +93,9 @@ async fn kill_on_a_flooded_actor_ends_after_the_message_in_hand_and_counts_the_r
 async fn stop_drains_where_kill_does_not() {
     let system = system();
     let probe = system.spawn("drained", Probe::default).unwrap();
-    let (gate, key) = Gate::new();
+    let (gate, key, entered) = Gate::entered();
     probe.tell(gate).await.unwrap();
-    eventually("the gate to be in hand", || probe.load() == 0);
+    entered.recv_timeout(PATIENCE).expect("the gate in hand");
     for n in 0..100 {
         probe.tell(Push(n)).await.unwrap();
     }
@@ -111,9 +113,9 @@ async fn stop_drains_where_kill_does_not() {
 async fn asks_queued_at_a_kill_are_told_and_a_kill_after_a_stop_cuts_the_drain() {
     let system = system();
     let probe = system.spawn("asked", Probe::default).unwrap();
-    let (gate, key) = Gate::new();
+    let (gate, key, entered) = Gate::entered();
     probe.tell(gate).await.unwrap();
-    eventually("the gate to be in hand", || probe.load() == 0);
+    entered.recv_timeout(PATIENCE).expect("the gate in hand");
     let asks: Vec<_> = (0..5)
         .map(|_| {
             let probe = probe.clone();
@@ -197,9 +199,9 @@ async fn messages_queued_when_supervision_gives_up_are_dead_letters() {
         .supervision(Supervision::Stop)
         .spawn(Probe::default)
         .unwrap();
-    let (gate, key) = Gate::new();
+    let (gate, key, entered) = Gate::entered();
     probe.tell(gate).await.unwrap();
-    eventually("the gate to be in hand", || probe.load() == 0);
+    entered.recv_timeout(PATIENCE).expect("the gate in hand");
     probe.tell(Boom).await.unwrap();
     for n in 0..10 {
         probe.tell(Push(n)).await.unwrap();
@@ -253,9 +255,9 @@ async fn dead_letters_carry_the_senders_context_and_show_in_its_trace() {
         .mailbox(MailboxSize::Bounded(2))
         .spawn(Probe::default)
         .unwrap();
-    let (gate, key) = Gate::new();
+    let (gate, key, entered) = Gate::entered();
     probe.tell(gate).await.unwrap();
-    eventually("the gate to be in hand", || probe.load() == 0);
+    entered.recv_timeout(PATIENCE).expect("the gate in hand");
 
     let cx = root(&telemetry, "caller");
     let trace_id = cx.span().span_context().trace_id();

@@ -68,12 +68,20 @@ impl Handler<WhereAmI> for Probe {
 }
 
 /// Blocks the actor's thread until the test drops or signals the sender.
-pub struct Gate(pub Mutex<mpsc::Receiver<()>>);
+pub struct Gate(pub Mutex<mpsc::Receiver<()>>, Option<mpsc::Sender<()>>);
 impl Gate {
     /// A gate and the key that opens it (send or drop).
     pub fn new() -> (Gate, mpsc::Sender<()>) {
         let (tx, rx) = mpsc::channel();
-        (Gate(Mutex::new(rx)), tx)
+        (Gate(Mutex::new(rx), None), tx)
+    }
+
+    /// A gate, its key, and a receiver that hears when the handler is in the gate (the
+    /// message is in hand, not only out of the mailbox).
+    pub fn entered() -> (Gate, mpsc::Sender<()>, mpsc::Receiver<()>) {
+        let (tx, rx) = mpsc::channel();
+        let (in_tx, in_rx) = mpsc::channel();
+        (Gate(Mutex::new(rx), Some(in_tx)), tx, in_rx)
     }
 }
 impl Message for Gate {
@@ -81,6 +89,9 @@ impl Message for Gate {
 }
 impl Handler<Gate> for Probe {
     async fn handle(&mut self, gate: Gate, _cx: &mut Ctx<Self>) {
+        if let Some(entered) = &gate.1 {
+            let _ = entered.send(());
+        }
         let _ = gate.0.lock().unwrap().recv_timeout(PATIENCE);
     }
 }
