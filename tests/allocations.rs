@@ -1,9 +1,10 @@
 //! What a traced message allocates on the hot path, counted by a global allocator on the
 //! sending thread and on the actor's thread (the export thread is not the hot path): with
 //! compact span records, only the two `Context`s the OpenTelemetry API allocates (the one
-//! the message carries with its `send` span's identity, the one its handler runs in), no
-//! span object, no attribute vector, no record box; the SDK spans they replace allocate
-//! several times more.
+//! the message carries with its `send` span's identity, the one its handler runs in) and
+//! the handler's view of its `process` span (the API boxes every span a `Context` holds;
+//! it is what lets `Context::current().span()` enrich the record), no attribute vector, no
+//! record box; the SDK spans they replace allocate several times more.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -105,16 +106,17 @@ fn telemetry(compact: bool) -> Telemetry {
 }
 
 #[test]
-fn a_traced_message_allocates_only_its_two_contexts() {
+fn a_traced_message_allocates_only_its_two_contexts_and_the_handlers_span() {
     let untraced = per_tell(None);
     let records = per_tell(Some(telemetry(true)));
     let sdk = per_tell(Some(telemetry(false)));
     eprintln!(
         "allocations per tell: untraced {untraced:.3}, records {records:.3}, SDK spans {sdk:.3}"
     );
-    // The two `Context`s, and a share of one batch hand-over per 512 records.
+    // The two `Context`s, the handler's span, and a share of one batch hand-over per 512
+    // records.
     assert!(
-        records - untraced <= 2.05,
+        records - untraced <= 3.05,
         "records: {records:.3} per tell, untraced {untraced:.3}"
     );
     assert!(sdk - untraced > 4.0, "SDK spans: {sdk:.3} per tell");
