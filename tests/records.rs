@@ -289,3 +289,32 @@ async fn a_handler_enriches_its_process_record_through_the_opentelemetry_api() {
     );
     assert_eq!(data.status, opentelemetry::trace::Status::error("declined"));
 }
+
+#[tokio::test]
+async fn without_a_sampler_the_default_comes_from_otel_traces_sampler() {
+    // Read when the telemetry is built; every other test in this binary gives its sampler.
+    std::env::set_var("OTEL_TRACES_SAMPLER", "always_off");
+    let store = SpanStore::new();
+    let built = Telemetry::builder()
+        .service_name("env-sampler")
+        .exporter(Exporter::memory(&store))
+        .global(false)
+        .build();
+    std::env::remove_var("OTEL_TRACES_SAMPLER");
+    let telemetry = built.unwrap();
+    let system = ActorSystem::builder()
+        .name("env-sampler")
+        .instrumentation(telemetry.clone())
+        .build();
+    let worker = system.spawn("worker", Worker::default).unwrap();
+    for _ in 0..10 {
+        worker.ask(work()).await.unwrap();
+    }
+    system.shutdown().await;
+    telemetry.shutdown().unwrap();
+    assert!(
+        store.is_empty(),
+        "always_off: nothing exported, got {:?}",
+        names(&store.spans())
+    );
+}
