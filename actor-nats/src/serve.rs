@@ -229,14 +229,16 @@ impl Serving {
     }
 
     /// Drains the subscription (what the server sent before is still served) and waits
-    /// for the messages in flight to be answered (at most the serving timeout).
-    pub async fn stop(mut self) {
+    /// for the messages in flight to be answered (at most the serving timeout); returns
+    /// the final stats, to which nothing is added afterwards.
+    pub async fn stop(mut self) -> ServeStats {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(done) = self.done.take() {
             let _ = done.await;
         }
+        self.counters.snapshot()
     }
 }
 

@@ -232,11 +232,16 @@ async fn a_slow_consumer_keeps_memory_bounded_and_drops_are_counted() {
         "{:?}",
         serving.stats()
     );
-    let stats = serving.stats();
+    // Stop serving (what the client still holds is served first), so nothing arrives after
+    // the count: the loop hands tells over one by one, and between two of them nothing is
+    // in flight even while more wait in the client.
+    let stats = serving.stop().await;
     assert!(
         stats.received < sent,
         "the client dropped part of the flood: {stats:?}"
     );
+    assert_eq!(stats.in_flight, 0);
+    assert_eq!(stats.handled, stats.received);
     // A handled tell is one put in the mailbox; shutdown drains it.
     system.shutdown().await;
     assert_eq!(seen.load(Ordering::SeqCst), stats.handled);
