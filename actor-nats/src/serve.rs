@@ -394,6 +394,8 @@ enum Outcome {
 async fn serve_one(shared: &Arc<Shared>, message: async_nats::Message) {
     let headers = message.headers.as_ref();
     let type_name = headers::get(headers, MESSAGE_TYPE);
+    // `Actor-Batch: <n>`: the body is `n` tells (read once, for the routing and the count).
+    let batch = headers::get(headers, BATCH);
     let handler = match type_name {
         Some(name) => shared.handlers.get(name.trim()).cloned(),
         None => shared.only.clone(),
@@ -410,8 +412,8 @@ async fn serve_one(shared: &Arc<Shared>, message: async_nats::Message) {
             "unknown content type `{}`",
             headers::get(headers, CONTENT_TYPE).unwrap_or_default()
         )),
-        (Some(handler), Some(codec)) if headers::get(headers, BATCH).is_some() => {
-            serve_batch(shared, &handler, codec, &message).await;
+        (Some(handler), Some(codec)) if batch.is_some() => {
+            serve_batch(shared, &handler, codec, &message, batch).await;
             Outcome::Done(None)
         }
         (Some(handler), Some(codec)) => {
@@ -434,7 +436,7 @@ async fn serve_one(shared: &Arc<Shared>, message: async_nats::Message) {
                 .await
         }
     };
-    let batched = matches!(outcome, Outcome::Done(None)) && headers::get(headers, BATCH).is_some();
+    let batched = matches!(outcome, Outcome::Done(None)) && batch.is_some();
     if !batched {
         shared.counters.count(&outcome);
     }
@@ -450,10 +452,10 @@ async fn serve_batch(
     handler: &Arc<dyn Handle>,
     codec: Codec,
     message: &async_nats::Message,
+    batch: Option<&str>,
 ) {
     let c = &shared.counters;
-    let announced =
-        headers::get(message.headers.as_ref(), BATCH).and_then(|n| n.trim().parse::<usize>().ok());
+    let announced = batch.and_then(|n| n.trim().parse::<usize>().ok());
     let Some(count) = announced.filter(|n| *n > 0) else {
         c.count(&Outcome::Undecodable("a batch with no count".into()));
         return;

@@ -302,9 +302,10 @@ impl ProcessSpans {
         }
     }
 
-    /// Starts the `process` span as a record, if sampled: the handler's context has the
-    /// record's identity as its (non-recording) span, so spans made in the handler are its
-    /// children; unsampled, the context says so and nothing is recorded.
+    /// Starts the `process` span as a record, if sampled: the handler's context holds a
+    /// `RecordSpan` with the record's identity, so spans made in the handler are its
+    /// children and what the handler sets on it lands in the record; unsampled, the
+    /// context says so and nothing is recorded.
     fn start_record(
         &self,
         recorder: &SharedRecorder,
