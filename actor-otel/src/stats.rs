@@ -7,7 +7,8 @@ use std::sync::Mutex;
 /// Live counters shared by the processors and export hubs of one [`Telemetry`](crate::Telemetry).
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    pub(crate) ended: AtomicU64,
+    /// Spread over slots: every thread that ends a span counts it, often one per message.
+    pub(crate) ended: SpreadCounter,
     pub(crate) exported: AtomicU64,
     pub(crate) dropped_queue_full: AtomicU64,
     pub(crate) dropped_after_shutdown: AtomicU64,
@@ -26,6 +27,32 @@ pub(crate) struct Stats {
     pub(crate) spans_queued: AtomicU64,
     pub(crate) logs_queued: AtomicU64,
     pub(crate) metrics_queued: AtomicU64,
+}
+
+/// A counter that many threads add to at once without sharing a cache line: each thread
+/// adds to its own slot (by its thread number), and a read sums the slots.
+#[derive(Debug, Default)]
+pub(crate) struct SpreadCounter([Slot; SpreadCounter::SLOTS]);
+
+/// One cache-line-aligned slot of a [`SpreadCounter`].
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Slot(AtomicU64);
+
+impl SpreadCounter {
+    const SLOTS: usize = 8;
+
+    /// Adds one on behalf of the calling thread.
+    #[inline]
+    pub(crate) fn add_one(&self) {
+        let slot = actor_core::trace::thread_id() as usize % Self::SLOTS;
+        self.0[slot].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The total so far.
+    pub(crate) fn sum(&self) -> u64 {
+        self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
 }
 
 impl Stats {
@@ -53,7 +80,7 @@ impl Stats {
     pub(crate) fn snapshot(&self) -> TelemetryStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         TelemetryStats {
-            spans_ended: get(&self.ended),
+            spans_ended: self.ended.sum(),
             spans_exported: get(&self.exported),
             spans_dropped_queue_full: get(&self.dropped_queue_full),
             spans_dropped_after_shutdown: get(&self.dropped_after_shutdown),

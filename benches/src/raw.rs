@@ -23,11 +23,11 @@ pub trait Carried: Send + 'static {
     fn receive(self, count: &mut u64);
 }
 
-/// The caller's context and padding up to our envelope's 80 bytes: what the envelope's size
+/// The caller's context and padding up to our envelope's 88 bytes: what the envelope's size
 /// costs, apart from the context it carries.
-impl Carried for (Context, [u64; 7]) {
+impl Carried for (Context, [u64; 8]) {
     fn capture() -> Self {
-        (Context::current(), [0; 7])
+        (Context::current(), [0; 8])
     }
     fn receive(self, count: &mut u64) {
         let _active = self.0.attach();
@@ -123,7 +123,7 @@ pub type RawUnbounded = RawWith<(), Unbounded>;
 /// The baseline that also carries the caller's context.
 pub type RawWithContext = RawWith<Context>;
 /// The baseline that carries the caller's context in a message as large as our envelope.
-pub type RawPadded = RawWith<(Context, [u64; 7])>;
+pub type RawPadded = RawWith<(Context, [u64; 8])>;
 
 impl<T: Carried, C: Channel> RawWith<T, C> {
     fn confirm(&mut self, i: usize) {
@@ -148,8 +148,8 @@ impl Named for RawWith<()> {
 impl Named for RawWith<(), Unbounded> {
     const NAME: &'static str = "raw unbounded channel";
 }
-impl Named for RawWith<(Context, [u64; 7])> {
-    const NAME: &'static str = "raw channel + context, 80 bytes";
+impl Named for RawWith<(Context, [u64; 8])> {
+    const NAME: &'static str = "raw channel + context, 88 bytes";
 }
 impl Named for RawWith<Context> {
     const NAME: &'static str = "raw channel + context";
@@ -255,4 +255,4 @@ where
 // The zero-framework baseline's message stays two words (the reply sender has no spare
 // niche for the tag), as before it became generic.
 const _: () = assert!(std::mem::size_of::<Msg<()>>() == 16);
-const _: () = assert!(std::mem::size_of::<Msg<(Context, [u64; 7])>>() == 80);
+const _: () = assert!(std::mem::size_of::<Msg<(Context, [u64; 8])>>() == 88);

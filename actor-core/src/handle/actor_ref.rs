@@ -231,7 +231,7 @@ impl<A: Actor> ActorRef<A> {
             self.cell.dead_letter(message_type, reason, true, cx);
         }
         if let Some(span) = send_span {
-            end_send_span(span, sent.is_ok());
+            end_send_span(span, sent.is_ok(), &self.cell.destination);
         }
         sent.map_err(|refused| {
             self.cell.load_sub();
@@ -392,7 +392,7 @@ impl<A: Actor> ActorRef<A> {
 }
 
 /// How a send's first, non-waiting try went.
-// `Full` carries the `send` span record inline: boxing it would allocate per message.
+// `Full` carries the open `send` record inline: boxing it would allocate per message.
 #[allow(clippy::large_enum_variant)]
 enum Attempt<A: Actor, M> {
     /// Delivered, or refused with the message inside.

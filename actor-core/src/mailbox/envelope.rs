@@ -140,12 +140,13 @@ pub(crate) fn panic_text(panic: &(dyn Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     /// The envelope is copied into the mailbox and out again for every message: keep it
-    /// within the size measured in BENCHMARKS.md (a larger one slows every tell).
+    /// within the size measured in BENCHMARKS.md (a larger one slows every tell). 88 bytes
+    /// since the id of a traced message's `send` record rides beside the caller's context.
     #[test]
     fn the_envelope_stays_small() {
         struct A;
         impl crate::actor::Actor for A {}
-        assert!(std::mem::size_of::<super::Envelope<A>>() <= 80);
+        assert!(std::mem::size_of::<super::Envelope<A>>() <= 88);
         assert!(std::mem::size_of::<super::PayloadBox<A>>() <= 40);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Instant;
+use crate::trace::clock::Timestamp;
 
 use opentelemetry::metrics::{
     BoundCounter, BoundHistogram, Histogram, Meter, ObservableCounter, ObservableGauge,
@@ -61,7 +61,7 @@ pub(crate) struct ActorMetrics {
 
 /// A handler call being measured.
 pub(crate) struct Measure {
-    started: Instant,
+    started: Timestamp,
 }
 
 impl ActorMetrics {
@@ -162,7 +162,7 @@ impl ActorMetrics {
         }
         self.tick = self.every - 1;
         Some(Measure {
-            started: Instant::now(),
+            started: Timestamp::now(),
         })
     }
 
@@ -181,14 +181,14 @@ impl ActorMetrics {
         series.consumed.store(consumed + 1, Ordering::Relaxed);
         match measure {
             Some(Measure { started }) => {
-                series.duration.record(started.elapsed().as_secs_f64());
+                series.duration.record(Timestamp::now().since(started).as_secs_f64());
                 if let Some(waited) = stamp.waited_until(started) {
                     series.wait.record(waited.as_secs_f64());
                 }
             }
             // Only timed messages read the clock: the senders sampled them.
             None if stamps_sampled && stamp.is_timed() => {
-                if let Some(waited) = stamp.waited_until(Instant::now()) {
+                if let Some(waited) = stamp.waited_until(Timestamp::now()) {
                     series.wait.record(waited.as_secs_f64());
                 }
             }

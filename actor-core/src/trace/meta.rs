@@ -2,9 +2,11 @@
 //! is a self-send, and when it was sent.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
 use opentelemetry::Context;
+
+use crate::trace::clock::Timestamp;
 
 /// Which send operation made an envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,10 +28,31 @@ impl SendOp {
 pub(crate) enum TraceCarrier {
     /// The context itself (in-process).
     Context(Context),
+    /// In-process, the caller's context and the id of the sampled `send` record made under
+    /// its span: the message's sender is that span's context with this id. Saves making a
+    /// context for the `send` span per message; [`TraceCarrier::into_context`] makes it.
+    Send(Context, SpanId),
     /// Text headers injected by the configured propagator.
     // Boxed so the common in-process envelope stays small (the map is 48 bytes inline).
     #[allow(clippy::box_collection)]
     Headers(Box<HashMap<String, String>>),
+}
+
+impl TraceCarrier {
+    /// The sender's span context of a [`TraceCarrier::Send`]: the span of the caller's
+    /// `cx`, with the `send` record's id.
+    pub(crate) fn sender_of(cx: &Context, send: SpanId) -> SpanContext {
+        let caller = cx.span();
+        let caller = caller.span_context();
+        // As the `send` record was made: in the caller's trace, sampled, local.
+        SpanContext::new(
+            caller.trace_id(),
+            send,
+            TraceFlags::SAMPLED,
+            false,
+            caller.trace_state().clone(),
+        )
+    }
 }
 
 /// What the send side records in an envelope for the receive side's span.
@@ -48,16 +71,11 @@ pub(crate) struct Stamp(u64);
 impl Stamp {
     const FROM_SELF: u64 = 1 << 63;
 
-    /// A stamp for a message sent now (`timed`) or untimed.
-    pub(crate) fn new(from_self: bool, timed: bool) -> Self {
-        let sent = if timed {
-            // Nanoseconds since the process's first stamp, at least 1 (0 means untimed);
-            // 2^63 ns is 292 years.
-            let epoch = *EPOCH.get_or_init(Instant::now);
-            (epoch.elapsed().as_nanos() as u64).clamp(1, Self::FROM_SELF - 1)
-        } else {
-            0
-        };
+    /// A stamp for a message sent at `sent` (timed) or untimed.
+    pub(crate) fn new(from_self: bool, sent: Option<Timestamp>) -> Self {
+        // Nanoseconds since the Unix epoch, at least 1 (0 means untimed); 2^63 ns is
+        // 292 years.
+        let sent = sent.map_or(0, |t| t.unix_nanos().clamp(1, Self::FROM_SELF - 1));
         Stamp(sent | if from_self { Self::FROM_SELF } else { 0 })
     }
 
@@ -72,38 +90,32 @@ impl Stamp {
     }
 
     /// How long the message had waited at `now`, if it was timed.
-    pub(crate) fn waited_until(self, now: Instant) -> Option<std::time::Duration> {
+    pub(crate) fn waited_until(self, now: Timestamp) -> Option<std::time::Duration> {
         let sent = self.0 & !Self::FROM_SELF;
-        let epoch = EPOCH.get()?;
-        (sent != 0).then(|| {
-            now.saturating_duration_since(*epoch)
-                .saturating_sub(std::time::Duration::from_nanos(sent))
-        })
+        (sent != 0).then(|| std::time::Duration::from_nanos(now.unix_nanos().saturating_sub(sent)))
     }
 
     /// How long ago the message was sent, if it was timed (an untimed one reads no clock).
     pub(crate) fn waited(self) -> Option<std::time::Duration> {
         self.is_timed()
-            .then(|| self.waited_until(Instant::now()))
+            .then(|| self.waited_until(Timestamp::now()))
             .flatten()
     }
 }
 
-/// The origin of [`Stamp`] times.
-static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
-
 #[cfg(test)]
 mod tests {
     use super::Stamp;
+    use crate::trace::clock::Timestamp;
 
     #[test]
     fn a_stamp_keeps_the_self_send_flag_apart_from_the_time() {
         for from_self in [false, true] {
-            let untimed = Stamp::new(from_self, false);
+            let untimed = Stamp::new(from_self, None);
             assert_eq!(untimed.is_self_send(), from_self);
             assert_eq!(untimed.waited(), None);
 
-            let timed = Stamp::new(from_self, true);
+            let timed = Stamp::new(from_self, Some(Timestamp::now()));
             std::thread::sleep(std::time::Duration::from_millis(2));
             assert_eq!(timed.is_self_send(), from_self);
             let waited = timed.waited().expect("a timed stamp knows its wait");

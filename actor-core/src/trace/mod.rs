@@ -17,6 +17,7 @@
 
 pub mod attribute;
 pub mod carrier;
+pub(crate) mod clock;
 pub(crate) mod delivery;
 pub(crate) mod in_context;
 pub(crate) mod instrumentation;
@@ -29,6 +30,7 @@ pub(crate) mod send;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing_bridge;
 
+pub use clock::Timestamp;
 pub use delivery::Delivery;
 pub use instrumentation::{ActorTelemetry, GlobalInstrumentation, Instrumentation};
 pub use options::{Propagation, Relation, TracingOptions};

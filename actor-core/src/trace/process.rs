@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::Meter;
-use std::time::SystemTime;
 
 use opentelemetry::trace::{
     Event, Link, Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
@@ -28,6 +27,7 @@ use crate::trace::attribute::{
     MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE, SUPERVISED_CHILD, SUPERVISOR, THREAD_ID, THREAD_NAME,
 };
 use crate::trace::carrier::{extract, extract_with};
+use crate::trace::clock::Timestamp;
 use crate::trace::delivery::Delivery;
 use crate::trace::in_context::InContext;
 use crate::trace::meta::{Stamp, TraceCarrier, TraceMeta};
@@ -127,11 +127,28 @@ impl ReceiveTracing {
             stamp,
             message_id,
         } = trace;
-        let parent = restore(&self.propagation, carrier);
         let relation = self.relations.pick(stamp.is_self_send());
         match &self.spans {
             Some(spans) => {
-                let (cx, open) = spans.start(parent, relation, stamp, message_id, message_type);
+                let (cx, open) = match (carrier, &spans.recorder) {
+                    // A record under a `send` record: no context made for the sender.
+                    (TraceCarrier::Send(parent, send), Some(recorder)) => {
+                        let sender = TraceCarrier::sender_of(&parent, send);
+                        spans.start_record(
+                            recorder,
+                            parent,
+                            Some(sender),
+                            relation,
+                            stamp,
+                            message_id,
+                            message_type,
+                        )
+                    }
+                    (carrier, _) => {
+                        let parent = restore(&self.propagation, carrier);
+                        spans.start(parent, relation, stamp, message_id, message_type)
+                    }
+                };
                 #[cfg(feature = "tracing")]
                 let (handler, cx) = crate::trace::tracing_bridge::handler::instrument(
                     handler,
@@ -143,9 +160,7 @@ impl ReceiveTracing {
                 let mut outcome = InContext::new(handler, cx.clone()).await;
                 match open {
                     Open::Sdk => ProcessSpans::end(&cx, &outcome),
-                    Open::Record(record, recorder) => {
-                        ProcessSpans::end_record(record, &recorder, &outcome)
-                    }
+                    Open::Record(open) => spans.end_record(open, &cx, &outcome),
                     Open::Unsampled => {}
                 }
                 if outcome.panic.is_some() {
@@ -156,7 +171,7 @@ impl ReceiveTracing {
             }
             None => {
                 let cx = match relation {
-                    Relation::Parent => parent,
+                    Relation::Parent => restore(&self.propagation, carrier),
                     Relation::Link => Context::new(),
                 };
                 #[cfg(feature = "tracing")]
@@ -241,6 +256,10 @@ impl ReceiveTracing {
 fn restore(propagation: &Propagation, carrier: TraceCarrier) -> Context {
     match carrier {
         TraceCarrier::Context(cx) => cx,
+        TraceCarrier::Send(cx, send) => {
+            let sender = TraceCarrier::sender_of(&cx, send);
+            cx.with_remote_span_context(sender)
+        }
         TraceCarrier::Headers(headers) => match propagation {
             Propagation::Carrier(p) => extract_with(p.as_ref(), &*headers, &Default::default()),
             Propagation::InProcess => extract(&*headers),
@@ -261,15 +280,26 @@ struct ProcessSpans {
 }
 
 /// The `process` span of the message being handled.
-// The record stays inline (no allocation per message).
-#[allow(clippy::large_enum_variant)]
 enum Open {
     /// An SDK span, in the handler's context.
     Sdk,
-    /// A record, pushed to its recorder when the handler ends.
-    Record(SpanRecord, SharedRecorder),
+    /// A record, made and pushed to the actor's recorder when the handler ends.
+    Record(OpenProcess),
     /// Sampled out: nothing recorded.
     Unsampled,
+}
+
+/// A `process` record while its handler runs: what the actor does not know of it.
+struct OpenProcess {
+    span_context: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    start: Timestamp,
+    wait_ns: i64,
+    message_type: &'static str,
+    message_id: u64,
+    /// The sender's span.
+    link: Option<SpanContext>,
 }
 
 /// How one handler call ended, for its span.
@@ -292,9 +322,15 @@ impl ProcessSpans {
         message_type: &'static str,
     ) -> (Context, Open) {
         match &self.recorder {
-            Some(recorder) => {
-                self.start_record(recorder, parent, relation, stamp, message_id, message_type)
-            }
+            Some(recorder) => self.start_record(
+                recorder,
+                parent,
+                None,
+                relation,
+                stamp,
+                message_id,
+                message_type,
+            ),
             None => (
                 self.start_sdk(parent, relation, stamp, message_id, message_type),
                 Open::Sdk,
@@ -310,12 +346,14 @@ impl ProcessSpans {
         &self,
         recorder: &SharedRecorder,
         parent: Context,
+        sender: Option<SpanContext>,
         relation: Relation,
         stamp: Stamp,
         message_id: u64,
         message_type: &'static str,
     ) -> (Context, Open) {
-        let sender = parent.span().span_context().clone();
+        // The sender's span: `parent`'s, unless given apart from it.
+        let sender = sender.unwrap_or_else(|| parent.span().span_context().clone());
         let under = relation == Relation::Parent && sender.is_valid();
         let trace_id = if under {
             sender.trace_id()
@@ -358,10 +396,36 @@ impl ProcessSpans {
             false,
             state,
         );
-        let start = SystemTime::now();
-        let wait_ns = stamp.waited().map_or(0, |d| d.as_nanos() as i64);
-        let delivery = Delivery::of(&parent);
-        let (system, destination, delivery_attributes) = match delivery {
+        let start = Timestamp::now();
+        let wait_ns = stamp.waited_until(start).map_or(0, |d| d.as_nanos() as i64);
+        record::open::begin(span_context.span_id());
+        let open = OpenProcess {
+            span_context: span_context.clone(),
+            parent_span_id: if under {
+                sender.span_id()
+            } else {
+                SpanId::INVALID
+            },
+            parent_is_remote: under && sender.is_remote(),
+            start,
+            wait_ns,
+            message_type,
+            message_id,
+            link: sender.is_valid().then_some(sender),
+        };
+        // The handler's `Context::current().span()` writes into the open record.
+        let cx = parent.with_span(record::RecordSpan::new(span_context));
+        (cx, Open::Record(open))
+    }
+
+    /// Ends a `process` record in the handler's context `cx` with what was added while it
+    /// was open and the handler's outcome, and hands it to the actor's recorder.
+    fn end_record(&self, open: OpenProcess, cx: &Context, outcome: &Outcome) {
+        let Some(recorder) = &self.recorder else {
+            return;
+        };
+        let end = Timestamp::now();
+        let (system, destination, delivery_attributes) = match Delivery::of(cx) {
             None => (
                 Value::from(MESSAGING_SYSTEM_VALUE),
                 self.name.clone(),
@@ -373,49 +437,34 @@ impl ProcessSpans {
                 d.attributes().to_vec(),
             ),
         };
-        record::open::begin(span_context.span_id());
-        let record = SpanRecord {
-            span_context: span_context.clone(),
-            parent_span_id: if under {
-                sender.span_id()
-            } else {
-                SpanId::INVALID
-            },
-            parent_is_remote: under && sender.is_remote(),
+        let mut record = SpanRecord {
+            span_context: open.span_context,
+            parent_span_id: open.parent_span_id,
+            parent_is_remote: open.parent_is_remote,
             kind: SpanKind::Consumer,
             name: self.span_name.clone(),
-            start,
-            end: start,
+            start: open.start,
+            end,
             system,
             destination,
             operation_type: "process",
             operation_name: "process",
-            message_type,
-            message_id,
-            mailbox_wait_ns: Some(wait_ns),
+            message_type: open.message_type,
+            message_id: open.message_id,
+            mailbox_wait_ns: Some(open.wait_ns),
             // The actor's thread is named after the actor.
             thread: Some((self.name.clone(), self.thread_id)),
-            link: sender.is_valid().then_some(sender),
+            link: open.link,
             delivery_attributes,
-            extras: None,
+            extras: record::open::end().map(Box::new),
         };
-        // The handler's `Context::current().span()` writes into the open record.
-        let cx = parent.with_span(record::RecordSpan::new(span_context));
-        (cx, Open::Record(record, recorder.clone()))
-    }
-
-    /// Ends a `process` record with what was added while it was open and the handler's
-    /// outcome, and hands it to the recorder.
-    fn end_record(mut record: SpanRecord, recorder: &SharedRecorder, outcome: &Outcome) {
-        record.end = SystemTime::now();
-        record.extras = record::open::end().map(Box::new);
         let failure = match (&outcome.panic, &outcome.error) {
             (Some(panic), _) => Some(("panic", panic.as_str())),
             (None, Some(err)) => Some((err.error_type, err.message.as_str())),
             (None, None) => None,
         };
         if let Some((error_type, text)) = failure {
-            let end = record.end;
+            let end = record.end.to_system_time();
             let extras = record.extras_mut();
             extras
                 .attributes

@@ -16,6 +16,8 @@ use std::time::SystemTime;
 use opentelemetry::trace::{Event, Link, SpanContext, SpanId, SpanKind, Status, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
 
+use crate::trace::clock::Timestamp;
+
 /// One finished span of the framework (`send <actor>`, `process <actor>`), as recorded on
 /// the hot path. Its attributes are fields; [`SpanRecord::attributes`] lists them in the
 /// order an SDK span of the same shape has them.
@@ -33,9 +35,9 @@ pub struct SpanRecord {
     /// The span's name (interned).
     pub name: Cow<'static, str>,
     /// When the span started.
-    pub start: SystemTime,
+    pub start: Timestamp,
     /// When the span ended.
-    pub end: SystemTime,
+    pub end: Timestamp,
     /// `messaging.system`.
     pub system: Value,
     /// `messaging.destination.name`.
@@ -79,7 +81,13 @@ impl SpanRecord {
     pub fn attributes(&self) -> Vec<KeyValue> {
         use crate::trace::attribute::*;
         let extra = self.extras.as_ref().map_or(0, |e| e.attributes.len());
-        let mut out = Vec::with_capacity(10 + self.delivery_attributes.len() + extra);
+        let len = 5
+            + usize::from(self.mailbox_wait_ns.is_some())
+            + usize::from(self.message_id != 0)
+            + if self.thread.is_some() { 2 } else { 0 }
+            + self.delivery_attributes.len()
+            + extra;
+        let mut out = Vec::with_capacity(len);
         out.extend([
             KeyValue::new(MESSAGING_SYSTEM, self.system.clone()),
             KeyValue::new(MESSAGING_DESTINATION_NAME, self.destination.clone()),
@@ -327,5 +335,17 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(new_span_id(), SpanId::INVALID);
         assert_ne!(new_span_id(), new_span_id());
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn probe() {
+        use std::mem::size_of;
+        eprintln!("record {} sc {} value {} kv {} cow {} tracestate {} extras {}",
+            size_of::<super::SpanRecord>(), size_of::<opentelemetry::trace::SpanContext>(),
+            size_of::<opentelemetry::Value>(), size_of::<opentelemetry::KeyValue>(),
+            size_of::<std::borrow::Cow<'static, str>>(), size_of::<opentelemetry::trace::TraceState>(),
+            size_of::<Option<(opentelemetry::Value, i64)>>());
     }
 }

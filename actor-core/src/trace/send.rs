@@ -21,12 +21,13 @@ use crate::trace::attribute::{
     DEAD_LETTER_REASON, MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_ID,
     MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE,
 };
+use crate::trace::clock::Timestamp;
 use crate::trace::delivery::Delivery;
 use crate::trace::instrumentation::Instrumentation;
 use crate::trace::meta::{SendOp, Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
 use crate::trace::options::{Propagation, TracingOptions};
-use crate::trace::record::{self, SharedRecorder, SpanRecord};
+use crate::trace::record::{self, SharedRecorder, SpanExtras, SpanRecord};
 use opentelemetry::metrics::Meter;
 
 /// What the send side needs to know about one actor, made once when it is spawned.
@@ -94,18 +95,38 @@ pub(crate) fn caller_context() -> Context {
     cx
 }
 
-/// A `send` span in flight: an SDK span, or a compact record with its recorder.
-// The record travels inline with the message's `Outgoing`: boxing it would allocate.
-#[allow(clippy::large_enum_variant)]
+/// A `send` span in flight: an SDK span, or what its record needs besides the destination.
 pub(crate) enum SendSpan {
     /// Made through the caller's tracer.
     Sdk(BoxedSpan),
-    /// A record, pushed to the recorder when it ends.
-    Record(SpanRecord, SharedRecorder),
+    /// A record, made and pushed to the recorder when it ends.
+    Record(OpenSend),
 }
 
-/// Ends a `send` span, marking it Error when the message was not delivered.
-pub(crate) fn end_send_span(span: SendSpan, delivered: bool) {
+/// A `send` record in flight: only what the destination does not know, so the message's
+/// `Outgoing` stays small (it is moved a few times on its way into the mailbox).
+pub(crate) struct OpenSend {
+    span_context: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
+    op: SendOp,
+    start: Timestamp,
+    message_type: &'static str,
+    message_id: u64,
+    /// What was added before it ended (a refused send's event and status).
+    extras: Option<Box<SpanExtras>>,
+    recorder: SharedRecorder,
+}
+
+impl OpenSend {
+    fn extras_mut(&mut self) -> &mut SpanExtras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+}
+
+/// Ends a `send` span for a message to `target`, marking it Error when the message was not
+/// delivered.
+pub(crate) fn end_send_span(span: SendSpan, delivered: bool, target: &Destination) {
     use opentelemetry::trace::Span as _;
     match span {
         SendSpan::Sdk(mut span) => {
@@ -114,12 +135,35 @@ pub(crate) fn end_send_span(span: SendSpan, delivered: bool) {
             }
             span.end();
         }
-        SendSpan::Record(mut record, recorder) => {
-            record.end = SystemTime::now();
+        SendSpan::Record(mut open) => {
+            let end = Timestamp::now();
             if !delivered {
-                record.extras_mut().status = Status::error("message not delivered");
+                open.extras_mut().status = Status::error("message not delivered");
             }
-            recorder.record(record);
+            let thread = current::actor()
+                .is_none()
+                .then(|| THREAD_STAMP.with(|t| t.clone()));
+            // Made in place as the argument: the record is copied once, into the buffer.
+            open.recorder.record(SpanRecord {
+                span_context: open.span_context,
+                parent_span_id: open.parent_span_id,
+                parent_is_remote: open.parent_is_remote,
+                kind: SpanKind::Producer,
+                name: target.span_name.clone(),
+                start: open.start,
+                end,
+                system: Value::from(MESSAGING_SYSTEM_VALUE),
+                destination: target.name_value.clone(),
+                operation_type: "send",
+                operation_name: open.op.as_str(),
+                message_type: open.message_type,
+                message_id: open.message_id,
+                mailbox_wait_ns: None,
+                thread,
+                link: None,
+                delivery_attributes: Vec::new(),
+                extras: open.extras,
+            });
         }
     }
 }
@@ -139,7 +183,7 @@ pub(crate) fn refused_event(
     let cx = Context::current();
     match send_span {
         Some(SendSpan::Sdk(span)) => span.add_event("dead letter", attributes),
-        Some(SendSpan::Record(record, _)) => record.extras_mut().events.push(Event::new(
+        Some(SendSpan::Record(open)) => open.extras_mut().events.push(Event::new(
             "dead letter",
             SystemTime::now(),
             attributes,
@@ -166,15 +210,17 @@ pub(crate) fn refused_event(
 
 thread_local! {
     /// `thread.name` and `thread.id` of this thread, for `send` records made outside actor
-    /// threads (shared: stamping a record costs no allocation).
+    /// threads (interned: stamping a record costs no allocation and no shared count).
     static THREAD_STAMP: (Value, i64) = {
         let name: Arc<str> = std::thread::current().name().unwrap_or("unnamed").into();
-        (Value::from(name), current::thread_id() as i64)
+        (names::attribute_value(&name), current::thread_id() as i64)
     };
 }
 
 /// Starts the `send` record for a message to `target` under the caller's `cx`, if the
-/// recorder samples it, and returns the context the message carries.
+/// recorder samples it, and returns the context the message carries: with `Some(id)`, the
+/// caller's own, the `send` record's span context being its span's with that id (see
+/// [`TraceCarrier::Send`]).
 fn start_send_record(
     recorder: SharedRecorder,
     target: &Destination,
@@ -182,7 +228,8 @@ fn start_send_record(
     message_type: &'static str,
     message_id: u64,
     cx: Context,
-) -> (Context, Option<SendSpan>) {
+    clock: &mut Option<Timestamp>,
+) -> (Context, Option<SpanId>, Option<SendSpan>) {
     let parent = cx.span().span_context().clone();
     let valid = parent.is_valid();
     let trace_id = if valid {
@@ -199,7 +246,7 @@ fn start_send_record(
     if !sampled {
         if valid && !parent.is_sampled() {
             // Already an unsampled trace: carried as it is.
-            return (cx, None);
+            return (cx, None, None);
         }
         let unsampled = SpanContext::new(
             trace_id,
@@ -208,7 +255,7 @@ fn start_send_record(
             false,
             state,
         );
-        return (cx.with_remote_span_context(unsampled), None);
+        return (cx.with_remote_span_context(unsampled), None, None);
     }
     let span_context = SpanContext::new(
         trace_id,
@@ -217,12 +264,15 @@ fn start_send_record(
         false,
         state,
     );
-    let start = SystemTime::now();
-    let thread = current::actor()
-        .is_none()
-        .then(|| THREAD_STAMP.with(|t| t.clone()));
-    let carried = cx.with_remote_span_context(span_context.clone());
-    let record = SpanRecord {
+    let start = *clock.get_or_insert_with(Timestamp::now);
+    // Under a sampled local span, the receiver can tell the sender from the caller's
+    // context and the record's id (and samples alike): no context is made.
+    let (carried, send_id) = if valid && parent.is_sampled() && !parent.is_remote() {
+        (cx, Some(span_context.span_id()))
+    } else {
+        (cx.with_remote_span_context(span_context.clone()), None)
+    };
+    let open = OpenSend {
         span_context,
         parent_span_id: if valid {
             parent.span_id()
@@ -230,23 +280,14 @@ fn start_send_record(
             SpanId::INVALID
         },
         parent_is_remote: valid && parent.is_remote(),
-        kind: SpanKind::Producer,
-        name: target.span_name.clone(),
+        op,
         start,
-        end: start,
-        system: Value::from(MESSAGING_SYSTEM_VALUE),
-        destination: target.name_value.clone(),
-        operation_type: "send",
-        operation_name: op.as_str(),
         message_type,
         message_id,
-        mailbox_wait_ns: None,
-        thread,
-        link: None,
-        delivery_attributes: Vec::new(),
         extras: None,
+        recorder,
     };
-    (carried, Some(SendSpan::Record(record, recorder)))
+    (carried, send_id, Some(SendSpan::Record(open)))
 }
 
 impl Tracing {
@@ -322,6 +363,10 @@ impl Tracing {
         let mut cx = caller_context();
         let mut send_span = None;
         let mut message_id = 0;
+        // One reading of the clock for the `send` record's start and the stamp.
+        let mut clock = None;
+        // The `send` record's id when `cx` is left the caller's (`TraceCarrier::Send`).
+        let mut send_id = None;
         if self.instrumentation.is_some() {
             if self.options.message_ids {
                 message_id = target.next_message_id();
@@ -336,9 +381,18 @@ impl Tracing {
             if wanted {
                 match self.caller_recorder() {
                     Some(recorder) => {
-                        let (carried, span) =
-                            start_send_record(recorder, target, op, message_type, message_id, cx);
+                        let (carried, id, span) =
+                            start_send_record(
+                            recorder,
+                            target,
+                            op,
+                            message_type,
+                            message_id,
+                            cx,
+                            &mut clock,
+                        );
                         cx = carried;
+                        send_id = id;
                         send_span = span;
                     }
                     None => {
@@ -354,9 +408,17 @@ impl Tracing {
                 }
             }
         }
-        let carrier = match &self.options.propagation {
-            Propagation::InProcess => TraceCarrier::Context(cx),
-            Propagation::Carrier(propagator) => {
+        let carrier = match (&self.options.propagation, send_id) {
+            (Propagation::InProcess, Some(id)) => TraceCarrier::Send(cx, id),
+            (Propagation::InProcess, None) => TraceCarrier::Context(cx),
+            (Propagation::Carrier(propagator), _) => {
+                let cx = match send_id {
+                    Some(id) => {
+                        let sender = TraceCarrier::sender_of(&cx, id);
+                        cx.with_remote_span_context(sender)
+                    }
+                    None => cx,
+                };
                 let mut headers = HashMap::new();
                 propagator.inject_context(&cx, &mut headers);
                 TraceCarrier::Headers(Box::new(headers))
@@ -364,7 +426,11 @@ impl Tracing {
         };
         let meta = TraceMeta {
             carrier,
-            stamp: Stamp::new(from_self, self.timed()),
+            stamp: Stamp::new(
+                from_self,
+                self.timed()
+                    .then(|| *clock.get_or_insert_with(Timestamp::now)),
+            ),
             message_id,
         };
         (meta, send_span)
@@ -391,7 +457,7 @@ impl Tracing {
         };
         TraceMeta {
             carrier,
-            stamp: Stamp::new(true, self.timed()),
+            stamp: Stamp::new(true, self.timed().then(Timestamp::now)),
             message_id,
         }
     }

@@ -14,9 +14,9 @@ pub(crate) struct Buffer {
     spans: Mutex<Vec<SpanData>>,
     /// The framework's own spans, as compact records (built into spans by the hub).
     records: Mutex<Vec<SpanRecord>>,
-    /// An emptied batch of records the hub gave back, to fill next: no fresh (and
-    /// page-faulting) allocation per batch.
-    spare: Mutex<Vec<SpanRecord>>,
+    /// Emptied batches of records the hub gave back, to fill next: no fresh (and
+    /// page-faulting) allocation per batch, even with several batches in flight.
+    spare: Mutex<Vec<Vec<SpanRecord>>>,
     resource: Mutex<Resource>,
 }
 
@@ -71,11 +71,11 @@ impl Buffer {
             // The same size stays behind (the spare the hub gave back, if any): pushes
             // never regrow it in the steady state.
             let capacity = records.capacity();
-            let mut next =
-                std::mem::take(&mut *self.spare.lock().unwrap_or_else(|e| e.into_inner()));
-            if next.capacity() < capacity {
-                next = Vec::with_capacity(capacity);
-            }
+            let spare = self.spare.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let next = match spare {
+                Some(spare) if spare.capacity() >= capacity => spare,
+                _ => Vec::with_capacity(capacity),
+            };
             std::mem::replace(&mut *records, next)
         };
         Some((self.resource(), batch))
@@ -84,10 +84,12 @@ impl Buffer {
     /// Gives back a batch of records the hub has built into spans, emptied, to be filled
     /// again.
     pub(crate) fn recycle(&self, mut batch: Vec<SpanRecord>) {
+        /// Batches kept for reuse: as many as are usually in flight at once.
+        const SPARES: usize = 4;
         batch.clear();
         let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
-        if batch.capacity() > spare.capacity() {
-            *spare = batch;
+        if spare.len() < SPARES {
+            spare.push(batch);
         }
     }
 

@@ -513,10 +513,12 @@ impl Worker {
 /// batch empty to be used again.
 fn spans_of(records: &mut Vec<SpanRecord>) -> Vec<opentelemetry_sdk::trace::SpanData> {
     let scope = InstrumentationScope::builder(SCOPE).build();
-    records
-        .drain(..)
+    let spans = records
+        .iter_mut()
         .map(|record| to_span_data(record, &scope))
-        .collect()
+        .collect();
+    records.clear();
+    spans
 }
 
 /// Runs one export of `n` items under the export timeout and counts how it ended:

@@ -98,7 +98,7 @@ impl SpanSink {
     /// Takes a finished span record (built into a span on the hub's thread).
     #[inline]
     pub(crate) fn push_record(&self, record: SpanRecord) {
-        Stats::add(&self.stats.ended, 1);
+        self.stats.ended.add_one();
         if self.shut_down.load(Ordering::Acquire) {
             Stats::add(&self.stats.dropped_after_shutdown, 1);
             return;
@@ -147,7 +147,7 @@ impl SpanProcessor for HubSpanProcessor {
 
     fn on_end(&self, span: SpanData) {
         let sink = &self.sink;
-        Stats::add(&sink.stats.ended, 1);
+        sink.stats.ended.add_one();
         if sink.shut_down.load(Ordering::Acquire) {
             Stats::add(&sink.stats.dropped_after_shutdown, 1);
             return;

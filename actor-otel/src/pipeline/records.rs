@@ -9,14 +9,15 @@ use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use actor_core::trace::SpanRecord;
 
 /// The span an SDK would have exported for `record`, under `scope`.
-pub(crate) fn to_span_data(record: SpanRecord, scope: &InstrumentationScope) -> SpanData {
+/// The record is read in place (it is large; its rare extras are taken out of it).
+pub(crate) fn to_span_data(record: &mut SpanRecord, scope: &InstrumentationScope) -> SpanData {
     let attributes = record.attributes();
     let links = record.links();
-    let (events, status) = match record.extras {
+    let (events, status) = match record.extras.take() {
         Some(extras) => (extras.events, extras.status),
         None => (Vec::new(), Default::default()),
     };
-    let sc = record.span_context;
+    let sc = &record.span_context;
     SpanData {
         // As the SDK exports it: sampled, not remote.
         span_context: SpanContext::new(
@@ -28,10 +29,10 @@ pub(crate) fn to_span_data(record: SpanRecord, scope: &InstrumentationScope) -> 
         ),
         parent_span_id: record.parent_span_id,
         parent_span_is_remote: record.parent_is_remote,
-        span_kind: record.kind,
-        name: record.name,
-        start_time: record.start,
-        end_time: record.end,
+        span_kind: record.kind.clone(),
+        name: record.name.clone(),
+        start_time: record.start.to_system_time(),
+        end_time: record.end.to_system_time(),
         attributes,
         dropped_attributes_count: 0,
         events: span_events(events),
