@@ -16,7 +16,7 @@ pub use ours::{
     Ours, OursBatching, OursMetrics, OursPerActor, OursProcessOnly, OursSdkSpans, OursUnbounded,
     OursUnsampled,
 };
-pub use raw::{Raw, RawUnbounded, RawWithContext};
+pub use raw::{Raw, RawUnbounded, RawUnboundedWithContext, RawWithContext};
 
 /// One framework under benchmark, with `actors` actors that count `Tell`s and answer `Ping`s.
 /// All calls are made from the benchmark's own thread.

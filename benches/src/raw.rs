@@ -122,6 +122,9 @@ pub type Raw = RawWith<()>;
 pub type RawUnbounded = RawWith<(), Unbounded>;
 /// The baseline that also carries the caller's context.
 pub type RawWithContext = RawWith<Context>;
+/// The unbounded baseline that also carries the caller's context: the floor of our
+/// untraced tell, which carries it too.
+pub type RawUnboundedWithContext = RawWith<Context, Unbounded>;
 /// The baseline that carries the caller's context in a message as large as our envelope.
 pub type RawPadded = RawWith<(Context, [u64; 8])>;
 
@@ -153,6 +156,9 @@ impl Named for RawWith<(Context, [u64; 8])> {
 }
 impl Named for RawWith<Context> {
     const NAME: &'static str = "raw channel + context";
+}
+impl Named for RawWith<Context, Unbounded> {
+    const NAME: &'static str = "raw unbounded channel + context";
 }
 
 impl<T: Carried, C: Channel> Workload for RawWith<T, C>

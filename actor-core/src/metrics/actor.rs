@@ -1,9 +1,9 @@
 //! [`ActorMetrics`]: one actor's instruments, made on its thread from the meter its
 //! instrumentation gave it, and recorded by the receive loop.
 
+use crate::trace::clock::Timestamp;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use crate::trace::clock::Timestamp;
 
 use opentelemetry::metrics::{
     BoundCounter, BoundHistogram, Histogram, Meter, ObservableCounter, ObservableGauge,
@@ -181,7 +181,9 @@ impl ActorMetrics {
         series.consumed.store(consumed + 1, Ordering::Relaxed);
         match measure {
             Some(Measure { started }) => {
-                series.duration.record(Timestamp::now().since(started).as_secs_f64());
+                series
+                    .duration
+                    .record(Timestamp::now().since(started).as_secs_f64());
                 if let Some(waited) = stamp.waited_until(started) {
                     series.wait.record(waited.as_secs_f64());
                 }

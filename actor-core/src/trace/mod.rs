@@ -34,7 +34,9 @@ pub use clock::Timestamp;
 pub use delivery::Delivery;
 pub use instrumentation::{ActorTelemetry, GlobalInstrumentation, Instrumentation};
 pub use options::{Propagation, Relation, TracingOptions};
-pub use record::{SharedRecorder, SpanExtras, SpanRecord, SpanRecorder};
+pub use record::{
+    DeliveryParts, Operation, SenderLink, SharedRecorder, SpanExtras, SpanRecord, SpanRecorder,
+};
 #[cfg(feature = "tracing")]
 pub use tracing_bridge::{LayerSpan, LayerTracer, ProcessSpanProxy, PROCESS_SPAN_NAME};
 

@@ -33,7 +33,9 @@ use crate::trace::in_context::InContext;
 use crate::trace::meta::{Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
 use crate::trace::options::{Propagation, Relation, Relations};
-use crate::trace::record::{self, SharedRecorder, SpanRecord};
+use crate::trace::record::{
+    self, DeliveryParts, Operation, SenderLink, SharedRecorder, SpanRecord,
+};
 use crate::trace::send::{push_message_id, Tracing};
 
 /// One actor thread's tracing: the handshake with the instrumentation when the thread
@@ -298,8 +300,8 @@ struct OpenProcess {
     wait_ns: i64,
     message_type: &'static str,
     message_id: u64,
-    /// The sender's span.
-    link: Option<SpanContext>,
+    /// The link to the sender's span.
+    link: SenderLink,
 }
 
 /// How one handler call ended, for its span.
@@ -411,7 +413,11 @@ impl ProcessSpans {
             wait_ns,
             message_type,
             message_id,
-            link: sender.is_valid().then_some(sender),
+            link: match (under, sender.is_valid()) {
+                (true, _) => SenderLink::Parent(sender.trace_flags()),
+                (false, true) => SenderLink::Other(Box::new(sender)),
+                (false, false) => SenderLink::None,
+            },
         };
         // The handler's `Context::current().span()` writes into the open record.
         let cx = parent.with_span(record::RecordSpan::new(span_context));
@@ -425,37 +431,32 @@ impl ProcessSpans {
             return;
         };
         let end = Timestamp::now();
-        let (system, destination, delivery_attributes) = match Delivery::of(cx) {
-            None => (
-                Value::from(MESSAGING_SYSTEM_VALUE),
-                self.name.clone(),
-                Vec::new(),
-            ),
+        let (destination, delivery) = match Delivery::of(cx) {
+            None => (self.name.clone(), None),
             Some(d) => (
-                d.system().clone(),
                 d.destination_name().unwrap_or(&self.name).clone(),
-                d.attributes().to_vec(),
+                Some(Box::new(DeliveryParts {
+                    system: d.system().clone(),
+                    attributes: d.attributes().to_vec(),
+                })),
             ),
         };
         let mut record = SpanRecord {
             span_context: open.span_context,
             parent_span_id: open.parent_span_id,
             parent_is_remote: open.parent_is_remote,
-            kind: SpanKind::Consumer,
+            operation: Operation::Process,
+            link: open.link,
             name: self.span_name.clone(),
             start: open.start,
             end,
-            system,
             destination,
-            operation_type: "process",
-            operation_name: "process",
             message_type: open.message_type,
             message_id: open.message_id,
             mailbox_wait_ns: Some(open.wait_ns),
             // The actor's thread is named after the actor.
             thread: Some((self.name.clone(), self.thread_id)),
-            link: open.link,
-            delivery_attributes,
+            delivery,
             extras: record::open::end().map(Box::new),
         };
         let failure = match (&outcome.panic, &outcome.error) {

@@ -27,7 +27,7 @@ use crate::trace::instrumentation::Instrumentation;
 use crate::trace::meta::{SendOp, Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
 use crate::trace::options::{Propagation, TracingOptions};
-use crate::trace::record::{self, SharedRecorder, SpanExtras, SpanRecord};
+use crate::trace::record::{self, Operation, SenderLink, SharedRecorder, SpanExtras, SpanRecord};
 use opentelemetry::metrics::Meter;
 
 /// What the send side needs to know about one actor, made once when it is spawned.
@@ -148,20 +148,20 @@ pub(crate) fn end_send_span(span: SendSpan, delivered: bool, target: &Destinatio
                 span_context: open.span_context,
                 parent_span_id: open.parent_span_id,
                 parent_is_remote: open.parent_is_remote,
-                kind: SpanKind::Producer,
+                operation: match open.op {
+                    SendOp::Tell => Operation::Tell,
+                    SendOp::Ask => Operation::Ask,
+                },
+                link: SenderLink::None,
                 name: target.span_name.clone(),
                 start: open.start,
                 end,
-                system: Value::from(MESSAGING_SYSTEM_VALUE),
                 destination: target.name_value.clone(),
-                operation_type: "send",
-                operation_name: open.op.as_str(),
                 message_type: open.message_type,
                 message_id: open.message_id,
                 mailbox_wait_ns: None,
                 thread,
-                link: None,
-                delivery_attributes: Vec::new(),
+                delivery: None,
                 extras: open.extras,
             });
         }
@@ -381,8 +381,7 @@ impl Tracing {
             if wanted {
                 match self.caller_recorder() {
                     Some(recorder) => {
-                        let (carried, id, span) =
-                            start_send_record(
+                        let (carried, id, span) = start_send_record(
                             recorder,
                             target,
                             op,

@@ -29,7 +29,7 @@ pub(crate) fn to_span_data(record: &mut SpanRecord, scope: &InstrumentationScope
         ),
         parent_span_id: record.parent_span_id,
         parent_span_is_remote: record.parent_is_remote,
-        span_kind: record.kind.clone(),
+        span_kind: record.operation.kind(),
         name: record.name.clone(),
         start_time: record.start.to_system_time(),
         end_time: record.end.to_system_time(),

@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-one -- <workload> <rounds> <set-up>...
 //! ```
-//! `workload`: ask, tell, fanout. `set-up`: raw, raw-unbounded, raw-context, raw-88, ours, unbounded, batching, per-actor, unsampled, sdk-spans,
+//! `workload`: ask, tell, fanout. `set-up`: raw, raw-unbounded, raw-unbounded-context, raw-context, raw-88, ours, unbounded, batching, per-actor, unsampled, sdk-spans,
 //! process-only, metrics, kameo, ractor, actix.
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
@@ -33,6 +33,7 @@ fn main() {
         turns = match name.as_str() {
             "raw" => turns.add::<Raw>(),
             "raw-unbounded" => turns.add::<actor_benches::RawUnbounded>(),
+            "raw-unbounded-context" => turns.add::<actor_benches::RawUnboundedWithContext>(),
             "raw-context" => turns.add::<RawWithContext>(),
             "raw-88" => turns.add::<actor_benches::raw::RawPadded>(),
             "ours" => turns.add::<Ours>(),

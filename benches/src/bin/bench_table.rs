@@ -16,7 +16,7 @@ use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
 use actor_benches::turns::{PerOp, Turns};
 use actor_benches::{
     Ours, OursBatching, OursPerActor, OursProcessOnly, OursUnbounded, Raw, RawUnbounded,
-    RawWithContext,
+    RawUnboundedWithContext, RawWithContext,
 };
 
 const ROUNDS: usize = 5;
@@ -36,6 +36,7 @@ fn main() {
         if workload != "ask" {
             turns = turns
                 .add::<RawUnbounded>()
+                .add::<RawUnboundedWithContext>()
                 .add::<RawWithContext>()
                 .add::<OursUnbounded>();
         }
