@@ -132,25 +132,16 @@ impl ReceiveTracing {
         let relation = self.relations.pick(stamp.is_self_send());
         match &self.spans {
             Some(spans) => {
-                let (cx, open) = match (carrier, &spans.recorder) {
-                    // A record under a `send` record: no context made for the sender.
-                    (TraceCarrier::Send(parent, send), Some(recorder)) => {
+                let (parent, sender) = match carrier {
+                    // The sender's span travelled apart: no context is made for it.
+                    TraceCarrier::Send(parent, send) => {
                         let sender = TraceCarrier::sender_of(&parent, send);
-                        spans.start_record(
-                            recorder,
-                            parent,
-                            Some(sender),
-                            relation,
-                            stamp,
-                            message_id,
-                            message_type,
-                        )
+                        (parent, Some(sender))
                     }
-                    (carrier, _) => {
-                        let parent = restore(&self.propagation, carrier);
-                        spans.start(parent, relation, stamp, message_id, message_type)
-                    }
+                    carrier => (restore(&self.propagation, carrier), None),
                 };
+                let (cx, open) =
+                    spans.start(parent, sender, relation, stamp, message_id, message_type);
                 #[cfg(feature = "tracing")]
                 let (handler, cx) = crate::trace::tracing_bridge::handler::instrument(
                     handler,
@@ -315,38 +306,16 @@ pub(crate) struct Outcome {
 
 impl ProcessSpans {
     /// Starts the `process` span for a message and returns the context the handler runs in.
-    fn start(
-        &self,
-        parent: Context,
-        relation: Relation,
-        stamp: Stamp,
-        message_id: u64,
-        message_type: &'static str,
-    ) -> (Context, Open) {
-        match &self.recorder {
-            Some(recorder) => self.start_record(
-                recorder,
-                parent,
-                None,
-                relation,
-                stamp,
-                message_id,
-                message_type,
-            ),
-            None => (
-                self.start_sdk(parent, relation, stamp, message_id, message_type),
-                Open::Sdk,
-            ),
-        }
-    }
-
-    /// Starts the `process` span as a record, if sampled: the handler's context holds a
+    ///
+    /// `sender` is the sender's span when it travelled apart from `parent`
+    /// ([`TraceCarrier::Send`]); `None`: `parent`'s span.
+    ///
+    /// With a recorder, the span is a record, if sampled: the handler's context holds a
     /// `RecordSpan` with the record's identity, so spans made in the handler are its
     /// children and what the handler sets on it lands in the record; unsampled, the
-    /// context says so and nothing is recorded.
-    fn start_record(
+    /// context says so and nothing is recorded. Without one, an SDK span.
+    fn start(
         &self,
-        recorder: &SharedRecorder,
         parent: Context,
         sender: Option<SpanContext>,
         relation: Relation,
@@ -354,7 +323,14 @@ impl ProcessSpans {
         message_id: u64,
         message_type: &'static str,
     ) -> (Context, Open) {
-        // The sender's span: `parent`'s, unless given apart from it.
+        let Some(recorder) = &self.recorder else {
+            let parent = match sender {
+                Some(sender) => parent.with_remote_span_context(sender),
+                None => parent,
+            };
+            let cx = self.start_sdk(parent, relation, stamp, message_id, message_type);
+            return (cx, Open::Sdk);
+        };
         let sender = sender.unwrap_or_else(|| parent.span().span_context().clone());
         let under = relation == Relation::Parent && sender.is_valid();
         let trace_id = if under {
