@@ -153,7 +153,7 @@ impl ReceiveTracing {
                 let mut outcome = InContext::new(handler, cx.clone()).await;
                 match open {
                     Open::Sdk => ProcessSpans::end(&cx, &outcome),
-                    Open::Record(open) => spans.end_record(open, &cx, &outcome),
+                    Open::Record(open) => spans.end_record(open, &outcome),
                     Open::Unsampled => {}
                 }
                 if outcome.panic.is_some() {
@@ -293,6 +293,8 @@ struct OpenProcess {
     message_id: u64,
     /// The link to the sender's span.
     link: SenderLink,
+    /// A bridge's destination and delivery, if it came through one.
+    delivery: Option<(Value, Box<DeliveryParts>)>,
 }
 
 /// How one handler call ended, for its span.
@@ -376,8 +378,18 @@ impl ProcessSpans {
         );
         let start = Timestamp::now();
         let wait_ns = stamp.waited_until(start).map_or(0, |d| d.as_nanos() as i64);
+        // A bridge's delivery is read under the sender's span (it is made for that one).
+        let delivery = Delivery::of(&parent).map(|d| {
+            let destination = d.destination_name().unwrap_or(&self.name).clone();
+            let parts = Box::new(DeliveryParts {
+                system: d.system().clone(),
+                attributes: d.attributes().to_vec(),
+            });
+            (destination, parts)
+        });
         record::open::begin(span_context.span_id());
         let open = OpenProcess {
+            delivery,
             span_context: span_context.clone(),
             parent_span_id: if under {
                 sender.span_id()
@@ -400,22 +412,16 @@ impl ProcessSpans {
         (cx, Open::Record(open))
     }
 
-    /// Ends a `process` record in the handler's context `cx` with what was added while it
-    /// was open and the handler's outcome, and hands it to the actor's recorder.
-    fn end_record(&self, open: OpenProcess, cx: &Context, outcome: &Outcome) {
+    /// Ends a `process` record with what was added while it was open and the handler's
+    /// outcome, and hands it to the actor's recorder.
+    fn end_record(&self, open: OpenProcess, outcome: &Outcome) {
         let Some(recorder) = &self.recorder else {
             return;
         };
         let end = Timestamp::now();
-        let (destination, delivery) = match Delivery::of(cx) {
+        let (destination, delivery) = match open.delivery {
             None => (self.name.clone(), None),
-            Some(d) => (
-                d.destination_name().unwrap_or(&self.name).clone(),
-                Some(Box::new(DeliveryParts {
-                    system: d.system().clone(),
-                    attributes: d.attributes().to_vec(),
-                })),
-            ),
+            Some((destination, parts)) => (destination, Some(parts)),
         };
         let mut record = SpanRecord {
             span_context: open.span_context,
