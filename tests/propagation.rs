@@ -2,7 +2,8 @@
 //! (W3C, B3) when asked, with baggage; concurrent callers on one runtime do not mix their
 //! contexts; carriers from outside continue their trace, and malformed or oversized ones
 //! start a fresh one; `ActorSystem::extract` and `carrier::extract` read the right headers
-//! with `.global(false)`; and with no SDK at all the context still travels.
+//! with `.global(false)`; a tell's `send` span stays its `process` span's parent however the
+//! context travels; and with no SDK at all the context still travels.
 
 mod common;
 
@@ -322,6 +323,39 @@ async fn a_b3_propagator_carries_the_trace_too() {
         .unwrap();
     assert_child(continued, &send);
     assert_all_exported(&telemetry, &store);
+}
+
+/// A tell from a sampled local span travels as the caller's context and its `send`
+/// record's id in-process; through a carrier, the two are made into one context to inject.
+/// Either way the `process` span is the `send` span's child, in the caller's trace.
+#[tokio::test]
+async fn a_tell_from_a_local_span_keeps_its_send_span_in_process_and_through_a_carrier() {
+    for propagation in [
+        Propagation::InProcess,
+        Propagation::Carrier(Arc::new(TraceContextPropagator::new())),
+    ] {
+        let options = TracingOptions {
+            propagation,
+            ..TracingOptions::default()
+        };
+        let (system, telemetry, store) = traced_with(PipelineMode::PerActor, options);
+        let worker = system.spawn("worker", Worker::default).unwrap();
+        let cx = root(&telemetry, "request");
+        worker
+            .tell(Work { awaits: 1, tag: 0 })
+            .with_context(cx.clone())
+            .await
+            .unwrap();
+        cx.span().end();
+        system.shutdown().await;
+
+        let request = store.one("request");
+        let send = store.one("send worker");
+        let process = store.one("process worker");
+        assert_child(&send, &request);
+        assert_child(&process, &send);
+        assert_all_exported(&telemetry, &store);
+    }
 }
 
 #[tokio::test]

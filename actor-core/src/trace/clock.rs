@@ -1,7 +1,8 @@
 //! [`Timestamp`]: the clock of the framework's own spans and of mailbox waits. It reads the
-//! CPU's time stamp counter where it is usable (Linux on x86, calibrated at start-up by
-//! `fastant`: about 12 ns a reading against 40 for `SystemTime::now` on a VM), anchored
-//! once to the wall clock, as fastrace does.
+//! CPU's time stamp counter where it is usable (Linux on x86, calibrated by `fastant` when
+//! the process starts, about 20 ms before `main`; elsewhere the system clock): about 12 ns
+//! a reading against 40 for `SystemTime::now` on a VM, anchored once to the wall clock, as
+//! fastrace does.
 //!
 //! Its times are the wall clock's as of the anchor: a process that runs for weeks while NTP
 //! slews the wall clock can see its records drift from `SystemTime` by as much as NTP
