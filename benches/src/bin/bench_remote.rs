@@ -18,7 +18,11 @@
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-remote            # 7 rounds
 //! cargo run --release -p actor-benches --bin bench-remote -- 3       # rounds
+//! BENCH_SETUPS=raw,traced cargo run --release -p actor-benches --bin bench-remote  # some set-ups
 //! ```
+//!
+//! `BENCH_SETUPS` (names separated by commas) keeps only those set-ups, for profiles; the
+//! ratios are then to the first one kept.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -239,7 +243,15 @@ fn main() {
                 true,
             ),
         ];
+        let wanted = |name: &str| match std::env::var("BENCH_SETUPS") {
+            Ok(list) => list.split(',').any(|w| w.trim() == name),
+            Err(_) => true,
+        };
+        setups.retain(|(name, _)| wanted(name));
         for (name, subject, traced, spin, batching) in ours {
+            if !wanted(name) {
+                continue;
+            }
             let (served, caller) = served(&server, subject, Setting { traced, spin }).await;
             let remote = caller.recipient::<Add>(subject).batching(batching);
             setups.push((name, SetUp::Ours { remote, served }));
