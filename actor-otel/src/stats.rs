@@ -45,14 +45,33 @@ impl SpreadCounter {
     /// Adds one on behalf of the calling thread.
     #[inline]
     pub(crate) fn add_one(&self) {
-        let slot = actor_core::trace::thread_id() as usize % Self::SLOTS;
-        self.0[slot].0.fetch_add(1, Ordering::Relaxed);
+        self.0[this_threads_slot()]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// The total so far.
     pub(crate) fn sum(&self) -> u64 {
         self.0.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
     }
+}
+
+/// The calling thread's slot of every [`SpreadCounter`]: given round-robin on first use.
+/// A `const` thread-local without a destructor, so it answers even while the thread's other
+/// thread-locals are being destroyed (a span can end then).
+fn this_threads_slot() -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    SLOT.with(|slot| {
+        if slot.get() == usize::MAX {
+            slot.set(NEXT.fetch_add(1, Ordering::Relaxed) % SpreadCounter::SLOTS);
+        }
+        slot.get()
+    })
 }
 
 impl Stats {
@@ -162,5 +181,25 @@ impl TelemetryStats {
     /// Spans lost for any reason.
     pub fn spans_lost(&self) -> u64 {
         self.spans_dropped_queue_full + self.spans_dropped_after_shutdown + self.spans_failed_export
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpreadCounter;
+
+    #[test]
+    fn a_spread_counter_sums_what_every_thread_added() {
+        let counter = SpreadCounter::default();
+        std::thread::scope(|scope| {
+            for _ in 0..12 {
+                scope.spawn(|| {
+                    for _ in 0..1_000 {
+                        counter.add_one();
+                    }
+                });
+            }
+        });
+        assert_eq!(counter.sum(), 12_000);
     }
 }
