@@ -190,6 +190,8 @@ enum SetUp {
     Ours {
         remote: RemoteRecipient<Add>,
         served: Served,
+        /// The caller's connection (its stats: how the tells went out).
+        caller: Nats,
     },
 }
 
@@ -254,7 +256,14 @@ fn main() {
             }
             let (served, caller) = served(&server, subject, Setting { traced, spin }).await;
             let remote = caller.recipient::<Add>(subject).batching(batching);
-            setups.push((name, SetUp::Ours { remote, served }));
+            setups.push((
+                name,
+                SetUp::Ours {
+                    remote,
+                    served,
+                    caller,
+                },
+            ));
         }
         let mut ask = vec![Vec::new(); setups.len()];
         let mut tell = vec![Vec::new(); setups.len()];
@@ -324,6 +333,23 @@ fn main() {
             xs.sort_by(f64::total_cmp);
             xs[xs.len() / 2]
         };
+        // How the tells went out: fewer, larger NATS messages when they were batched (the
+        // asks, one message each, are counted in the messages out too).
+        println!("| set-up | tells | NATS messages out | batches | tells per NATS message |");
+        println!("|---|---:|---:|---:|---:|");
+        for (name, setup) in &setups {
+            if let SetUp::Ours { caller, .. } = setup {
+                let stats = caller.stats();
+                let tells = TELLS * (rounds as u64 + 1);
+                println!(
+                    "| {name} | {tells} | {} | {} | {:.1} |",
+                    stats.out_messages,
+                    stats.batches_sent,
+                    tells as f64 / stats.out_messages.max(1) as f64
+                );
+            }
+        }
+        println!();
         println!("| workload | set-up | µs/op | msgs/s | ratio to raw |");
         println!("|---|---|---:|---:|---:|");
         let raw_ask = median(&ask[0]);
