@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use actor_core::trace::carrier::CarrierPolicy;
+use actor_core::trace::SharedRecorder;
 use opentelemetry::global::BoxedTracer;
 use opentelemetry::propagation::TextMapPropagator;
 
@@ -62,6 +63,7 @@ pub struct NatsOptions {
     pub(crate) propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     pub(crate) carrier_policy: CarrierPolicy,
     pub(crate) tracer: Option<Arc<BoxedTracer>>,
+    pub(crate) recorder: Option<SharedRecorder>,
     own_thread: bool,
 }
 
@@ -100,6 +102,7 @@ impl NatsOptions {
             propagator: None,
             carrier_policy: CarrierPolicy::default(),
             tracer: None,
+            recorder: None,
             own_thread: false,
         }
     }
@@ -202,6 +205,14 @@ impl NatsOptions {
     /// telemetry first).
     pub fn tracer(mut self, tracer: BoxedTracer) -> Self {
         self.tracer = Some(Arc::new(tracer));
+        self
+    }
+
+    /// Record callers' `send` spans as compact records into `recorder`, sampled by it,
+    /// instead of making them through the tracer (as the framework records its own; with
+    /// `actor-otel`: `telemetry.system_recorder()`, from the `Instrumentation` trait).
+    pub fn recorder(mut self, recorder: SharedRecorder) -> Self {
+        self.recorder = Some(recorder);
         self
     }
 
@@ -460,6 +471,8 @@ pub(crate) struct Inner {
     pub(crate) propagator: Option<Arc<dyn TextMapPropagator + Send + Sync>>,
     pub(crate) carrier_policy: CarrierPolicy,
     pub(crate) tracer: Arc<BoxedTracer>,
+    /// Where `send` spans go as records, if they do.
+    pub(crate) recorder: Option<SharedRecorder>,
     stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -493,6 +506,7 @@ impl Nats {
                 tracer: options.tracer.unwrap_or_else(|| {
                     Arc::new(opentelemetry::global::tracer(crate::names::SCOPE))
                 }),
+                recorder: options.recorder,
                 stop: Mutex::new(stop),
                 thread: Mutex::new(thread),
             }),

@@ -14,7 +14,7 @@ use opentelemetry_semantic_conventions::attribute::{
 
 use actor_core::trace::attribute::MESSAGE_TYPE;
 use actor_core::trace::carrier::{extract_with, W3cPropagator};
-use actor_core::trace::Delivery;
+use actor_core::trace::{BridgeSend, Delivery, DeliveryParts};
 
 use crate::connect::Inner;
 use crate::outbox::Destination;
@@ -36,11 +36,13 @@ fn with_propagator<T>(inner: &Inner, mut f: impl FnMut(&dyn TextMapPropagator) -
     })
 }
 
-/// The caller's side of one message: its `send` span (when a tracer provider records it)
-/// and the headers that carry it.
-pub(crate) struct SendSpan {
-    /// The context holding the recording `send` span.
-    cx: Option<Context>,
+/// The caller's side of one message: its `send` span (a compact record, or an SDK span
+/// when a tracer provider records it) and the headers that carry it.
+pub(crate) enum SendSpan {
+    /// The context holding the recording SDK span, if any.
+    Sdk(Option<Context>),
+    /// The record, if sampled (boxed: it is large, and a remote send allocates anyway).
+    Record(Option<Box<BridgeSend>>),
 }
 
 impl SendSpan {
@@ -54,6 +56,22 @@ impl SendSpan {
         headers: &mut dyn Injector,
     ) -> SendSpan {
         let parent = Context::current();
+        if let Some(recorder) = &inner.recorder {
+            let delivery = DeliveryParts {
+                system: Value::from(MESSAGING_SYSTEM_NATS),
+                attributes: vec![KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64)],
+            };
+            let (cx, record) = BridgeSend::start(
+                recorder,
+                parent,
+                to.span_name.clone(),
+                to.subject_value.clone(),
+                to.message_type,
+                delivery,
+            );
+            with_propagator(inner, |p| p.inject_context(&cx, headers));
+            return SendSpan::Record(record.map(Box::new));
+        }
         let tracer = inner.tracer.as_ref();
         let span = tracer
             .span_builder(to.span_name.clone())
@@ -70,21 +88,25 @@ impl SendSpan {
         if span.is_recording() {
             let cx = parent.with_span(span);
             with_propagator(inner, |p| p.inject_context(&cx, headers));
-            SendSpan { cx: Some(cx) }
+            SendSpan::Sdk(Some(cx))
         } else {
             with_propagator(inner, |p| p.inject_context(&parent, headers));
-            SendSpan { cx: None }
+            SendSpan::Sdk(None)
         }
     }
 
     /// Ends the span; `failure` marks it as an error.
     pub(crate) fn end(self, failure: Option<&str>) {
-        if let Some(cx) = self.cx {
-            let span = cx.span();
-            if let Some(text) = failure {
-                span.set_status(Status::error(text.to_owned()));
+        match self {
+            SendSpan::Sdk(Some(cx)) => {
+                let span = cx.span();
+                if let Some(text) = failure {
+                    span.set_status(Status::error(text.to_owned()));
+                }
+                span.end();
             }
-            span.end();
+            SendSpan::Record(Some(record)) => record.end(failure),
+            SendSpan::Sdk(None) | SendSpan::Record(None) => {}
         }
     }
 }

@@ -238,6 +238,17 @@ async fn a_malformed_batch_is_counted_and_the_frames_before_it_are_served() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_tell_of_a_batch_keeps_its_own_trace() {
+    each_tell_keeps_its_own_trace(false).await;
+}
+
+/// The same with the callers' `send` spans as compact records
+/// (`NatsOptions::recorder`): the same edges and attributes on the wire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tell_of_a_batch_keeps_its_own_trace_with_send_records() {
+    each_tell_keeps_its_own_trace(true).await;
+}
+
+async fn each_tell_keeps_its_own_trace(records: bool) {
     let server = server();
     let receiver = OtlpReceiver::http().unwrap();
     let telemetry = Telemetry::builder()
@@ -259,11 +270,16 @@ async fn each_tell_of_a_batch_keeps_its_own_trace() {
         .build();
     let nats = connect(&server).await;
     let (_serving, seen) = serve_log(&nats, &system, "svc.traced").await;
-    let caller = options(&server)
-        .tracer(BoxedTracer::new(Box::new(telemetry.tracer("actor-nats"))))
-        .connect()
-        .await
-        .unwrap();
+    let mut caller_options =
+        options(&server).tracer(BoxedTracer::new(Box::new(telemetry.tracer("actor-nats"))));
+    if records {
+        use actor_core::trace::Instrumentation as _;
+        let recorder = telemetry
+            .system_recorder()
+            .expect("records are on by default");
+        caller_options = caller_options.recorder(recorder);
+    }
+    let caller = caller_options.connect().await.unwrap();
     let remote = caller.recipient::<Push>("svc.traced");
 
     const TELLS: u64 = 300;
@@ -295,6 +311,20 @@ async fn each_tell_of_a_batch_keeps_its_own_trace() {
             .iter()
             .find(|s| s.name() == "send svc.traced" && s.parent_span_id() == request.span_id())
             .unwrap_or_else(|| panic!("no send span under request {n}"));
+        let body_size = n.to_string().len().to_string();
+        for (key, value) in [
+            ("messaging.system", "nats"),
+            ("messaging.destination.name", "svc.traced"),
+            ("messaging.operation.type", "send"),
+            ("messaging.operation.name", "send"),
+            ("messaging.message.body.size", body_size.as_str()),
+        ] {
+            assert_eq!(
+                send.attribute(key).as_deref(),
+                Some(value),
+                "send {n}: {key}"
+            );
+        }
         let process: Vec<_> = spans
             .iter()
             .filter(|s| s.name() == "process svc.traced" && s.parent_span_id() == send.span_id())

@@ -16,6 +16,7 @@
 //! pipeline.
 
 pub mod attribute;
+pub(crate) mod bridge;
 pub mod carrier;
 pub(crate) mod clock;
 pub(crate) mod delivery;
@@ -30,6 +31,7 @@ pub(crate) mod send;
 #[cfg(feature = "tracing")]
 pub(crate) mod tracing_bridge;
 
+pub use bridge::BridgeSend;
 pub use clock::Timestamp;
 pub use delivery::Delivery;
 pub use instrumentation::{ActorTelemetry, GlobalInstrumentation, Instrumentation};

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId,
 };
@@ -70,13 +71,15 @@ pub enum Operation {
     Ask,
     /// A CONSUMER `process` span.
     Process,
+    /// A PRODUCER `send` span of a bridge (a message leaving the process).
+    Send,
 }
 
 impl Operation {
     /// The span kind.
     pub fn kind(self) -> SpanKind {
         match self {
-            Operation::Tell | Operation::Ask => SpanKind::Producer,
+            Operation::Tell | Operation::Ask | Operation::Send => SpanKind::Producer,
             Operation::Process => SpanKind::Consumer,
         }
     }
@@ -84,17 +87,18 @@ impl Operation {
     /// `messaging.operation.type`: `send` or `process`.
     pub fn operation_type(self) -> &'static str {
         match self {
-            Operation::Tell | Operation::Ask => "send",
+            Operation::Tell | Operation::Ask | Operation::Send => "send",
             Operation::Process => "process",
         }
     }
 
-    /// `messaging.operation.name`: `tell`, `ask` or `process`.
+    /// `messaging.operation.name`: `tell`, `ask`, `process` or `send`.
     pub fn operation_name(self) -> &'static str {
         match self {
             Operation::Tell => "tell",
             Operation::Ask => "ask",
             Operation::Process => "process",
+            Operation::Send => "send",
         }
     }
 }
@@ -239,6 +243,60 @@ pub trait SpanRecorder: Send + Sync + 'static {
 
 /// A recorder shared by the threads that record into it.
 pub type SharedRecorder = Arc<dyn SpanRecorder>;
+
+/// Whether a record starts under the caller's context: sampled, its parent and its own
+/// span context; unsampled, the context the message carries instead.
+pub(crate) enum Decision {
+    /// Sampled: record it.
+    Record {
+        /// The caller's context.
+        cx: Context,
+        /// The caller's span (invalid: the record starts a trace).
+        parent: SpanContext,
+        /// The record's own identity, sampled.
+        span_context: SpanContext,
+    },
+    /// Unsampled: nothing is recorded; carry this context (in the caller's trace, marked
+    /// unsampled, or as it came when it already was).
+    Unsampled(Context),
+}
+
+/// Asks `recorder` whether a record `name` of `kind` starts under the caller's `cx`.
+pub(crate) fn decide(
+    recorder: &dyn SpanRecorder,
+    cx: Context,
+    name: &str,
+    kind: SpanKind,
+) -> Decision {
+    let parent = cx.span().span_context().clone();
+    let valid = parent.is_valid();
+    let trace_id = if valid {
+        parent.trace_id()
+    } else {
+        new_trace_id()
+    };
+    let sampled = recorder.sampled(Some(&cx), trace_id, name, kind);
+    let state = if valid {
+        parent.trace_state().clone()
+    } else {
+        opentelemetry::trace::TraceState::NONE
+    };
+    if !sampled {
+        if valid && !parent.is_sampled() {
+            // Already an unsampled trace: carried as it is.
+            return Decision::Unsampled(cx);
+        }
+        let unsampled =
+            SpanContext::new(trace_id, new_span_id(), TraceFlags::default(), false, state);
+        return Decision::Unsampled(cx.with_remote_span_context(unsampled));
+    }
+    let span_context = SpanContext::new(trace_id, new_span_id(), TraceFlags::SAMPLED, false, state);
+    Decision::Record {
+        cx,
+        parent,
+        span_context,
+    }
+}
 
 /// A fresh random trace id (never the invalid one).
 pub(crate) fn new_trace_id() -> TraceId {

@@ -9,9 +9,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use opentelemetry::global::{BoxedSpan, BoxedTracer};
-use opentelemetry::trace::{
-    Event, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceState, Tracer,
-};
+use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 
 use crate::current;
@@ -140,9 +138,7 @@ pub(crate) fn end_send_span(span: SendSpan, delivered: bool, target: &Destinatio
             if !delivered {
                 open.extras_mut().status = Status::error("message not delivered");
             }
-            let thread = current::actor()
-                .is_none()
-                .then(|| THREAD_STAMP.with(|t| t.clone()));
+            let thread = thread_stamp();
             // Made in place as the argument: the record is copied once, into the buffer.
             open.recorder.record(SpanRecord {
                 span_context: open.span_context,
@@ -217,6 +213,15 @@ thread_local! {
     };
 }
 
+/// `thread.name` and `thread.id` of the calling thread for a `send` record, unless it is an
+/// actor's (whose resource says which thread).
+pub(crate) fn thread_stamp() -> Option<(Value, i64)> {
+    if current::actor().is_some() {
+        return None;
+    }
+    THREAD_STAMP.try_with(|t| t.clone()).ok()
+}
+
 /// Starts the `send` record for a message to `target` under the caller's `cx`, if the
 /// recorder samples it, and returns the context the message carries: with `Some(id)`, the
 /// caller's own, the `send` record's span context being its span's with that id (see
@@ -230,40 +235,16 @@ fn start_send_record(
     cx: Context,
     clock: &mut Option<Timestamp>,
 ) -> (Context, Option<SpanId>, Option<SendSpan>) {
-    let parent = cx.span().span_context().clone();
+    let (cx, parent, span_context) =
+        match record::decide(recorder.as_ref(), cx, &target.span_name, SpanKind::Producer) {
+            record::Decision::Record {
+                cx,
+                parent,
+                span_context,
+            } => (cx, parent, span_context),
+            record::Decision::Unsampled(carried) => return (carried, None, None),
+        };
     let valid = parent.is_valid();
-    let trace_id = if valid {
-        parent.trace_id()
-    } else {
-        record::new_trace_id()
-    };
-    let sampled = recorder.sampled(Some(&cx), trace_id, &target.span_name, SpanKind::Producer);
-    let state = if valid {
-        parent.trace_state().clone()
-    } else {
-        TraceState::NONE
-    };
-    if !sampled {
-        if valid && !parent.is_sampled() {
-            // Already an unsampled trace: carried as it is.
-            return (cx, None, None);
-        }
-        let unsampled = SpanContext::new(
-            trace_id,
-            record::new_span_id(),
-            TraceFlags::default(),
-            false,
-            state,
-        );
-        return (cx.with_remote_span_context(unsampled), None, None);
-    }
-    let span_context = SpanContext::new(
-        trace_id,
-        record::new_span_id(),
-        TraceFlags::SAMPLED,
-        false,
-        state,
-    );
     let start = *clock.get_or_insert_with(Timestamp::now);
     // Under a sampled local span, the receiver can tell the sender from the caller's
     // context and the record's id (and samples alike): no context is made.

@@ -9,7 +9,7 @@
 //! - `raw + headers`: the raw set-ups with the headers a traced message of ours carries
 //!   (`Actor-Message-Type`, `traceparent`): what the wire format itself costs.
 //!
-//! Ours runs untraced (no SDK) and traced (a `send` span per message on the caller's side,
+//! Ours runs untraced (no SDK) and traced (a `send` record per message on the caller's side,
 //! a `process` span per message in the serving system; spans go to a no-op exporter); with
 //! tells batched (the default) and one message per tell; with the serving system's default
 //! spin (20 µs) and a spin above the loopback round trip (150 µs), which lets a remote ask
@@ -153,7 +153,12 @@ async fn served(server: &NatsServer, subject: &str, setting: Setting) -> (Served
         .expect("serve");
     let mut caller_options = options(server);
     if let Some(t) = &telemetry {
+        use actor_core::trace::Instrumentation as _;
         caller_options = caller_options.tracer(BoxedTracer::new(Box::new(t.tracer("actor-nats"))));
+        // The callers' `send` spans as compact records, as the framework records its own.
+        if let Some(recorder) = t.system_recorder() {
+            caller_options = caller_options.recorder(recorder);
+        }
     }
     let caller = caller_options.connect().await.expect("connect");
     (

@@ -1,0 +1,103 @@
+//! [`BridgeSend`]: the PRODUCER `send` span of a bridge (a message leaving the process,
+//! over NATS say) as a compact record, sampled and timed like the framework's own.
+
+use std::borrow::Cow;
+
+use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
+use opentelemetry::{Context, Value};
+
+use crate::trace::clock::Timestamp;
+use crate::trace::record::{self, DeliveryParts, Operation, SenderLink, SharedRecorder};
+use crate::trace::send::thread_stamp;
+use crate::trace::SpanRecord;
+
+/// A bridge's `send` record in flight: started under the caller's context, ended when the
+/// message has left (or failed to).
+pub struct BridgeSend {
+    span_context: SpanContext,
+    parent: SpanContext,
+    start: Timestamp,
+    name: Cow<'static, str>,
+    destination: Value,
+    message_type: &'static str,
+    delivery: DeliveryParts,
+    recorder: SharedRecorder,
+}
+
+impl std::fmt::Debug for BridgeSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeSend")
+            .field("name", &self.name)
+            .field("span_context", &self.span_context)
+            .finish()
+    }
+}
+
+impl BridgeSend {
+    /// Starts a `send` record named `name` (interned) for `destination` under the caller's
+    /// `cx`, if `recorder` samples it. Returns the context to inject into the message (with
+    /// the record's identity; unsampled, marked so) and the record, if any. `delivery`
+    /// gives `messaging.system` and the bridge's further attributes.
+    pub fn start(
+        recorder: &SharedRecorder,
+        cx: Context,
+        name: Cow<'static, str>,
+        destination: Value,
+        message_type: &'static str,
+        delivery: DeliveryParts,
+    ) -> (Context, Option<BridgeSend>) {
+        use opentelemetry::trace::TraceContextExt as _;
+        match record::decide(recorder.as_ref(), cx, &name, SpanKind::Producer) {
+            record::Decision::Unsampled(cx) => (cx, None),
+            record::Decision::Record {
+                cx,
+                parent,
+                span_context,
+            } => {
+                let carried = cx.with_remote_span_context(span_context.clone());
+                let open = BridgeSend {
+                    span_context,
+                    parent,
+                    start: Timestamp::now(),
+                    name,
+                    destination,
+                    message_type,
+                    delivery,
+                    recorder: recorder.clone(),
+                };
+                (carried, Some(open))
+            }
+        }
+    }
+
+    /// Ends the record now (`failure`: its status is Error with that description) and hands
+    /// it to its recorder.
+    pub fn end(self, failure: Option<&str>) {
+        let valid = self.parent.is_valid();
+        let mut record = SpanRecord {
+            span_context: self.span_context,
+            parent_span_id: if valid {
+                self.parent.span_id()
+            } else {
+                SpanId::INVALID
+            },
+            parent_is_remote: valid && self.parent.is_remote(),
+            operation: Operation::Send,
+            link: SenderLink::None,
+            name: self.name,
+            start: self.start,
+            end: Timestamp::now(),
+            destination: self.destination,
+            message_type: self.message_type,
+            message_id: 0,
+            mailbox_wait_ns: None,
+            thread: thread_stamp(),
+            delivery: Some(Box::new(self.delivery)),
+            extras: None,
+        };
+        if let Some(text) = failure {
+            record.extras_mut().status = Status::error(text.to_owned());
+        }
+        self.recorder.record(record);
+    }
+}
