@@ -65,7 +65,8 @@ impl Frame {
     /// The header lines as `(name, value)` pairs; `None` when they are not UTF-8.
     pub(crate) fn header_lines(&self) -> Option<impl Iterator<Item = (&str, &str)>> {
         let text = std::str::from_utf8(&self.headers).ok()?;
-        Some(text.split("\r\n").filter_map(|line| {
+        // `lines` ends each at `\n` and drops the `\r` before it.
+        Some(text.lines().filter_map(|line| {
             let (name, value) = line.split_once(':')?;
             Some((name.trim(), value.trim()))
         }))
@@ -132,21 +133,33 @@ impl Iterator for Frames {
 
 /// A frame's header block as an OpenTelemetry [`Extractor`] (names ignore case, as
 /// propagators ask in lower case).
-pub(crate) struct FrameExtractor<'a>(pub(crate) &'a Frame);
+/// The block is read once: a propagator asks for several names (`traceparent`,
+/// `tracestate`, `baggage`), each of which used to read it again.
+pub(crate) struct FrameExtractor<'a> {
+    lines: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> FrameExtractor<'a> {
+    /// The header lines of `frame` (none when they are not UTF-8).
+    pub(crate) fn new(frame: &'a Frame) -> Self {
+        let lines = frame
+            .header_lines()
+            .map(|lines| lines.collect())
+            .unwrap_or_default();
+        FrameExtractor { lines }
+    }
+}
 
 impl Extractor for FrameExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .header_lines()?
+        self.lines
+            .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(key))
-            .map(|(_, value)| value)
+            .map(|(_, value)| *value)
     }
 
     fn keys(&self) -> Vec<&str> {
-        self.0
-            .header_lines()
-            .map(|lines| lines.map(|(name, _)| name).collect())
-            .unwrap_or_default()
+        self.lines.iter().map(|(name, _)| *name).collect()
     }
 }
 
@@ -175,16 +188,16 @@ mod tests {
             .unwrap();
         assert_eq!(frames.len(), 2);
         assert_eq!(
-            FrameExtractor(&frames[0]).get("TraceParent"),
+            FrameExtractor::new(&frames[0]).get("TraceParent"),
             Some("00-aa-bb-01")
         );
         assert_eq!(
-            FrameExtractor(&frames[0]).get("baggage"),
+            FrameExtractor::new(&frames[0]).get("baggage"),
             None,
             "a line break is refused"
         );
         assert_eq!(&frames[0].body[..], b"1");
-        assert_eq!(FrameExtractor(&frames[1]).keys(), Vec::<&str>::new());
+        assert_eq!(FrameExtractor::new(&frames[1]).keys(), Vec::<&str>::new());
         assert_eq!(&frames[1].body[..], b"22");
     }
 

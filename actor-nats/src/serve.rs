@@ -558,7 +558,7 @@ where
                 };
                 let cx = crate::trace::received(
                     &shared.nats.inner,
-                    Some(&FrameExtractor(&frame)),
+                    Some(&FrameExtractor::new(&frame)),
                     spans.then(|| shared.arrival(frame.body.len(), Some(count))),
                 );
                 let outcome = tell_one(&recipient, &frame.body, codec, cx, shared.timeout).await;

@@ -141,14 +141,16 @@ pub(crate) fn received(
     else {
         return parent;
     };
-    let mut delivery = Delivery::new(MESSAGING_SYSTEM_NATS, &parent)
-        .destination(subject.clone())
-        .attribute(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64));
+    let mut attributes = Vec::with_capacity(3);
+    attributes.push(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64));
     if let Some(count) = batch {
-        delivery = delivery.attribute(KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, count as i64));
+        attributes.push(KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, count as i64));
     }
     if let Some(group) = group {
-        delivery = delivery.attribute(KeyValue::new(MESSAGING_CONSUMER_GROUP_NAME, group.clone()));
+        attributes.push(KeyValue::new(MESSAGING_CONSUMER_GROUP_NAME, group.clone()));
     }
-    delivery.attach(parent)
+    Delivery::new(MESSAGING_SYSTEM_NATS, &parent)
+        .destination(subject.clone())
+        .with_attributes(attributes)
+        .attach(parent)
 }

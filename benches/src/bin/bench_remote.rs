@@ -22,7 +22,7 @@
 //! ```
 //!
 //! `BENCH_SETUPS` (names separated by commas) keeps only those set-ups, for profiles; the
-//! ratios are then to the first one kept.
+//! ratios are then to the first one kept. `BENCH_ASKS=0` leaves the asks out.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -282,11 +282,16 @@ fn main() {
             );
             h
         };
+        // `BENCH_ASKS=0` leaves the asks out (a profile of the tells alone).
+        let asks: u64 = std::env::var("BENCH_ASKS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(ASKS);
         for round in 0..=rounds {
             // Round 0 warms up.
             for (i, (_, setup)) in setups.iter().enumerate() {
                 let started = Instant::now();
-                for _ in 0..ASKS {
+                for _ in 0..asks {
                     match setup {
                         SetUp::Raw => {
                             raw.request("raw.echo", BODY.into())
@@ -304,7 +309,7 @@ fn main() {
                     }
                 }
                 if round > 0 {
-                    ask[i].push(started.elapsed().as_nanos() as f64 / ASKS as f64);
+                    ask[i].push(started.elapsed().as_nanos() as f64 / asks.max(1) as f64);
                 }
             }
             for (i, (_, setup)) in setups.iter().enumerate() {

@@ -110,18 +110,22 @@ pub fn well_formed_traceparent(value: &str) -> bool {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     };
     let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
-    let parts: Vec<&str> = value.trim().split('-').collect();
-    let [version, trace_id, parent_id, flags, rest @ ..] = parts.as_slice() else {
+    // Read in place (no vector of the parts: this runs for every message from outside).
+    let mut parts = value.trim().split('-');
+    let (Some(version), Some(trace_id), Some(parent_id), Some(flags)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
+    let more = parts.next().is_some();
     hex(version, 2)
-        && *version != "ff"
+        && version != "ff"
         && hex(trace_id, 32)
         && nonzero(trace_id)
         && hex(parent_id, 16)
         && nonzero(parent_id)
         && hex(flags, 2)
-        && (rest.is_empty() || *version != "00")
+        && (!more || version != "00")
 }
 
 /// An extractor that hides what the policy does not admit.
