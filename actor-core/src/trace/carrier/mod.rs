@@ -323,4 +323,35 @@ mod tests {
             assert!(cx.span().span_context().is_remote(), "W3C fallback");
         }
     }
+
+    #[test]
+    fn a_traceparent_is_read_by_its_four_parts() {
+        let ok = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert!(well_formed_traceparent(ok));
+        assert!(well_formed_traceparent(&format!(" {ok} ")));
+        assert!(
+            !well_formed_traceparent(&format!("{ok}-00")),
+            "version 00 has four parts"
+        );
+        assert!(
+            well_formed_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-ab"),
+            "a later version may add parts"
+        );
+        assert!(!well_formed_traceparent(
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        ));
+        assert!(!well_formed_traceparent(
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01"
+        ));
+        assert!(!well_formed_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"
+        ));
+        assert!(!well_formed_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"
+        ));
+        assert!(!well_formed_traceparent(
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"
+        ));
+        assert!(!well_formed_traceparent(""));
+    }
 }
