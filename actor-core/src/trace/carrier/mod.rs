@@ -206,6 +206,8 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::Arc;
 
+    use super::well_formed_traceparent;
+
     use opentelemetry::baggage::BaggageExt;
     use opentelemetry::global::BoxedTracer;
     use opentelemetry::propagation::text_map_propagator::FieldIter;
