@@ -30,7 +30,7 @@ pub(crate) struct Stats {
 }
 
 /// A counter that many threads add to at once without sharing a cache line: each thread
-/// adds to its own slot (by its thread number), and a read sums the slots.
+/// adds to its own slot (given round-robin on its first add), and a read sums the slots.
 #[derive(Debug, Default)]
 pub(crate) struct SpreadCounter([Slot; SpreadCounter::SLOTS]);
 

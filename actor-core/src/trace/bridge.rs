@@ -15,7 +15,8 @@ use crate::trace::SpanRecord;
 /// message has left (or failed to).
 pub struct BridgeSend {
     span_context: SpanContext,
-    parent: SpanContext,
+    parent_span_id: SpanId,
+    parent_is_remote: bool,
     start: Timestamp,
     name: Cow<'static, str>,
     destination: Value,
@@ -47,17 +48,23 @@ impl BridgeSend {
         delivery: DeliveryParts,
     ) -> (Context, Option<BridgeSend>) {
         use opentelemetry::trace::TraceContextExt as _;
-        match record::decide(recorder.as_ref(), cx, &name, SpanKind::Producer) {
+        let parent = cx.span().span_context().clone();
+        match record::decide(
+            recorder.as_ref(),
+            cx,
+            &parent,
+            true,
+            &name,
+            SpanKind::Producer,
+        ) {
             record::Decision::Unsampled(cx) => (cx, None),
-            record::Decision::Record {
-                cx,
-                parent,
-                span_context,
-            } => {
+            record::Decision::Record { cx, span_context } => {
                 let carried = cx.with_remote_span_context(span_context.clone());
+                let (parent_span_id, parent_is_remote) = record::parent_ids(&parent);
                 let open = BridgeSend {
                     span_context,
-                    parent,
+                    parent_span_id,
+                    parent_is_remote,
                     start: Timestamp::now(),
                     name,
                     destination,
@@ -73,15 +80,10 @@ impl BridgeSend {
     /// Ends the record now (`failure`: its status is Error with that description) and hands
     /// it to its recorder.
     pub fn end(self, failure: Option<&str>) {
-        let valid = self.parent.is_valid();
         let mut record = SpanRecord {
             span_context: self.span_context,
-            parent_span_id: if valid {
-                self.parent.span_id()
-            } else {
-                SpanId::INVALID
-            },
-            parent_is_remote: valid && self.parent.is_remote(),
+            parent_span_id: self.parent_span_id,
+            parent_is_remote: self.parent_is_remote,
             operation: Operation::Send,
             link: SenderLink::None,
             name: self.name,

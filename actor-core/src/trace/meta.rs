@@ -30,7 +30,8 @@ pub(crate) enum TraceCarrier {
     Context(Context),
     /// In-process, the caller's context and the id of the sampled `send` record made under
     /// its span: the message's sender is that span's context with this id. Saves making a
-    /// context for the `send` span per message; [`TraceCarrier::into_context`] makes it.
+    /// context for the `send` span per message; the receive side makes it only when needed
+    /// (`process.rs`: `restore`).
     Send(Context, SpanId),
     /// Text headers injected by the configured propagator.
     // Boxed so the common in-process envelope stays small (the map is 48 bytes inline).

@@ -11,8 +11,7 @@ use opentelemetry::global::BoxedTracer;
 use opentelemetry::metrics::Meter;
 
 use opentelemetry::trace::{
-    Event, Link, Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags,
-    TraceState, Tracer,
+    Event, Link, Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, Tracer,
 };
 use opentelemetry::{Context, KeyValue, Value};
 
@@ -334,48 +333,26 @@ impl ProcessSpans {
             return (cx, Open::Sdk);
         };
         let sender = sender.unwrap_or_else(|| parent.span().span_context().clone());
-        let under = relation == Relation::Parent && sender.is_valid();
-        let trace_id = if under {
-            sender.trace_id()
-        } else {
-            record::new_trace_id()
+        // Parented, the record is the sender's child; linked, it starts a trace of its own
+        // and the sampler sees no parent.
+        let none = SpanContext::NONE;
+        let (parent_span, sampler_sees_parent) = match relation {
+            Relation::Parent => (&sender, true),
+            Relation::Link => (&none, false),
         };
-        let sampler_parent = match relation {
-            Relation::Parent => Some(&parent),
-            Relation::Link => None,
-        };
-        let sampled = recorder.sampled(
-            sampler_parent,
-            trace_id,
+        let (parent, span_context) = match record::decide(
+            recorder.as_ref(),
+            parent,
+            parent_span,
+            sampler_sees_parent,
             &self.span_name,
             SpanKind::Consumer,
-        );
-        let state = if under {
-            sender.trace_state().clone()
-        } else {
-            TraceState::NONE
+        ) {
+            record::Decision::Record { cx, span_context } => (cx, span_context),
+            record::Decision::Unsampled(cx) => return (cx, Open::Unsampled),
         };
-        if !sampled {
-            if under && !sender.is_sampled() {
-                // An unsampled trace: the handler runs in it as it came.
-                return (parent, Open::Unsampled);
-            }
-            let unsampled = SpanContext::new(
-                trace_id,
-                record::new_span_id(),
-                TraceFlags::default(),
-                false,
-                state,
-            );
-            return (parent.with_remote_span_context(unsampled), Open::Unsampled);
-        }
-        let span_context = SpanContext::new(
-            trace_id,
-            record::new_span_id(),
-            TraceFlags::SAMPLED,
-            false,
-            state,
-        );
+        let under = parent_span.is_valid();
+        let (parent_span_id, parent_is_remote) = record::parent_ids(parent_span);
         let start = Timestamp::now();
         let wait_ns = stamp.waited_until(start).map_or(0, |d| d.as_nanos() as i64);
         // A bridge's delivery is read under the sender's span (it is made for that one).
@@ -391,12 +368,8 @@ impl ProcessSpans {
         let open = OpenProcess {
             delivery,
             span_context: span_context.clone(),
-            parent_span_id: if under {
-                sender.span_id()
-            } else {
-                SpanId::INVALID
-            },
-            parent_is_remote: under && sender.is_remote(),
+            parent_span_id,
+            parent_is_remote,
             start,
             wait_ns,
             message_type,

@@ -244,45 +244,48 @@ pub trait SpanRecorder: Send + Sync + 'static {
 /// A recorder shared by the threads that record into it.
 pub type SharedRecorder = Arc<dyn SpanRecorder>;
 
-/// Whether a record starts under the caller's context: sampled, its parent and its own
-/// span context; unsampled, the context the message carries instead.
+/// Whether a record starts: sampled, its own span context; unsampled, the context to
+/// carry instead.
 pub(crate) enum Decision {
     /// Sampled: record it.
     Record {
-        /// The caller's context.
+        /// The caller's context, as given.
         cx: Context,
-        /// The caller's span (invalid: the record starts a trace).
-        parent: SpanContext,
         /// The record's own identity, sampled.
         span_context: SpanContext,
     },
-    /// Unsampled: nothing is recorded; carry this context (in the caller's trace, marked
+    /// Unsampled: nothing is recorded; carry this context (in the parent's trace, marked
     /// unsampled, or as it came when it already was).
     Unsampled(Context),
 }
 
-/// Asks `recorder` whether a record `name` of `kind` starts under the caller's `cx`.
+/// Asks `recorder` whether a record `name` of `kind` starts as a child of `parent` (invalid:
+/// in a trace of its own), in the caller's context `cx`. The sampler is shown `cx` as the
+/// parent context when `sampler_sees_cx`, else none (a record linked to its sender, not
+/// parented). The framework's `send` and `process` records and a bridge's `send` record all
+/// start here.
 pub(crate) fn decide(
     recorder: &dyn SpanRecorder,
     cx: Context,
+    parent: &SpanContext,
+    sampler_sees_cx: bool,
     name: &str,
     kind: SpanKind,
 ) -> Decision {
-    let parent = cx.span().span_context().clone();
-    let valid = parent.is_valid();
-    let trace_id = if valid {
+    let under = parent.is_valid();
+    let trace_id = if under {
         parent.trace_id()
     } else {
         new_trace_id()
     };
-    let sampled = recorder.sampled(Some(&cx), trace_id, name, kind);
-    let state = if valid {
+    let sampled = recorder.sampled(sampler_sees_cx.then_some(&cx), trace_id, name, kind);
+    let state = if under {
         parent.trace_state().clone()
     } else {
         opentelemetry::trace::TraceState::NONE
     };
     if !sampled {
-        if valid && !parent.is_sampled() {
+        if under && !parent.is_sampled() {
             // Already an unsampled trace: carried as it is.
             return Decision::Unsampled(cx);
         }
@@ -291,10 +294,16 @@ pub(crate) fn decide(
         return Decision::Unsampled(cx.with_remote_span_context(unsampled));
     }
     let span_context = SpanContext::new(trace_id, new_span_id(), TraceFlags::SAMPLED, false, state);
-    Decision::Record {
-        cx,
-        parent,
-        span_context,
+    Decision::Record { cx, span_context }
+}
+
+/// A record's `parent_span_id` and `parent_is_remote` for a child of `parent` (invalid:
+/// none).
+pub(crate) fn parent_ids(parent: &SpanContext) -> (SpanId, bool) {
+    if parent.is_valid() {
+        (parent.span_id(), parent.is_remote())
+    } else {
+        (SpanId::INVALID, false)
     }
 }
 

@@ -235,15 +235,19 @@ fn start_send_record(
     cx: Context,
     clock: &mut Option<Timestamp>,
 ) -> (Context, Option<SpanId>, Option<SendSpan>) {
-    let (cx, parent, span_context) =
-        match record::decide(recorder.as_ref(), cx, &target.span_name, SpanKind::Producer) {
-            record::Decision::Record {
-                cx,
-                parent,
-                span_context,
-            } => (cx, parent, span_context),
-            record::Decision::Unsampled(carried) => return (carried, None, None),
-        };
+    let parent = cx.span().span_context().clone();
+    let name = &target.span_name;
+    let (cx, span_context) = match record::decide(
+        recorder.as_ref(),
+        cx,
+        &parent,
+        true,
+        name,
+        SpanKind::Producer,
+    ) {
+        record::Decision::Record { cx, span_context } => (cx, span_context),
+        record::Decision::Unsampled(carried) => return (carried, None, None),
+    };
     let valid = parent.is_valid();
     let start = *clock.get_or_insert_with(Timestamp::now);
     // Under a sampled local span, the receiver can tell the sender from the caller's
@@ -253,14 +257,11 @@ fn start_send_record(
     } else {
         (cx.with_remote_span_context(span_context.clone()), None)
     };
+    let (parent_span_id, parent_is_remote) = record::parent_ids(&parent);
     let open = OpenSend {
         span_context,
-        parent_span_id: if valid {
-            parent.span_id()
-        } else {
-            SpanId::INVALID
-        },
-        parent_is_remote: valid && parent.is_remote(),
+        parent_span_id,
+        parent_is_remote,
         op,
         start,
         message_type,
