@@ -560,7 +560,18 @@ async fn all_three_signals_reach_the_collector_over_grpc() {
 #[tokio::test(flavor = "multi_thread")]
 async fn log_records_arrive_in_the_stop_order() {
     let receiver = OtlpReceiver::http().unwrap();
-    let telemetry = exporting_to(&receiver);
+    // No scheduled export: with one every 20 ms, a loaded machine could export the first
+    // actor's records before shutdown began, and the order would say nothing of the stop.
+    let telemetry = Telemetry::builder()
+        .service_name("telemetry-config")
+        .exporter(otlp_to(OtlpProtocol::HttpProtobuf, &receiver))
+        .global(false)
+        .batch(BatchConfig {
+            scheduled_delay: Duration::from_secs(3600),
+            ..BatchConfig::default()
+        })
+        .build()
+        .unwrap();
     let logs = telemetry.logger_provider().unwrap();
     let system = ActorSystem::builder()
         .instrumentation(telemetry.clone())
