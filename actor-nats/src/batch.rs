@@ -15,13 +15,21 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use opentelemetry::propagation::{Extractor, Injector};
+use smallvec::SmallVec;
 
 /// Bytes a frame adds around its headers and body.
 pub(crate) const FRAME_OVERHEAD: usize = 8;
 
 /// The header block of one frame, written by a propagator.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct FrameHeaders(pub(crate) Vec<u8>);
+
+impl Default for FrameHeaders {
+    /// Room for a `traceparent` line and a short `tracestate` without growing.
+    fn default() -> Self {
+        FrameHeaders(Vec::with_capacity(128))
+    }
+}
 
 impl Injector for FrameHeaders {
     fn set(&mut self, key: &str, value: String) {
@@ -136,7 +144,8 @@ impl Iterator for Frames {
 /// The block is read once: a propagator asks for several names (`traceparent`,
 /// `tracestate`, `baggage`), each of which used to read it again.
 pub(crate) struct FrameExtractor<'a> {
-    lines: Vec<(&'a str, &'a str)>,
+    /// Inline up to four lines (`traceparent`, `tracestate`, `baggage` and one more).
+    lines: SmallVec<[(&'a str, &'a str); 4]>,
 }
 
 impl<'a> FrameExtractor<'a> {

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use actor_core::trace::DeliveryParts;
 use async_nats::{HeaderMap, Subject};
 use bytes::BytesMut;
 use opentelemetry::Value;
@@ -39,6 +40,8 @@ pub(crate) struct Destination {
     /// `send <subject>` and the subject as an attribute value, made once.
     pub(crate) span_name: Cow<'static, str>,
     pub(crate) subject_value: Value,
+    /// What a `send` record says of NATS, shared by every record to this destination.
+    pub(crate) delivery: Arc<DeliveryParts>,
 }
 
 impl Destination {
@@ -51,6 +54,10 @@ impl Destination {
             subject,
             message_type,
             codec,
+            delivery: Arc::new(DeliveryParts {
+                system: Value::from(crate::names::MESSAGING_SYSTEM_NATS),
+                attributes: Vec::new(),
+            }),
         }
     }
 

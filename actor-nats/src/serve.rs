@@ -25,7 +25,7 @@ use crate::connect::Nats;
 use crate::error::{ErrorKind, ServeError};
 use crate::headers::{self, HeaderExtractor, BATCH, CONTENT_TYPE, ERROR, MESSAGE_TYPE};
 use crate::names::message_type_name;
-use crate::trace::Arrival;
+use actor_core::trace::Delivery;
 
 /// Configures what a subject serves; [`start`](ServeBuilder::start) subscribes.
 pub struct ServeBuilder {
@@ -155,6 +155,7 @@ impl ServeBuilder {
             types: types.join(", "),
             timeout: self.timeout,
             counters: counters.clone(),
+            arrival: crate::trace::arrival(&subject_value, group_value.as_ref(), None),
             subject_value,
             group_value,
         });
@@ -299,17 +300,14 @@ struct Shared {
     /// `subject` and `group` as attribute values, made once (no allocation per message).
     subject_value: Value,
     group_value: Option<Value>,
+    /// How a lone message arrives, for its `process` span (each shares it).
+    arrival: Delivery,
 }
 
 impl Shared {
-    /// How a message of `body_size` bytes arrived (in a batch of `batch`).
-    fn arrival(&self, body_size: usize, batch: Option<usize>) -> Arrival<'_> {
-        Arrival {
-            subject: &self.subject_value,
-            group: self.group_value.as_ref(),
-            body_size,
-            batch,
-        }
+    /// How the messages of a batch of `count` arrive.
+    fn batch_arrival(&self, count: usize) -> Delivery {
+        crate::trace::arrival(&self.subject_value, self.group_value.as_ref(), Some(count))
     }
 }
 
@@ -423,7 +421,7 @@ async fn serve_one(shared: &Arc<Shared>, message: async_nats::Message) {
                 extractor.as_ref().map(|e| e as _),
                 handler
                     .makes_spans()
-                    .then(|| shared.arrival(message.payload.len(), None)),
+                    .then(|| (&shared.arrival, message.payload.len())),
             );
             handler
                 .call(Job {
@@ -545,7 +543,7 @@ where
         let recipient = self.recipient.clone();
         Box::pin(async move {
             let c = &shared.counters;
-            let spans = recipient.makes_spans();
+            let arrival = recipient.makes_spans().then(|| shared.batch_arrival(count));
             for (index, frame) in frames.enumerate() {
                 let frame = match frame {
                     Ok(frame) => frame,
@@ -559,7 +557,7 @@ where
                 let cx = crate::trace::received(
                     &shared.nats.inner,
                     Some(&FrameExtractor::new(&frame)),
-                    spans.then(|| shared.arrival(frame.body.len(), Some(count))),
+                    arrival.as_ref().map(|a| (a, frame.body.len())),
                 );
                 let outcome = tell_one(&recipient, &frame.body, codec, cx, shared.timeout).await;
                 c.count(&outcome);

@@ -14,7 +14,7 @@ use opentelemetry_semantic_conventions::attribute::{
 
 use actor_core::trace::attribute::MESSAGE_TYPE;
 use actor_core::trace::carrier::{extract_with, W3cPropagator};
-use actor_core::trace::{BridgeSend, Delivery, DeliveryParts};
+use actor_core::trace::{BridgeSend, Delivery};
 
 use crate::connect::Inner;
 use crate::outbox::Destination;
@@ -57,17 +57,14 @@ impl SendSpan {
     ) -> SendSpan {
         let parent = Context::current();
         if let Some(recorder) = &inner.recorder {
-            let delivery = DeliveryParts {
-                system: Value::from(MESSAGING_SYSTEM_NATS),
-                attributes: vec![KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64)],
-            };
             let (cx, record) = BridgeSend::start(
                 recorder,
                 parent,
                 to.span_name.clone(),
                 to.subject_value.clone(),
                 to.message_type,
-                delivery,
+                to.delivery.clone(),
+                Some(body_size),
             );
             with_propagator(inner, |p| p.inject_context(&cx, headers));
             return SendSpan::Record(record.map(Box::new));
@@ -111,46 +108,39 @@ impl SendSpan {
     }
 }
 
-/// Where and how a message arrived, for its `process` span.
-pub(crate) struct Arrival<'a> {
-    pub(crate) subject: &'a Value,
-    pub(crate) group: Option<&'a Value>,
-    pub(crate) body_size: usize,
-    /// The size of the batch it came in, if it came in one.
-    pub(crate) batch: Option<usize>,
-}
-
-/// The serving side: the caller's context from `headers` (a message's NATS headers or its
-/// batch frame's), with a [`Delivery`] saying the message came over NATS as `arrival` says
-/// (`None` when the actor makes no `process` span to put it on).
-pub(crate) fn received(
-    inner: &Inner,
-    headers: Option<&dyn Extractor>,
-    arrival: Option<Arrival<'_>>,
-) -> Context {
-    let parent = match headers {
-        Some(h) => with_propagator(inner, |p| extract_with(p, h, &inner.carrier_policy)),
-        None => Context::new(),
-    };
-    let Some(Arrival {
-        subject,
-        group,
-        body_size,
-        batch,
-    }) = arrival
-    else {
-        return parent;
-    };
-    let mut attributes = Vec::with_capacity(3);
-    attributes.push(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, body_size as i64));
+/// How messages arrive on a served subject, for their `process` spans: `messaging.system
+/// = "nats"`, the subject, the queue group and, for a batch, its size. Made once per
+/// subject (and per batch); each message gets a copy that shares it.
+pub(crate) fn arrival(subject: &Value, group: Option<&Value>, batch: Option<usize>) -> Delivery {
+    let mut attributes = Vec::with_capacity(2);
     if let Some(count) = batch {
         attributes.push(KeyValue::new(MESSAGING_BATCH_MESSAGE_COUNT, count as i64));
     }
     if let Some(group) = group {
         attributes.push(KeyValue::new(MESSAGING_CONSUMER_GROUP_NAME, group.clone()));
     }
-    Delivery::new(MESSAGING_SYSTEM_NATS, &parent)
+    Delivery::new(MESSAGING_SYSTEM_NATS, &Context::new())
         .destination(subject.clone())
         .with_attributes(attributes)
-        .attach(parent)
+}
+
+/// The serving side: the caller's context from `headers` (a message's NATS headers or its
+/// batch frame's), with a copy of `arrival` saying the message of `body_size` bytes came
+/// over NATS (`None` when the actor makes no `process` span to put it on).
+pub(crate) fn received(
+    inner: &Inner,
+    headers: Option<&dyn Extractor>,
+    arrival: Option<(&Delivery, usize)>,
+) -> Context {
+    let parent = match headers {
+        Some(h) => with_propagator(inner, |p| extract_with(p, h, &inner.carrier_policy)),
+        None => Context::new(),
+    };
+    match arrival {
+        Some((arrival, body_size)) => arrival
+            .for_message(&parent)
+            .body_size(body_size)
+            .attach(parent),
+        None => parent,
+    }
 }

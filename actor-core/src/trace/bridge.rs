@@ -2,6 +2,7 @@
 //! over NATS say) as a compact record, sampled and timed like the framework's own.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status};
 use opentelemetry::{Context, Value};
@@ -21,7 +22,8 @@ pub struct BridgeSend {
     name: Cow<'static, str>,
     destination: Value,
     message_type: &'static str,
-    delivery: DeliveryParts,
+    delivery: Arc<DeliveryParts>,
+    body_size: Option<u32>,
     recorder: SharedRecorder,
 }
 
@@ -38,14 +40,16 @@ impl BridgeSend {
     /// Starts a `send` record named `name` (interned) for `destination` under the caller's
     /// `cx`, if `recorder` samples it. Returns the context to inject into the message (with
     /// the record's identity; unsampled, marked so) and the record, if any. `delivery`
-    /// gives `messaging.system` and the bridge's further attributes.
+    /// gives `messaging.system` and the bridge's further attributes (made once per
+    /// destination and shared), `body_size` the message's size in bytes.
     pub fn start(
         recorder: &SharedRecorder,
         cx: Context,
         name: Cow<'static, str>,
         destination: Value,
         message_type: &'static str,
-        delivery: DeliveryParts,
+        delivery: Arc<DeliveryParts>,
+        body_size: Option<usize>,
     ) -> (Context, Option<BridgeSend>) {
         use opentelemetry::trace::TraceContextExt as _;
         let parent = cx.span().span_context().clone();
@@ -70,6 +74,7 @@ impl BridgeSend {
                     destination,
                     message_type,
                     delivery,
+                    body_size: body_size.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
                     recorder: recorder.clone(),
                 };
                 (carried, Some(open))
@@ -94,7 +99,8 @@ impl BridgeSend {
             message_id: 0,
             mailbox_wait_ns: None,
             thread: thread_stamp(),
-            delivery: Some(Box::new(self.delivery)),
+            delivery: Some(self.delivery),
+            body_size: self.body_size,
             extras: None,
         };
         if let Some(text) = failure {

@@ -22,8 +22,9 @@ use crate::info::ActorInfo;
 use crate::reply::ReplyError;
 use crate::trace::attribute::{
     DEAD_LETTER_REASON, ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, MAILBOX_WAIT_NS,
-    MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
-    MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE, SUPERVISED_CHILD, SUPERVISOR, THREAD_ID, THREAD_NAME,
+    MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_BODY_SIZE,
+    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE,
+    SUPERVISED_CHILD, SUPERVISOR, THREAD_ID, THREAD_NAME,
 };
 use crate::trace::carrier::{extract, extract_with};
 use crate::trace::clock::Timestamp;
@@ -293,7 +294,8 @@ struct OpenProcess {
     /// The link to the sender's span.
     link: SenderLink,
     /// A bridge's destination and delivery, if it came through one.
-    delivery: Option<(Value, Box<DeliveryParts>)>,
+    delivery: Option<(Value, Arc<DeliveryParts>)>,
+    body_size: Option<u32>,
 }
 
 /// How one handler call ended, for its span.
@@ -356,17 +358,16 @@ impl ProcessSpans {
         let start = Timestamp::now();
         let wait_ns = stamp.waited_until(start).map_or(0, |d| d.as_nanos() as i64);
         // A bridge's delivery is read under the sender's span (it is made for that one).
-        let delivery = Delivery::of(&parent).map(|d| {
+        let delivered = Delivery::of(&parent);
+        let body_size = delivered.and_then(Delivery::message_body_size);
+        let delivery = delivered.map(|d| {
             let destination = d.destination_name().unwrap_or(&self.name).clone();
-            let parts = Box::new(DeliveryParts {
-                system: d.system().clone(),
-                attributes: d.attributes().to_vec(),
-            });
-            (destination, parts)
+            (destination, d.parts().clone())
         });
         record::open::begin(span_context.span_id());
         let open = OpenProcess {
             delivery,
+            body_size,
             span_context: span_context.clone(),
             parent_span_id,
             parent_is_remote,
@@ -412,6 +413,7 @@ impl ProcessSpans {
             // The actor's thread is named after the actor.
             thread: Some((self.name.clone(), self.thread_id)),
             delivery,
+            body_size: open.body_size,
             extras: record::open::end().map(Box::new),
         };
         let failure = match (&outcome.panic, &outcome.error) {
@@ -480,7 +482,10 @@ impl ProcessSpans {
         ]);
         push_message_id(&mut attributes, message_id);
         if let Some(d) = delivery {
-            attributes.extend_from_slice(d.attributes());
+            if let Some(size) = d.message_body_size() {
+                attributes.push(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, i64::from(size)));
+            }
+            attributes.extend_from_slice(&d.parts().attributes);
         }
         let builder = self
             .tracer

@@ -55,8 +55,10 @@ pub struct SpanRecord {
     /// `thread.name` and `thread.id`, when the span carries them.
     pub thread: Option<(Value, i64)>,
     /// What a bridge's [`Delivery`](crate::trace::Delivery) says (`None`: an in-process
-    /// message, `messaging.system = "actor"`).
-    pub delivery: Option<Box<DeliveryParts>>,
+    /// message, `messaging.system = "actor"`); shared by the messages of a batch.
+    pub delivery: Option<Arc<DeliveryParts>>,
+    /// `messaging.message.body.size`, when a bridge gave it.
+    pub body_size: Option<u32>,
     /// What was added while the span was open (rare: allocated only then).
     pub extras: Option<Box<SpanExtras>>,
 }
@@ -116,7 +118,8 @@ pub enum SenderLink {
     Other(Box<SpanContext>),
 }
 
-/// The parts of a bridge's [`Delivery`](crate::trace::Delivery) a record carries.
+/// The parts of a bridge's [`Delivery`](crate::trace::Delivery) that are the same for
+/// many messages (a batch, a destination): made once and shared by their records.
 #[derive(Debug, Clone)]
 pub struct DeliveryParts {
     /// `messaging.system`.
@@ -146,6 +149,7 @@ impl SpanRecord {
         let extra = self.extras.as_ref().map_or(0, |e| e.attributes.len());
         let delivered = self.delivery.as_ref().map_or(0, |d| d.attributes.len());
         let len = 5
+            + usize::from(self.body_size.is_some())
             + usize::from(self.mailbox_wait_ns.is_some())
             + usize::from(self.message_id != 0)
             + if self.thread.is_some() { 2 } else { 0 }
@@ -187,6 +191,9 @@ impl SpanRecord {
                 message_id(&mut out);
                 thread(&mut out);
             }
+        }
+        if let Some(size) = self.body_size {
+            out.push(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, i64::from(size)));
         }
         if let Some(delivery) = &self.delivery {
             out.extend(delivery.attributes.iter().cloned());

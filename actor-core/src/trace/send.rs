@@ -158,6 +158,7 @@ pub(crate) fn end_send_span(span: SendSpan, delivered: bool, target: &Destinatio
                 mailbox_wait_ns: None,
                 thread,
                 delivery: None,
+                body_size: None,
                 extras: open.extras,
             });
         }

@@ -24,6 +24,7 @@
 //! ([`W3cPropagator`]) when none is installed (as with `Telemetry::builder().global(false)`
 //! in `actor-otel`), so a valid `traceparent` is never dropped silently.
 
+mod traceparent;
 mod w3c;
 
 use std::sync::Arc;
@@ -82,19 +83,17 @@ impl CarrierPolicy {
 
     fn admits(&self, key: &str, value: &str) -> bool {
         let members = || value.split(',').filter(|m| !m.trim().is_empty()).count();
-        match key.to_ascii_lowercase().as_str() {
-            "traceparent" => {
-                value.len() <= self.max_traceparent_len && well_formed_traceparent(value)
-            }
-            "tracestate" => {
-                value.len() <= self.max_tracestate_len && members() <= self.max_tracestate_entries
-            }
-            "baggage" => {
-                self.accept_baggage
-                    && value.len() <= self.max_baggage_len
-                    && members() <= self.max_baggage_entries
-            }
-            _ => value.len() <= self.max_other_len,
+        let is = |name: &str| key.eq_ignore_ascii_case(name);
+        if is("traceparent") {
+            value.len() <= self.max_traceparent_len && well_formed_traceparent(value)
+        } else if is("tracestate") {
+            value.len() <= self.max_tracestate_len && members() <= self.max_tracestate_entries
+        } else if is("baggage") {
+            self.accept_baggage
+                && value.len() <= self.max_baggage_len
+                && members() <= self.max_baggage_entries
+        } else {
+            value.len() <= self.max_other_len
         }
     }
 }
@@ -104,28 +103,7 @@ impl CarrierPolicy {
 /// `00` has exactly these four fields. (Propagators are lenient: the SDK's accepts short
 /// ids and pads them, which would adopt a parent the sender never had.)
 pub fn well_formed_traceparent(value: &str) -> bool {
-    let hex = |s: &str, len: usize| {
-        s.len() == len
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
-    // Read in place (no vector of the parts: this runs for every message from outside).
-    let mut parts = value.trim().split('-');
-    let (Some(version), Some(trace_id), Some(parent_id), Some(flags)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let more = parts.next().is_some();
-    hex(version, 2)
-        && version != "ff"
-        && hex(trace_id, 32)
-        && nonzero(trace_id)
-        && hex(parent_id, 16)
-        && nonzero(parent_id)
-        && hex(flags, 2)
-        && (!more || version != "00")
+    traceparent::parse(value).is_some()
 }
 
 /// An extractor that hides what the policy does not admit.

@@ -7,11 +7,11 @@ use std::sync::OnceLock;
 use opentelemetry::baggage::{BaggageExt, KeyValueMetadata};
 use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
 use opentelemetry::Context;
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
-use super::well_formed_traceparent;
+use super::traceparent;
 
 const TRACEPARENT: &str = "traceparent";
 const TRACESTATE: &str = "tracestate";
@@ -68,16 +68,9 @@ impl W3cPropagator {
 
 /// The remote span context in `traceparent` (and `tracestate`), if it is well formed.
 fn span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
-    let value = extractor.get(TRACEPARENT)?.trim();
-    if !well_formed_traceparent(value) {
-        return None;
-    }
-    let mut parts = value.split('-').skip(1);
-    let trace_id = TraceId::from_hex(parts.next()?).ok()?;
-    let span_id = SpanId::from_hex(parts.next()?).ok()?;
-    let flags = u8::from_str_radix(parts.next()?, 16).ok()?;
+    let (trace_id, span_id, flags) = traceparent::parse(extractor.get(TRACEPARENT)?)?;
     // Only the sampled bit is defined; the others are zeroed (W3C "other flags").
-    let flags = TraceFlags::new(flags) & TraceFlags::SAMPLED;
+    let flags = flags & TraceFlags::SAMPLED;
     let trace_state = extractor
         .get(TRACESTATE)
         .and_then(|s| TraceState::from_str(s).ok())
@@ -124,15 +117,7 @@ impl TextMapPropagator for W3cPropagator {
         let span = cx.span();
         let span_context = span.span_context();
         if span_context.is_valid() {
-            injector.set(
-                TRACEPARENT,
-                format!(
-                    "00-{}-{}-{:02x}",
-                    span_context.trace_id(),
-                    span_context.span_id(),
-                    span_context.trace_flags() & TraceFlags::SAMPLED
-                ),
-            );
+            injector.set(TRACEPARENT, traceparent::format(span_context));
             let state = span_context.trace_state().header();
             if !state.is_empty() {
                 injector.set(TRACESTATE, state);
