@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::StreamExt;
 use opentelemetry::context::FutureExt as _;
-use opentelemetry::{Context, Value};
+use opentelemetry::Value;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{oneshot, Semaphore};
@@ -26,6 +26,8 @@ use crate::error::{ErrorKind, ServeError};
 use crate::headers::{self, HeaderExtractor, BATCH, CONTENT_TYPE, ERROR, MESSAGE_TYPE};
 use crate::names::message_type_name;
 use actor_core::trace::Delivery;
+
+use crate::trace::Received;
 
 /// Configures what a subject serves; [`start`](ServeBuilder::start) subscribes.
 pub struct ServeBuilder {
@@ -416,7 +418,7 @@ async fn serve_one(shared: &Arc<Shared>, message: async_nats::Message) {
         }
         (Some(handler), Some(codec)) => {
             let extractor = headers.map(HeaderExtractor);
-            let cx = crate::trace::received(
+            let received = crate::trace::received(
                 &shared.nats.inner,
                 extractor.as_ref().map(|e| e as _),
                 handler
@@ -427,7 +429,7 @@ async fn serve_one(shared: &Arc<Shared>, message: async_nats::Message) {
                 .call(Job {
                     body: message.payload.clone(),
                     codec,
-                    cx,
+                    received,
                     wants_reply: message.reply.is_some(),
                     timeout: shared.timeout,
                 })
@@ -500,7 +502,7 @@ fn failure(headers: &mut HeaderMap, kind: ErrorKind, text: String) -> Bytes {
 struct Job {
     body: Bytes,
     codec: Codec,
-    cx: Context,
+    received: Received,
     wants_reply: bool,
     timeout: Duration,
 }
@@ -554,12 +556,13 @@ where
                         break;
                     }
                 };
-                let cx = crate::trace::received(
+                let received = crate::trace::received(
                     &shared.nats.inner,
                     Some(&FrameExtractor::new(&frame)),
                     arrival.as_ref().map(|a| (a, frame.body.len())),
                 );
-                let outcome = tell_one(&recipient, &frame.body, codec, cx, shared.timeout).await;
+                let outcome =
+                    tell_one(&recipient, &frame.body, codec, received, shared.timeout).await;
                 c.count(&outcome);
             }
         })
@@ -573,7 +576,7 @@ where
         let recipient = self.recipient.clone();
         Box::pin(async move {
             if !job.wants_reply {
-                return tell_one(&recipient, &job.body, job.codec, job.cx, job.timeout).await;
+                return tell_one(&recipient, &job.body, job.codec, job.received, job.timeout).await;
             }
             let msg: M = match decode::<M>(job.codec, &job.body) {
                 Ok(msg) => msg,
@@ -582,7 +585,7 @@ where
             let asked = recipient
                 .ask(msg)
                 .timeout(job.timeout)
-                .with_context(job.cx)
+                .with_context(job.received.into_context())
                 .await;
             match asked {
                 Ok(reply) => match job.codec.encode(&reply) {
@@ -612,13 +615,14 @@ fn decode<M: DeserializeOwned>(codec: Codec, body: &[u8]) -> Result<M, Outcome> 
         .map_err(|e| Outcome::Undecodable(format!("not a `{}`: {e}", message_type_name::<M>())))
 }
 
-/// Decodes one tell and puts it in the actor's mailbox in the sender's context `cx`: at
-/// once when there is room (no timer, no future), else waiting at most `timeout`.
+/// Decodes one tell and puts it in the actor's mailbox as `received` says (the sender's
+/// context and how it arrived): at once when there is room (no timer, no future, no
+/// context made), else waiting at most `timeout`.
 async fn tell_one<M>(
     recipient: &Recipient<M>,
     body: &[u8],
     codec: Codec,
-    cx: Context,
+    received: Received,
     timeout: Duration,
 ) -> Outcome
 where
@@ -628,12 +632,13 @@ where
         Ok(msg) => msg,
         Err(undecodable) => return undecodable,
     };
-    let tried = {
-        let _sender = cx.clone().attach();
-        recipient.try_tell(msg)
-    };
-    let told = match tried {
-        Err(SendError::Full(msg)) => recipient.tell(msg).timeout(timeout).with_context(cx).await,
+    // Kept for the slow path (cheap: reference counts).
+    let again = received.clone();
+    let told = match received.send_in(|| recipient.try_tell(msg)) {
+        Err(SendError::Full(msg)) => {
+            let cx = again.into_context();
+            recipient.tell(msg).timeout(timeout).with_context(cx).await
+        }
         tried => tried,
     };
     match told {

@@ -41,8 +41,8 @@ fn with_propagator<T>(inner: &Inner, mut f: impl FnMut(&dyn TextMapPropagator) -
 pub(crate) enum SendSpan {
     /// The context holding the recording SDK span, if any.
     Sdk(Option<Context>),
-    /// The record, if sampled (boxed: it is large, and a remote send allocates anyway).
-    Record(Option<Box<BridgeSend>>),
+    /// The record, if sampled (inline: the tell's future, which holds it, is boxed once).
+    Record(Option<BridgeSend>),
 }
 
 impl SendSpan {
@@ -67,7 +67,7 @@ impl SendSpan {
                 Some(body_size),
             );
             with_propagator(inner, |p| p.inject_context(&cx, headers));
-            return SendSpan::Record(record.map(Box::new));
+            return SendSpan::Record(record);
         }
         let tracer = inner.tracer.as_ref();
         let span = tracer
@@ -125,22 +125,48 @@ pub(crate) fn arrival(subject: &Value, group: Option<&Value>, batch: Option<usiz
 }
 
 /// The serving side: the caller's context from `headers` (a message's NATS headers or its
-/// batch frame's), with a copy of `arrival` saying the message of `body_size` bytes came
-/// over NATS (`None` when the actor makes no `process` span to put it on).
+/// batch frame's) and a copy of `arrival` saying the message of `body_size` bytes came over
+/// NATS (`None` when the actor makes no `process` span to put it on).
 pub(crate) fn received(
     inner: &Inner,
     headers: Option<&dyn Extractor>,
     arrival: Option<(&Delivery, usize)>,
-) -> Context {
-    let parent = match headers {
+) -> Received {
+    let cx = match headers {
         Some(h) => with_propagator(inner, |p| extract_with(p, h, &inner.carrier_policy)),
         None => Context::new(),
     };
-    match arrival {
-        Some((arrival, body_size)) => arrival
-            .for_message(&parent)
-            .body_size(body_size)
-            .attach(parent),
-        None => parent,
+    let delivery =
+        arrival.map(|(arrival, body_size)| arrival.for_message(&cx).body_size(body_size));
+    Received { cx, delivery }
+}
+
+/// A message's sender's context and how it arrived, to send it to the actor with.
+#[derive(Clone)]
+pub(crate) struct Received {
+    pub(crate) cx: Context,
+    pub(crate) delivery: Option<Delivery>,
+}
+
+impl Received {
+    /// Runs `send` in the sender's context, with the delivery beside it (no context value
+    /// is made for it).
+    pub(crate) fn send_in<R>(self, send: impl FnOnce() -> R) -> R {
+        match self.delivery {
+            Some(delivery) => delivery.send_in(self.cx, send),
+            None => {
+                let _cx = self.cx.attach();
+                send()
+            }
+        }
+    }
+
+    /// The context to send in from async code (a send that may wait): the delivery
+    /// attached to it.
+    pub(crate) fn into_context(self) -> Context {
+        match self.delivery {
+            Some(delivery) => delivery.attach(self.cx),
+            None => self.cx,
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! [`Delivery`]: how a message came in from outside the process (NATS, HTTP, a queue), so
 //! the `process` span of its handler describes the transport rather than the mailbox.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use opentelemetry::trace::{SpanId, TraceContextExt};
@@ -10,15 +11,19 @@ use crate::trace::record::DeliveryParts;
 
 /// How a message arrived from outside the process, for its `process <actor>` span: the
 /// messaging system (`messaging.system`, e.g. `"nats"`), the destination it was sent to
-/// (`messaging.destination.name`, e.g. the subject) and any further attributes (body size,
-/// consumer group). Attach it to the context extracted from the message and send with that
-/// context ([`attach`](Delivery::attach)); a bridge such as `actor-nats` does it. A tell
-/// sent with it makes no local `send` span: the remote caller's own `send` span is the
-/// `process` span's parent.
+/// (`messaging.destination.name`, e.g. the subject), the body size and any further
+/// attributes (consumer group). A tell sent with it makes no local `send` span: the remote
+/// caller's own `send` span is the `process` span's parent. A bridge such as `actor-nats`
+/// sends each message it hands in with one:
 ///
-/// It applies only to the message sent with the context it was made for: it names the
-/// remote parent's span id, so a handler's own sends (whose context holds the `process`
-/// span, not that parent) are `actor-core` messages again.
+/// - [`send_in`](Delivery::send_in) runs a send (`try_tell`, say) in the extracted context
+///   with the delivery beside it: nothing is allocated for it;
+/// - [`attach`](Delivery::attach) puts it into the context, for a send that is awaited
+///   (`tell(msg).with_context(cx)`); the context's value costs allocations.
+///
+/// It applies only to a message sent in the context it was made for: it names the remote
+/// parent's span id, so a handler's own sends (whose context holds the `process` span, not
+/// that parent) are `actor-core` messages again.
 ///
 /// A bridge that hands in many messages alike (a batch) makes one delivery and a copy of
 /// it per message with [`for_message`](Delivery::for_message): the system, destination and
@@ -27,8 +32,44 @@ use crate::trace::record::DeliveryParts;
 pub struct Delivery {
     parent: SpanId,
     body_size: Option<u32>,
+    shared: Arc<Shared>,
+}
+
+/// What the messages of one delivery have in common.
+#[derive(Debug, Clone)]
+struct Shared {
     destination: Option<Value>,
     parts: Arc<DeliveryParts>,
+}
+
+/// A delivery as an envelope carries it to the actor: the parent is the envelope's
+/// context, so only what the `process` span needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Delivered {
+    shared: Arc<Shared>,
+    body_size: Option<u32>,
+}
+
+impl Delivered {
+    /// The messaging system and further attributes.
+    pub(crate) fn parts(&self) -> &Arc<DeliveryParts> {
+        &self.shared.parts
+    }
+
+    /// The destination, when one was given.
+    pub(crate) fn destination(&self) -> Option<&Value> {
+        self.shared.destination.as_ref()
+    }
+
+    /// The body size, when one was given.
+    pub(crate) fn body_size(&self) -> Option<u32> {
+        self.body_size
+    }
+}
+
+thread_local! {
+    /// The delivery of [`Delivery::send_in`] while its send runs.
+    static SENDING: RefCell<Option<Delivery>> = const { RefCell::new(None) };
 }
 
 impl Delivery {
@@ -37,10 +78,12 @@ impl Delivery {
         Delivery {
             parent: parent.span().span_context().span_id(),
             body_size: None,
-            destination: None,
-            parts: Arc::new(DeliveryParts {
-                system: system.into(),
-                attributes: Vec::new(),
+            shared: Arc::new(Shared {
+                destination: None,
+                parts: Arc::new(DeliveryParts {
+                    system: system.into(),
+                    attributes: Vec::new(),
+                }),
             }),
         }
     }
@@ -52,15 +95,14 @@ impl Delivery {
         Delivery {
             parent: parent.span().span_context().span_id(),
             body_size: None,
-            destination: self.destination.clone(),
-            parts: self.parts.clone(),
+            shared: self.shared.clone(),
         }
     }
 
     /// The destination the sender addressed (`messaging.destination.name`; by default the
     /// actor's name).
     pub fn destination(mut self, name: impl Into<Value>) -> Self {
-        self.destination = Some(name.into());
+        Arc::make_mut(&mut self.shared).destination = Some(name.into());
         self
     }
 
@@ -72,14 +114,14 @@ impl Delivery {
     }
 
     /// One more attribute for the `process` span.
-    pub fn attribute(mut self, kv: KeyValue) -> Self {
-        Arc::make_mut(&mut self.parts).attributes.push(kv);
-        self
+    pub fn attribute(self, kv: KeyValue) -> Self {
+        self.with_attributes([kv])
     }
 
     /// More attributes for the `process` span, at once.
     pub fn with_attributes(mut self, kvs: impl IntoIterator<Item = KeyValue>) -> Self {
-        Arc::make_mut(&mut self.parts).attributes.extend(kvs);
+        let shared = Arc::make_mut(&mut self.shared);
+        Arc::make_mut(&mut shared.parts).attributes.extend(kvs);
         self
     }
 
@@ -88,31 +130,46 @@ impl Delivery {
         parent.with_value(self)
     }
 
+    /// Runs `send` with `parent` as the current context and this delivery beside it: a
+    /// message `send` sends in `parent` (a `try_tell`, say) carries the delivery, as with
+    /// [`attach`](Delivery::attach), without a context made for it.
+    pub fn send_in<R>(self, parent: Context, send: impl FnOnce() -> R) -> R {
+        /// Puts back the delivery that was there before, even if `send` panics.
+        struct Restore(Option<Delivery>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let before = self.0.take();
+                let _ = SENDING.try_with(|slot| *slot.borrow_mut() = before);
+            }
+        }
+        let before = SENDING.with(|slot| slot.borrow_mut().replace(self));
+        let _restore = Restore(before);
+        let _cx = parent.attach();
+        send()
+    }
+
     /// The messaging system.
-    pub(crate) fn system(&self) -> &Value {
-        &self.parts.system
+    #[cfg(test)]
+    fn system(&self) -> &Value {
+        &self.shared.parts.system
     }
 
-    /// The destination, when one was given.
-    pub(crate) fn destination_name(&self) -> Option<&Value> {
-        self.destination.as_ref()
-    }
-
-    /// The system and further attributes, shared.
-    pub(crate) fn parts(&self) -> &Arc<DeliveryParts> {
-        &self.parts
-    }
-
-    /// The body size, when one was given.
-    pub(crate) fn message_body_size(&self) -> Option<u32> {
-        self.body_size
-    }
-
-    /// The delivery made for the context `cx`, if any (not one inherited from a handler's
-    /// context further up).
-    pub(crate) fn of(cx: &Context) -> Option<&Delivery> {
-        cx.get::<Delivery>()
-            .filter(|d| d.parent == cx.span().span_context().span_id())
+    /// The delivery of a message sent now in the context `cx`, if it has one: the one of
+    /// [`send_in`](Delivery::send_in), else the one attached to `cx` (not one inherited
+    /// from a handler's context further up).
+    pub(crate) fn current(cx: &Context) -> Option<Delivered> {
+        let parent = cx.span().span_context().span_id();
+        let of = |d: &Delivery| {
+            (d.parent == parent).then(|| Delivered {
+                shared: d.shared.clone(),
+                body_size: d.body_size,
+            })
+        };
+        SENDING
+            .try_with(|slot| slot.borrow().as_ref().and_then(of))
+            .ok()
+            .flatten()
+            .or_else(|| cx.get::<Delivery>().and_then(of))
     }
 }
 
@@ -147,26 +204,33 @@ mod tests {
         let second = remote(2);
         let copy = batch.for_message(&second);
         assert!(
-            Arc::ptr_eq(batch.parts(), copy.parts()),
+            Arc::ptr_eq(&batch.shared, &copy.shared),
             "no copy of the parts"
         );
-        assert_eq!(copy.destination_name(), batch.destination_name());
-        assert_eq!(
-            copy.message_body_size(),
-            None,
-            "a body size is the message's own"
-        );
+        assert_eq!(copy.body_size, None, "a body size is the message's own");
+        assert_eq!(batch.system().as_str(), "nats");
 
         // Each applies only to the context it was made for.
-        let attached = copy.body_size(20).attach(second);
-        let found = Delivery::of(&attached).expect("made for this context");
-        assert_eq!(found.message_body_size(), Some(20));
-        assert!(Delivery::of(&first.with_value(found.clone())).is_none());
+        let attached = copy.clone().body_size(20).attach(second.clone());
+        let found = Delivery::current(&attached).expect("made for this context");
+        assert_eq!(found.body_size(), Some(20));
+        let destination = found.destination().map(|v| v.as_str().into_owned());
+        assert_eq!(destination.as_deref(), Some("orders"));
+        assert!(Delivery::current(&first.with_value(copy.clone())).is_none());
+
+        // Beside the context, for the sends made in it only.
+        let (here, elsewhere) = copy.body_size(30).send_in(second.clone(), || {
+            let now = Context::current();
+            (Delivery::current(&now), Delivery::current(&remote(3)))
+        });
+        assert_eq!(here.and_then(|d| d.body_size()), Some(30));
+        assert!(elsewhere.is_none(), "another parent");
+        assert!(Delivery::current(&second).is_none(), "gone after the send");
     }
 
     #[test]
     fn a_body_size_past_u32_says_u32_max() {
         let d = Delivery::new("x", &Context::new()).body_size(usize::MAX);
-        assert_eq!(d.message_body_size(), Some(u32::MAX));
+        assert_eq!(d.body_size, Some(u32::MAX));
     }
 }

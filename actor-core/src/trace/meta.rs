@@ -7,6 +7,7 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags};
 use opentelemetry::Context;
 
 use crate::trace::clock::Timestamp;
+use crate::trace::delivery::Delivered;
 
 /// Which send operation made an envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,11 @@ pub(crate) enum TraceCarrier {
     /// context for the `send` span per message; the receive side makes it only when needed
     /// (`process.rs`: `restore`).
     Send(Context, SpanId),
+    /// In-process, a message a bridge handed in from outside: the remote sender's context
+    /// and how the message arrived ([`Delivery`](crate::trace::Delivery); boxed with the
+    /// context, so the envelope stays small: one allocation where a context value costs
+    /// three).
+    Delivered(Box<(Context, Delivered)>),
     /// Text headers injected by the configured propagator.
     // Boxed so the common in-process envelope stays small (the map is 48 bytes inline).
     #[allow(clippy::box_collection)]

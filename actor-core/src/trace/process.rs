@@ -28,7 +28,7 @@ use crate::trace::attribute::{
 };
 use crate::trace::carrier::{extract, extract_with};
 use crate::trace::clock::Timestamp;
-use crate::trace::delivery::Delivery;
+use crate::trace::delivery::Delivered;
 use crate::trace::in_context::InContext;
 use crate::trace::meta::{Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
@@ -132,16 +132,25 @@ impl ReceiveTracing {
         let relation = self.relations.pick(stamp.is_self_send());
         match &self.spans {
             Some(spans) => {
-                let (parent, sender) = match carrier {
+                let (parent, sender, delivered) = match carrier {
                     // The sender's span travelled apart: no context is made for it.
                     TraceCarrier::Send(parent, send) => {
                         let sender = TraceCarrier::sender_of(&parent, send);
-                        (parent, Some(sender))
+                        (parent, Some(sender), None)
                     }
-                    carrier => (restore(&self.propagation, carrier), None),
+                    TraceCarrier::Delivered(delivered) => {
+                        let (parent, delivered) = *delivered;
+                        (parent, None, Some(delivered))
+                    }
+                    carrier => (restore(&self.propagation, carrier), None, None),
                 };
-                let (cx, open) =
-                    spans.start(parent, sender, relation, stamp, message_id, message_type);
+                let message = Arrived {
+                    stamp,
+                    message_id,
+                    message_type,
+                    delivered,
+                };
+                let (cx, open) = spans.start(parent, sender, relation, message);
                 #[cfg(feature = "tracing")]
                 let (handler, cx) = crate::trace::tracing_bridge::handler::instrument(
                     handler,
@@ -249,6 +258,7 @@ impl ReceiveTracing {
 fn restore(propagation: &Propagation, carrier: TraceCarrier) -> Context {
     match carrier {
         TraceCarrier::Context(cx) => cx,
+        TraceCarrier::Delivered(delivered) => delivered.0,
         TraceCarrier::Send(cx, send) => {
             let sender = TraceCarrier::sender_of(&cx, send);
             cx.with_remote_span_context(sender)
@@ -258,6 +268,15 @@ fn restore(propagation: &Propagation, carrier: TraceCarrier) -> Context {
             Propagation::InProcess => extract(&*headers),
         },
     }
+}
+
+/// What the `process` span of a message needs to know of it besides its sender.
+struct Arrived {
+    stamp: Stamp,
+    message_id: u64,
+    message_type: &'static str,
+    /// How a bridge delivered it, if one did.
+    delivered: Option<Delivered>,
 }
 
 /// The receive side's span maker, one per actor thread.
@@ -322,18 +341,22 @@ impl ProcessSpans {
         parent: Context,
         sender: Option<SpanContext>,
         relation: Relation,
-        stamp: Stamp,
-        message_id: u64,
-        message_type: &'static str,
+        message: Arrived,
     ) -> (Context, Open) {
         let Some(recorder) = &self.recorder else {
             let parent = match sender {
                 Some(sender) => parent.with_remote_span_context(sender),
                 None => parent,
             };
-            let cx = self.start_sdk(parent, relation, stamp, message_id, message_type);
+            let cx = self.start_sdk(parent, relation, message);
             return (cx, Open::Sdk);
         };
+        let Arrived {
+            stamp,
+            message_id,
+            message_type,
+            delivered,
+        } = message;
         let sender = sender.unwrap_or_else(|| parent.span().span_context().clone());
         // Parented, the record is the sender's child; linked, it starts a trace of its own
         // and the sampler sees no parent.
@@ -357,11 +380,9 @@ impl ProcessSpans {
         let (parent_span_id, parent_is_remote) = record::parent_ids(parent_span);
         let start = Timestamp::now();
         let wait_ns = stamp.waited_until(start).map_or(0, |d| d.as_nanos() as i64);
-        // A bridge's delivery is read under the sender's span (it is made for that one).
-        let delivered = Delivery::of(&parent);
-        let body_size = delivered.and_then(Delivery::message_body_size);
+        let body_size = delivered.as_ref().and_then(Delivered::body_size);
         let delivery = delivered.map(|d| {
-            let destination = d.destination_name().unwrap_or(&self.name).clone();
+            let destination = d.destination().unwrap_or(&self.name).clone();
             (destination, d.parts().clone())
         });
         record::open::begin(span_context.span_id());
@@ -445,14 +466,13 @@ impl ProcessSpans {
     }
 
     /// Starts the `process` span through the SDK tracer.
-    fn start_sdk(
-        &self,
-        parent: Context,
-        relation: Relation,
-        stamp: Stamp,
-        message_id: u64,
-        message_type: &'static str,
-    ) -> Context {
+    fn start_sdk(&self, parent: Context, relation: Relation, message: Arrived) -> Context {
+        let Arrived {
+            stamp,
+            message_id,
+            message_type,
+            delivered,
+        } = message;
         let sender = parent.span().span_context().clone();
         let links = if sender.is_valid() {
             vec![Link::with_context(sender)]
@@ -460,12 +480,11 @@ impl ProcessSpans {
             Vec::new()
         };
         let wait_ns = stamp.waited().map_or(0, |d| d.as_nanos() as i64);
-        let delivery = Delivery::of(&parent);
-        let (system, destination) = match delivery {
+        let (system, destination) = match &delivered {
             None => (Value::from(MESSAGING_SYSTEM_VALUE), self.name.clone()),
             Some(d) => (
-                d.system().clone(),
-                d.destination_name().unwrap_or(&self.name).clone(),
+                d.parts().system.clone(),
+                d.destination().unwrap_or(&self.name).clone(),
             ),
         };
         let mut attributes = Vec::with_capacity(9);
@@ -481,8 +500,8 @@ impl ProcessSpans {
             KeyValue::new(THREAD_ID, self.thread_id),
         ]);
         push_message_id(&mut attributes, message_id);
-        if let Some(d) = delivery {
-            if let Some(size) = d.message_body_size() {
+        if let Some(d) = delivered {
+            if let Some(size) = d.body_size() {
                 attributes.push(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, i64::from(size)));
             }
             attributes.extend_from_slice(&d.parts().attributes);

@@ -350,6 +350,8 @@ impl Tracing {
         let mut clock = None;
         // The `send` record's id when `cx` is left the caller's (`TraceCarrier::Send`).
         let mut send_id = None;
+        // How a message a bridge hands in from outside arrived.
+        let mut delivered = None;
         if self.instrumentation.is_some() {
             if self.options.message_ids {
                 message_id = target.next_message_id();
@@ -360,7 +362,8 @@ impl Tracing {
             };
             // A message a bridge hands in from outside (with its `Delivery`) was sent by
             // the remote caller's own `send` span: its `process` span follows that one.
-            let wanted = wanted && Delivery::of(&cx).is_none();
+            delivered = Delivery::current(&cx);
+            let wanted = wanted && delivered.is_none();
             if wanted {
                 match self.caller_recorder() {
                     Some(recorder) => {
@@ -392,7 +395,10 @@ impl Tracing {
         }
         let carrier = match (&self.options.propagation, send_id) {
             (Propagation::InProcess, Some(id)) => TraceCarrier::Send(cx, id),
-            (Propagation::InProcess, None) => TraceCarrier::Context(cx),
+            (Propagation::InProcess, None) => match delivered {
+                Some(delivered) => TraceCarrier::Delivered(Box::new((cx, delivered))),
+                None => TraceCarrier::Context(cx),
+            },
             (Propagation::Carrier(propagator), _) => {
                 let cx = match send_id {
                     Some(id) => {
