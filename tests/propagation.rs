@@ -3,7 +3,8 @@
 //! contexts; carriers from outside continue their trace, and malformed or oversized ones
 //! start a fresh one; `ActorSystem::extract` and `carrier::extract` read the right headers
 //! with `.global(false)`; a tell's `send` span stays its `process` span's parent however the
-//! context travels; and with no SDK at all the context still travels.
+//! context travels; a bridge's `Delivery` makes the `process` span describe how the message
+//! came in; and with no SDK at all the context still travels.
 
 mod common;
 
@@ -465,4 +466,89 @@ async fn the_system_extracts_with_the_propagator_it_knows() {
     assert_eq!(parent.trace_id().to_string(), TRACE_ID);
     assert_eq!(parent.span_id().to_string(), PARENT_ID);
     system.shutdown().await;
+}
+
+/// A bridge's `Delivery` (a message handed in from outside), beside the context
+/// (`send_in`, the allocation-free route) or in it (`attach`, for sends that wait): the
+/// `process` span is the remote sender's child and says how the message came, no local
+/// `send` span is made for it, and the handler's own spans stay under the `process` span.
+#[tokio::test]
+async fn a_delivery_describes_the_bridge_beside_the_context_or_in_it() {
+    use actor_core::trace::Delivery;
+
+    let (system, telemetry, store) = traced(PipelineMode::PerActor);
+    let worker = system.spawn("worker", Worker::default).unwrap();
+    let remote = |span: u64| {
+        Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(0xabcd_u128 + u128::from(span)),
+            SpanId::from(span),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::NONE,
+        ))
+    };
+    let arrival = Delivery::new("bridge", &Context::new())
+        .destination("orders.in")
+        .attribute(KeyValue::new("bridge.partition", 3));
+
+    let beside = remote(1);
+    arrival
+        .for_message(&beside)
+        .body_size(11)
+        .send_in(beside.clone(), || {
+            worker.try_tell(Work { awaits: 0, tag: 1 })
+        })
+        .unwrap();
+    let within = remote(2);
+    let cx = arrival.for_message(&within).body_size(22).attach(within);
+    worker
+        .tell(Work { awaits: 1, tag: 2 })
+        .with_context(cx)
+        .await
+        .unwrap();
+    // Sent in the extracted context, but not with its delivery: an ordinary message.
+    let plain = remote(3);
+    let _guard = plain.clone().attach();
+    worker.try_tell(Work { awaits: 0, tag: 3 }).unwrap();
+    drop(_guard);
+    system.shutdown().await;
+
+    let processes = store.named("process worker");
+    assert_eq!(processes.len(), 3);
+    for (span, size) in [(1u64, Some("11")), (2, Some("22")), (3, None)] {
+        let process = processes
+            .iter()
+            .find(|p| p.trace_id() == TraceId::from(0xabcd_u128 + u128::from(span)))
+            .expect("each message in its sender's trace");
+        let text = |key: &str| process.attribute(key).map(|v| v.as_str().into_owned());
+        if size.is_some() {
+            assert_eq!(
+                process.parent_span_id(),
+                SpanId::from(span),
+                "the remote sender"
+            );
+            assert_eq!(text("messaging.system").as_deref(), Some("bridge"));
+            assert_eq!(
+                text("messaging.destination.name").as_deref(),
+                Some("orders.in")
+            );
+            assert_eq!(text("messaging.message.body.size").as_deref(), size);
+            assert_eq!(text("bridge.partition").as_deref(), Some("3"));
+        } else {
+            assert_eq!(text("messaging.system").as_deref(), Some("actor-core"));
+            assert_eq!(
+                text("messaging.destination.name").as_deref(),
+                Some("worker")
+            );
+        }
+        let inner = store
+            .named("inner")
+            .into_iter()
+            .find(|i| i.trace_id() == process.trace_id())
+            .expect("the handler's span");
+        assert!(inner.is_child_of(process));
+    }
+    // Only the plain message had a local `send` span.
+    assert_eq!(store.named("send worker").len(), 1);
+    assert_all_exported(&telemetry, &store);
 }
