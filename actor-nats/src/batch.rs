@@ -48,7 +48,7 @@ impl Injector for FrameHeaders {
 pub(crate) fn valid_header(key: &str, value: &str) -> bool {
     !key.is_empty()
         && key.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        && !value.contains(['\r', '\n'])
+        && !value.bytes().any(|b| b == b'\r' || b == b'\n')
 }
 
 /// Appends one frame to `out`.
