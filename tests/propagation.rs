@@ -495,9 +495,7 @@ async fn a_delivery_describes_the_bridge_beside_the_context_or_in_it() {
     arrival
         .for_message(&beside)
         .body_size(11)
-        .send_in(beside.clone(), || {
-            worker.try_tell(Work { awaits: 0, tag: 1 })
-        })
+        .send_in(&beside, || worker.try_tell(Work { awaits: 0, tag: 1 }))
         .unwrap();
     let within = remote(2);
     let cx = arrival.for_message(&within).body_size(22).attach(within);

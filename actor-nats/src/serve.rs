@@ -632,11 +632,9 @@ where
         Ok(msg) => msg,
         Err(undecodable) => return undecodable,
     };
-    // Kept for the slow path (cheap: reference counts).
-    let again = received.clone();
     let told = match received.send_in(|| recipient.try_tell(msg)) {
         Err(SendError::Full(msg)) => {
-            let cx = again.into_context();
+            let cx = received.into_context();
             recipient.tell(msg).timeout(timeout).with_context(cx).await
         }
         tried => tried,

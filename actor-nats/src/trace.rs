@@ -142,7 +142,6 @@ pub(crate) fn received(
 }
 
 /// A message's sender's context and how it arrived, to send it to the actor with.
-#[derive(Clone)]
 pub(crate) struct Received {
     pub(crate) cx: Context,
     pub(crate) delivery: Option<Delivery>,
@@ -151,11 +150,11 @@ pub(crate) struct Received {
 impl Received {
     /// Runs `send` in the sender's context, with the delivery beside it (no context value
     /// is made for it).
-    pub(crate) fn send_in<R>(self, send: impl FnOnce() -> R) -> R {
-        match self.delivery {
-            Some(delivery) => delivery.send_in(self.cx, send),
+    pub(crate) fn send_in<R>(&self, send: impl FnOnce() -> R) -> R {
+        match &self.delivery {
+            Some(delivery) => delivery.send_in(&self.cx, send),
             None => {
-                let _cx = self.cx.attach();
+                let _cx = self.cx.clone().attach();
                 send()
             }
         }

@@ -1,7 +1,6 @@
 //! [`Delivery`]: how a message came in from outside the process (NATS, HTTP, a queue), so
 //! the `process` span of its handler describes the transport rather than the mailbox.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
 use opentelemetry::trace::{SpanId, TraceContextExt};
@@ -32,12 +31,6 @@ use crate::trace::record::DeliveryParts;
 pub struct Delivery {
     parent: SpanId,
     body_size: Option<u32>,
-    shared: Arc<Shared>,
-}
-
-/// What the messages of one delivery have in common.
-#[derive(Debug, Clone)]
-struct Shared {
     destination: Option<Value>,
     parts: Arc<DeliveryParts>,
 }
@@ -46,30 +39,37 @@ struct Shared {
 /// context, so only what the `process` span needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Delivered {
-    shared: Arc<Shared>,
+    destination: Option<Value>,
+    parts: Arc<DeliveryParts>,
     body_size: Option<u32>,
 }
 
 impl Delivered {
     /// The messaging system and further attributes.
     pub(crate) fn parts(&self) -> &Arc<DeliveryParts> {
-        &self.shared.parts
+        &self.parts
     }
 
     /// The destination, when one was given.
     pub(crate) fn destination(&self) -> Option<&Value> {
-        self.shared.destination.as_ref()
+        self.destination.as_ref()
     }
 
     /// The body size, when one was given.
     pub(crate) fn body_size(&self) -> Option<u32> {
         self.body_size
     }
+
+    /// The destination, the shared parts and the body size, moved out (no reference count
+    /// touched: the parts go on into the `process` record as they are).
+    pub(crate) fn into_parts(self) -> (Option<Value>, Arc<DeliveryParts>, Option<u32>) {
+        (self.destination, self.parts, self.body_size)
+    }
 }
 
-thread_local! {
+scoped_tls::scoped_thread_local! {
     /// The delivery of [`Delivery::send_in`] while its send runs.
-    static SENDING: RefCell<Option<Delivery>> = const { RefCell::new(None) };
+    static SENDING: Delivery
 }
 
 impl Delivery {
@@ -78,31 +78,29 @@ impl Delivery {
         Delivery {
             parent: parent.span().span_context().span_id(),
             body_size: None,
-            shared: Arc::new(Shared {
-                destination: None,
-                parts: Arc::new(DeliveryParts {
-                    system: system.into(),
-                    attributes: Vec::new(),
-                }),
+            destination: None,
+            parts: Arc::new(DeliveryParts {
+                system: system.into(),
+                attributes: Vec::new(),
             }),
         }
     }
 
     /// The same delivery for another message, whose sender's context is `parent`: the
-    /// system, destination and attributes are shared (no allocation); the body size is
-    /// not kept.
+    /// system and attributes are shared (no allocation); the body size is not kept.
     pub fn for_message(&self, parent: &Context) -> Self {
         Delivery {
             parent: parent.span().span_context().span_id(),
             body_size: None,
-            shared: self.shared.clone(),
+            destination: self.destination.clone(),
+            parts: self.parts.clone(),
         }
     }
 
     /// The destination the sender addressed (`messaging.destination.name`; by default the
     /// actor's name).
     pub fn destination(mut self, name: impl Into<Value>) -> Self {
-        Arc::make_mut(&mut self.shared).destination = Some(name.into());
+        self.destination = Some(name.into());
         self
     }
 
@@ -120,8 +118,7 @@ impl Delivery {
 
     /// More attributes for the `process` span, at once.
     pub fn with_attributes(mut self, kvs: impl IntoIterator<Item = KeyValue>) -> Self {
-        let shared = Arc::make_mut(&mut self.shared);
-        Arc::make_mut(&mut shared.parts).attributes.extend(kvs);
+        Arc::make_mut(&mut self.parts).attributes.extend(kvs);
         self
     }
 
@@ -132,26 +129,17 @@ impl Delivery {
 
     /// Runs `send` with `parent` as the current context and this delivery beside it: a
     /// message `send` sends in `parent` (a `try_tell`, say) carries the delivery, as with
-    /// [`attach`](Delivery::attach), without a context made for it.
-    pub fn send_in<R>(self, parent: Context, send: impl FnOnce() -> R) -> R {
-        /// Puts back the delivery that was there before, even if `send` panics.
-        struct Restore(Option<Delivery>);
-        impl Drop for Restore {
-            fn drop(&mut self) {
-                let before = self.0.take();
-                let _ = SENDING.try_with(|slot| *slot.borrow_mut() = before);
-            }
-        }
-        let before = SENDING.with(|slot| slot.borrow_mut().replace(self));
-        let _restore = Restore(before);
-        let _cx = parent.attach();
-        send()
+    /// [`attach`](Delivery::attach), without a context made for it or a copy of the
+    /// delivery kept.
+    pub fn send_in<R>(&self, parent: &Context, send: impl FnOnce() -> R) -> R {
+        let _cx = parent.clone().attach();
+        SENDING.set(self, send)
     }
 
     /// The messaging system.
     #[cfg(test)]
     fn system(&self) -> &Value {
-        &self.shared.parts.system
+        &self.parts.system
     }
 
     /// The delivery of a message sent now in the context `cx`, if it has one: the one of
@@ -161,15 +149,17 @@ impl Delivery {
         let parent = cx.span().span_context().span_id();
         let of = |d: &Delivery| {
             (d.parent == parent).then(|| Delivered {
-                shared: d.shared.clone(),
+                destination: d.destination.clone(),
+                parts: d.parts.clone(),
                 body_size: d.body_size,
             })
         };
-        SENDING
-            .try_with(|slot| slot.borrow().as_ref().and_then(of))
-            .ok()
-            .flatten()
-            .or_else(|| cx.get::<Delivery>().and_then(of))
+        let beside = if SENDING.is_set() {
+            SENDING.with(of)
+        } else {
+            None
+        };
+        beside.or_else(|| cx.get::<Delivery>().and_then(of))
     }
 }
 
@@ -204,7 +194,7 @@ mod tests {
         let second = remote(2);
         let copy = batch.for_message(&second);
         assert!(
-            Arc::ptr_eq(&batch.shared, &copy.shared),
+            Arc::ptr_eq(&batch.parts, &copy.parts),
             "no copy of the parts"
         );
         assert_eq!(copy.body_size, None, "a body size is the message's own");
@@ -219,7 +209,7 @@ mod tests {
         assert!(Delivery::current(&first.with_value(copy.clone())).is_none());
 
         // Beside the context, for the sends made in it only.
-        let (here, elsewhere) = copy.body_size(30).send_in(second.clone(), || {
+        let (here, elsewhere) = copy.body_size(30).send_in(&second, || {
             let now = Context::current();
             (Delivery::current(&now), Delivery::current(&remote(3)))
         });

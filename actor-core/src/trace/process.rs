@@ -380,11 +380,13 @@ impl ProcessSpans {
         let (parent_span_id, parent_is_remote) = record::parent_ids(parent_span);
         let start = Timestamp::now();
         let wait_ns = stamp.waited_until(start).map_or(0, |d| d.as_nanos() as i64);
-        let body_size = delivered.as_ref().and_then(Delivered::body_size);
-        let delivery = delivered.map(|d| {
-            let destination = d.destination().unwrap_or(&self.name).clone();
-            (destination, d.parts().clone())
-        });
+        let (delivery, body_size) = match delivered.map(Delivered::into_parts) {
+            Some((destination, parts, body_size)) => {
+                let destination = destination.unwrap_or_else(|| self.name.clone());
+                (Some((destination, parts)), body_size)
+            }
+            None => (None, None),
+        };
         record::open::begin(span_context.span_id());
         let open = OpenProcess {
             delivery,
