@@ -74,7 +74,7 @@ impl BridgeSend {
                     destination,
                     message_type,
                     delivery,
-                    body_size: body_size.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+                    body_size: body_size.map(record::body_size_of),
                     recorder: recorder.clone(),
                 };
                 (carried, Some(open))

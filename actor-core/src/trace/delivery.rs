@@ -6,7 +6,7 @@ use std::sync::Arc;
 use opentelemetry::trace::{SpanId, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 
-use crate::trace::record::DeliveryParts;
+use crate::trace::record::{self, DeliveryParts};
 
 /// How a message arrived from outside the process, for its `process <actor>` span: the
 /// messaging system (`messaging.system`, e.g. `"nats"`), the destination it was sent to
@@ -30,9 +30,7 @@ use crate::trace::record::DeliveryParts;
 #[derive(Debug, Clone)]
 pub struct Delivery {
     parent: SpanId,
-    body_size: Option<u32>,
-    destination: Option<Value>,
-    parts: Arc<DeliveryParts>,
+    message: Delivered,
 }
 
 /// A delivery as an envelope carries it to the actor: the parent is the envelope's
@@ -77,12 +75,14 @@ impl Delivery {
     pub fn new(system: impl Into<Value>, parent: &Context) -> Self {
         Delivery {
             parent: parent.span().span_context().span_id(),
-            body_size: None,
-            destination: None,
-            parts: Arc::new(DeliveryParts {
-                system: system.into(),
-                attributes: Vec::new(),
-            }),
+            message: Delivered {
+                destination: None,
+                parts: Arc::new(DeliveryParts {
+                    system: system.into(),
+                    attributes: Vec::new(),
+                }),
+                body_size: None,
+            },
         }
     }
 
@@ -91,23 +91,24 @@ impl Delivery {
     pub fn for_message(&self, parent: &Context) -> Self {
         Delivery {
             parent: parent.span().span_context().span_id(),
-            body_size: None,
-            destination: self.destination.clone(),
-            parts: self.parts.clone(),
+            message: Delivered {
+                body_size: None,
+                ..self.message.clone()
+            },
         }
     }
 
     /// The destination the sender addressed (`messaging.destination.name`; by default the
     /// actor's name).
     pub fn destination(mut self, name: impl Into<Value>) -> Self {
-        self.destination = Some(name.into());
+        self.message.destination = Some(name.into());
         self
     }
 
     /// The message body's size in bytes (`messaging.message.body.size`; past `u32::MAX`
     /// it says `u32::MAX`).
     pub fn body_size(mut self, bytes: usize) -> Self {
-        self.body_size = Some(u32::try_from(bytes).unwrap_or(u32::MAX));
+        self.message.body_size = Some(record::body_size_of(bytes));
         self
     }
 
@@ -118,7 +119,9 @@ impl Delivery {
 
     /// More attributes for the `process` span, at once.
     pub fn with_attributes(mut self, kvs: impl IntoIterator<Item = KeyValue>) -> Self {
-        Arc::make_mut(&mut self.parts).attributes.extend(kvs);
+        Arc::make_mut(&mut self.message.parts)
+            .attributes
+            .extend(kvs);
         self
     }
 
@@ -139,7 +142,7 @@ impl Delivery {
     /// The messaging system.
     #[cfg(test)]
     fn system(&self) -> &Value {
-        &self.parts.system
+        &self.message.parts.system
     }
 
     /// The delivery of a message sent now in the context `cx`, if it has one: the one of
@@ -147,13 +150,7 @@ impl Delivery {
     /// from a handler's context further up).
     pub(crate) fn current(cx: &Context) -> Option<Delivered> {
         let parent = cx.span().span_context().span_id();
-        let of = |d: &Delivery| {
-            (d.parent == parent).then(|| Delivered {
-                destination: d.destination.clone(),
-                parts: d.parts.clone(),
-                body_size: d.body_size,
-            })
-        };
+        let of = |d: &Delivery| (d.parent == parent).then(|| d.message.clone());
         let beside = if SENDING.is_set() {
             SENDING.with(of)
         } else {
@@ -194,10 +191,13 @@ mod tests {
         let second = remote(2);
         let copy = batch.for_message(&second);
         assert!(
-            Arc::ptr_eq(&batch.parts, &copy.parts),
+            Arc::ptr_eq(&batch.message.parts, &copy.message.parts),
             "no copy of the parts"
         );
-        assert_eq!(copy.body_size, None, "a body size is the message's own");
+        assert_eq!(
+            copy.message.body_size, None,
+            "a body size is the message's own"
+        );
         assert_eq!(batch.system().as_str(), "nats");
 
         // Each applies only to the context it was made for.
@@ -221,6 +221,6 @@ mod tests {
     #[test]
     fn a_body_size_past_u32_says_u32_max() {
         let d = Delivery::new("x", &Context::new()).body_size(usize::MAX);
-        assert_eq!(d.body_size, Some(u32::MAX));
+        assert_eq!(d.message.body_size, Some(u32::MAX));
     }
 }

@@ -22,9 +22,8 @@ use crate::info::ActorInfo;
 use crate::reply::ReplyError;
 use crate::trace::attribute::{
     DEAD_LETTER_REASON, ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, MAILBOX_WAIT_NS,
-    MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_BODY_SIZE,
-    MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE,
-    SUPERVISED_CHILD, SUPERVISOR, THREAD_ID, THREAD_NAME,
+    MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
+    MESSAGING_SYSTEM, MESSAGING_SYSTEM_VALUE, SUPERVISED_CHILD, SUPERVISOR, THREAD_ID, THREAD_NAME,
 };
 use crate::trace::carrier::{extract, extract_with};
 use crate::trace::clock::Timestamp;
@@ -502,11 +501,8 @@ impl ProcessSpans {
             KeyValue::new(THREAD_ID, self.thread_id),
         ]);
         push_message_id(&mut attributes, message_id);
-        if let Some(d) = delivered {
-            if let Some(size) = d.body_size() {
-                attributes.push(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, i64::from(size)));
-            }
-            attributes.extend_from_slice(&d.parts().attributes);
+        if let Some(d) = &delivered {
+            record::push_delivered(&mut attributes, d.body_size(), Some(d.parts()));
         }
         let builder = self
             .tracer

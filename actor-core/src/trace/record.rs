@@ -192,12 +192,7 @@ impl SpanRecord {
                 thread(&mut out);
             }
         }
-        if let Some(size) = self.body_size {
-            out.push(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, i64::from(size)));
-        }
-        if let Some(delivery) = &self.delivery {
-            out.extend(delivery.attributes.iter().cloned());
-        }
+        push_delivered(&mut out, self.body_size, self.delivery.as_deref());
         if let Some(extras) = &self.extras {
             out.extend(extras.attributes.iter().cloned());
         }
@@ -229,6 +224,27 @@ impl SpanRecord {
     pub(crate) fn extras_mut(&mut self) -> &mut SpanExtras {
         self.extras.get_or_insert_with(Default::default)
     }
+}
+
+/// A bridge's attributes as every span of a delivered message lists them (record or SDK
+/// span): the body size, then the bridge's own.
+pub(crate) fn push_delivered(
+    out: &mut Vec<KeyValue>,
+    body_size: Option<u32>,
+    parts: Option<&DeliveryParts>,
+) {
+    use crate::trace::attribute::MESSAGING_MESSAGE_BODY_SIZE;
+    if let Some(size) = body_size {
+        out.push(KeyValue::new(MESSAGING_MESSAGE_BODY_SIZE, i64::from(size)));
+    }
+    if let Some(parts) = parts {
+        out.extend(parts.attributes.iter().cloned());
+    }
+}
+
+/// A body size as records keep it: bytes, `u32::MAX` past it.
+pub(crate) fn body_size_of(bytes: usize) -> u32 {
+    u32::try_from(bytes).unwrap_or(u32::MAX)
 }
 
 /// Where an instrumentation takes span records, and its sampler for them. Called on the
