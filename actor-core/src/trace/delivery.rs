@@ -16,7 +16,8 @@ use crate::trace::record::{self, DeliveryParts};
 /// sends each message it hands in with one:
 ///
 /// - [`send_in`](Delivery::send_in) runs a send (`try_tell`, say) in the extracted context
-///   with the delivery beside it: nothing is allocated for it;
+///   with the delivery beside it: no context value is made for it (the envelope boxes
+///   the delivery with the context, one allocation where a context value costs three);
 /// - [`attach`](Delivery::attach) puts it into the context, for a send that is awaited
 ///   (`tell(msg).with_context(cx)`); the context's value costs allocations.
 ///
@@ -87,7 +88,8 @@ impl Delivery {
     }
 
     /// The same delivery for another message, whose sender's context is `parent`: the
-    /// system and attributes are shared (no allocation); the body size is not kept.
+    /// system and attributes are shared (a reference count, not a copy); the body size is not
+    /// kept.
     pub fn for_message(&self, parent: &Context) -> Self {
         Delivery {
             parent: parent.span().span_context().span_id(),
