@@ -2,12 +2,12 @@
 
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use opentelemetry::Context;
 
+use crate::actor_thread::spin::AskSpin;
 use crate::dead_letter::{DeadLetter, DeadLetterReason};
 use crate::info::ActorId;
 use crate::mailbox::room::Room;
@@ -73,8 +73,8 @@ pub(crate) struct ActorCell {
     pub(crate) startup: tokio::sync::watch::Sender<Startup>,
     /// Wakes a parked receive loop when a stop is requested.
     pub(crate) wake: Notify,
-    /// The last ask round trip to this actor, in ns: asks spin for the reply while it is short.
-    recent_rtt_ns: AtomicU64,
+    /// Whether asks to this actor spin for their replies (and the actor after serving them).
+    pub(crate) asks: AskSpin,
     /// Messages sent and not yet handled; kept only for pool members (least-loaded dispatch).
     load: Option<AtomicUsize>,
     /// How sends to this actor ended, when metrics are on.
@@ -101,6 +101,7 @@ impl ActorCell {
         track_load: bool,
     ) -> Self {
         let destination = Destination::new(&name, settings.tracing.instrumented());
+        let spin = settings.spin;
         let sent = settings
             .tracing
             .metered()
@@ -114,7 +115,7 @@ impl ActorCell {
             room,
             startup: tokio::sync::watch::Sender::new(Startup::Starting),
             wake: Notify::new(),
-            recent_rtt_ns: AtomicU64::new(0),
+            asks: AskSpin::new(spin),
             load: track_load.then(|| AtomicUsize::new(0)),
             sent,
             dead_letters: AtomicU64::new(0),
@@ -223,23 +224,6 @@ impl ActorCell {
         Control(self.control.load(Ordering::Acquire))
     }
 
-    /// How long an ask should spin for its reply before awaiting it.
-    pub(crate) fn ask_spin(&self) -> Duration {
-        let limit = self.settings.spin;
-        let recent = Duration::from_nanos(self.recent_rtt_ns.load(Ordering::Relaxed));
-        if recent <= limit {
-            limit
-        } else {
-            Duration::ZERO
-        }
-    }
-
-    /// Records an ask's round trip.
-    pub(crate) fn record_rtt(&self, rtt: Duration) {
-        let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
-        self.recent_rtt_ns.store(ns, Ordering::Relaxed);
-    }
-
     /// Counts a message into the load (pool members only).
     pub(crate) fn load_add(&self) {
         if let Some(load) = &self.load {
@@ -259,37 +243,5 @@ impl ActorCell {
         self.load
             .as_ref()
             .map_or(0, |load| load.load(Ordering::Relaxed))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::system::ActorSystem;
-
-    fn cell(spin: Duration) -> ActorCell {
-        let settings = Arc::new(ActorSystem::builder().spin(spin).into_settings());
-        ActorCell::new(ActorId(1), "a".into(), settings, None, false)
-    }
-
-    #[test]
-    fn asks_spin_again_once_round_trips_are_short_again() {
-        let cell = cell(Duration::from_micros(20));
-        assert_eq!(cell.ask_spin(), Duration::from_micros(20));
-        cell.record_rtt(Duration::from_millis(3));
-        assert_eq!(
-            cell.ask_spin(),
-            Duration::ZERO,
-            "a slow actor is not spun for"
-        );
-        cell.record_rtt(Duration::from_micros(4));
-        assert_eq!(cell.ask_spin(), Duration::from_micros(20));
-    }
-
-    #[test]
-    fn no_spin_when_turned_off() {
-        let cell = cell(Duration::ZERO);
-        cell.record_rtt(Duration::from_nanos(1));
-        assert_eq!(cell.ask_spin(), Duration::ZERO);
     }
 }

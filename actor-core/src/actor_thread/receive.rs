@@ -297,7 +297,9 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
         if self.rx.is_empty() && self.spin.enabled() {
             let cell = &self.cell;
             let rx = &self.rx;
-            if spin_until(self.spin.spin(), || !rx.is_empty() || cell.stop_requested()) {
+            if spin_until(self.spin.spin(&cell.asks), || {
+                !rx.is_empty() || cell.stop_requested()
+            }) {
                 self.spin.spin_paid_off();
             } else {
                 parked_at = Some(Instant::now());

@@ -144,11 +144,6 @@ impl<A: Actor> ActorRef<A> {
 
     crate::handle::methods::send_methods!();
 
-    /// Whether asks spin for their replies at all.
-    fn spins(&self) -> bool {
-        !self.cell.settings.spin.is_zero()
-    }
-
     /// Wraps `msg` in an envelope that carries the caller's context (and starts its `send`
     /// span), unless the actor was already asked to stop.
     fn begin<M>(
@@ -328,12 +323,15 @@ impl<A: Actor> ActorRef<A> {
         }
         let deadline = timeout.and_then(|limit| Instant::now().checked_add(limit));
         let (tx, rx) = oneshot::async_channel();
-        let sent_at = self.spins().then(Instant::now);
-        self.send(msg, Some(tx), SendOp::Ask, deadline).await?;
-        if sent_at.is_some() {
-            spin_until(self.cell.ask_spin(), || rx.has_message() || rx.is_closed());
+        let wait = self.cell.asks.begin();
+        if let Err(e) = self.send(msg, Some(tx), SendOp::Ask, deadline).await {
+            self.cell.asks.end(wait, false);
+            return Err(e.into());
         }
-        let arrived = rx.has_message() || rx.is_closed();
+        let in_time = spin_until(wait.spin(), || rx.has_message() || rx.is_closed());
+        // Every spinning ask, however it ended, decides whether the next one spins.
+        self.cell.asks.end(wait, in_time);
+        let arrived = in_time || rx.has_message() || rx.is_closed();
         let reply = match (deadline, timeout) {
             // Already here (often, after the spin): no timer to arm.
             _ if arrived => rx.await.map_err(|_| AskError::Dropped),
@@ -346,10 +344,6 @@ impl<A: Actor> ActorRef<A> {
             }
             _ => rx.await.map_err(|_| AskError::Dropped),
         };
-        if let Some(sent_at) = sent_at {
-            // Every round trip, however it ended, decides whether the next ask spins.
-            self.cell.record_rtt(sent_at.elapsed());
-        }
         reply?.map_err(Failure::into_ask_error)
     }
 
@@ -370,11 +364,13 @@ impl<A: Actor> ActorRef<A> {
         }
         let deadline = timeout.and_then(|limit| Instant::now().checked_add(limit));
         let (tx, rx) = oneshot::channel();
-        let sent_at = self.spins().then(Instant::now);
-        self.send_blocking(msg, Some(tx), SendOp::Ask, deadline)?;
-        if sent_at.is_some() {
-            spin_until(self.cell.ask_spin(), || rx.has_message() || rx.is_closed());
+        let wait = self.cell.asks.begin();
+        if let Err(e) = self.send_blocking(msg, Some(tx), SendOp::Ask, deadline) {
+            self.cell.asks.end(wait, false);
+            return Err(e.into());
         }
+        let in_time = spin_until(wait.spin(), || rx.has_message() || rx.is_closed());
+        self.cell.asks.end(wait, in_time);
         let reply = match (deadline, timeout) {
             (Some(deadline), Some(limit)) => rx
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -384,9 +380,6 @@ impl<A: Actor> ActorRef<A> {
                 }),
             _ => rx.recv().map_err(|_| AskError::Dropped),
         };
-        if let Some(sent_at) = sent_at {
-            self.cell.record_rtt(sent_at.elapsed());
-        }
         reply?.map_err(Failure::into_ask_error)
     }
 }
