@@ -1,8 +1,9 @@
 //! Adaptive spin-then-park. Waking a parked thread costs microseconds (tens on some VMs);
 //! a short spin before parking, where the last wait was short, lets request/reply traffic
 //! skip the wake-up. The CPU cost is bounded: at most the configured spin per idle period,
-//! and only while waits keep coming back shorter than that spin, plus a rare longer probe
-//! ([`AskSpin`]) that finds out whether spinning would pay off again.
+//! and only while waits keep coming back shorter than that spin, plus a longer probe after
+//! a late reply, ever rarer while probes miss ([`AskSpin`]), that finds out whether
+//! spinning would pay off again.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -10,11 +11,12 @@ use std::time::{Duration, Instant};
 /// Default longest spin before parking (receive loop) or before awaiting a reply (ask).
 pub(crate) const DEFAULT_SPIN: Duration = Duration::from_micros(20);
 
-/// A probe spins this many times the configured spin: long enough to outlast the wake-up
-/// of a parked actor on a slow VM (tens of µs), so that both sides are awake afterwards.
-const PROBE_FACTOR: u32 = 10;
+/// A probe spins this much longer than the configured spin: long enough to outlast the
+/// wake-up of a parked actor on a slow VM (tens of µs), so that both sides are awake
+/// afterwards, and bounded for an asker that shares its thread with other tasks.
+const PROBE_EXTRA: Duration = Duration::from_micros(100);
 
-/// Asks between probes after the first failed probe; doubled after each further one.
+/// Asks between probes after a first miss; doubled after each further one.
 const FIRST_PROBE_GAP: u32 = 16;
 
 /// The longest gap between probes, in asks.
@@ -100,22 +102,27 @@ impl Adaptive {
 /// actor's cell) and read by its receive loop.
 ///
 /// An ask spins while replies keep arriving within the spin. Once one does not, the next ask
-/// probes: it spins [`PROBE_FACTOR`] times longer, and the actor spins after serving it. A
-/// probe whose reply comes in time turns spinning back on; after a failed one, asks await
-/// their replies and probe again after [`FIRST_PROBE_GAP`] asks, twice as many after each
-/// further failure (up to [`LAST_PROBE_GAP`]). A
-/// round trip measured without spinning includes the wake-ups that spinning avoids, so it
-/// cannot tell by itself whether spinning would pay: on a VM whose wake-ups take tens of
-/// µs, asks would otherwise stay slow for good after the first one.
+/// probes: it spins [`PROBE_EXTRA`] longer, and the actor spins after serving it. If the
+/// probe's reply comes while it spins, asks spin again, and the first of them confirms it:
+/// if its reply comes within the spin, both sides are back to spinning. A failed probe or
+/// confirmation is a miss: asks then await their replies and probe again after
+/// [`FIRST_PROBE_GAP`] asks, twice as many after each further miss (up to
+/// [`LAST_PROBE_GAP`]). A round trip measured without spinning includes the wake-ups that
+/// spinning avoids, so it cannot tell by itself whether spinning would pay: on a VM whose
+/// wake-ups take tens of µs, asks would otherwise stay slow for good after the first one.
 #[derive(Debug)]
 pub(crate) struct AskSpin {
     limit: Duration,
+    /// Asks spin for their replies.
     on: AtomicBool,
+    /// An asker is probing: the actor spins after serving it.
     probing: AtomicBool,
+    /// A probe paid off; the next spinning ask confirms it.
+    confirming: AtomicBool,
     /// Asks left before the next probe, while spinning is off.
     countdown: AtomicU32,
-    /// The current gap between probes, in asks.
-    gap: AtomicU32,
+    /// Probes and confirmations missed in a row.
+    misses: AtomicU32,
 }
 
 /// How an ask waits for its reply: [`AskSpin::begin`]'s answer, for [`AskSpin::end`].
@@ -146,8 +153,9 @@ impl AskSpin {
             limit,
             on: AtomicBool::new(!limit.is_zero()),
             probing: AtomicBool::new(false),
-            countdown: AtomicU32::new(FIRST_PROBE_GAP),
-            gap: AtomicU32::new(FIRST_PROBE_GAP),
+            confirming: AtomicBool::new(false),
+            countdown: AtomicU32::new(0),
+            misses: AtomicU32::new(0),
         }
     }
 
@@ -166,40 +174,62 @@ impl AskSpin {
             return AskWait::Await;
         }
         self.probing.store(true, Ordering::Relaxed);
-        AskWait::Probe(self.limit.saturating_mul(PROBE_FACTOR))
+        AskWait::Probe(self.limit.saturating_add(PROBE_EXTRA))
     }
 
     /// Records how the ask that `begin` answered `wait` went: whether its reply came
     /// while it spun.
     pub(crate) fn end(&self, wait: AskWait, in_time: bool) {
-        let gap = match wait {
-            AskWait::Await => return,
-            AskWait::Spin(_) | AskWait::Probe(_) if in_time => {
-                set(&self.on, true);
-                if let AskWait::Probe(_) = wait {
-                    self.gap.store(FIRST_PROBE_GAP, Ordering::Relaxed);
-                    self.probing.store(false, Ordering::Relaxed);
+        match (wait, in_time) {
+            (AskWait::Await, _) => {}
+            (AskWait::Spin(_), true) => {
+                if self.confirming.load(Ordering::Relaxed) {
+                    self.confirming.store(false, Ordering::Relaxed);
+                    self.misses.store(0, Ordering::Relaxed);
                 }
-                return;
             }
-            // A spin that just missed (a descheduled vCPU, one slow handler): probe at once.
-            AskWait::Spin(_) => 1,
-            AskWait::Probe(_) => {
+            (AskWait::Spin(_), false) => {
+                if self.confirming.load(Ordering::Relaxed) {
+                    self.confirming.store(false, Ordering::Relaxed);
+                    self.missed();
+                } else {
+                    // Spinning had paid off until now (a descheduled vCPU, one slow
+                    // handler): probe at once.
+                    self.stop(1);
+                }
+            }
+            (AskWait::Probe(_), true) => {
                 self.probing.store(false, Ordering::Relaxed);
-                self.gap
-                    .load(Ordering::Relaxed)
-                    .saturating_mul(2)
-                    .clamp(FIRST_PROBE_GAP, LAST_PROBE_GAP)
+                self.confirming.store(true, Ordering::Relaxed);
+                set(&self.on, true);
             }
-        };
-        set(&self.on, false);
-        self.gap.store(gap, Ordering::Relaxed);
-        self.countdown.store(gap, Ordering::Relaxed);
+            (AskWait::Probe(_), false) => {
+                self.probing.store(false, Ordering::Relaxed);
+                self.missed();
+            }
+        }
     }
 
     /// Whether an asker is probing now: the actor should spin after serving it.
     pub(crate) fn probing(&self) -> bool {
         self.probing.load(Ordering::Relaxed)
+    }
+
+    /// A probe or its confirmation missed: wait longer before the next probe.
+    fn missed(&self) {
+        let misses = self.misses.load(Ordering::Relaxed);
+        self.misses
+            .store(misses.saturating_add(1), Ordering::Relaxed);
+        let gap = FIRST_PROBE_GAP
+            .saturating_mul(1 << misses.min(LAST_PROBE_GAP.ilog2()))
+            .min(LAST_PROBE_GAP);
+        self.stop(gap);
+    }
+
+    /// Asks await their replies, and the one `gap` asks on probes.
+    fn stop(&self, gap: u32) {
+        set(&self.on, false);
+        self.countdown.store(gap, Ordering::Relaxed);
     }
 }
 
@@ -216,9 +246,10 @@ mod tests {
     use super::*;
 
     const LIMIT: Duration = Duration::from_micros(20);
+    const PROBE: AskWait = AskWait::Probe(Duration::from_micros(120));
 
     /// Asks until the next probe; returns how many awaited without spinning first.
-    fn until_probe(spin: &AskSpin) -> (u32, AskWait) {
+    fn until_probe(spin: &AskSpin) -> u32 {
         let mut awaited = 0;
         loop {
             match spin.begin() {
@@ -226,60 +257,77 @@ mod tests {
                     spin.end(AskWait::Await, false);
                     awaited += 1;
                 }
-                wait => return (awaited, wait),
+                wait => {
+                    assert_eq!(wait, PROBE);
+                    assert!(spin.probing(), "the actor spins after serving a probe");
+                    return awaited;
+                }
             }
         }
+    }
+
+    /// One ask: how `begin` answered, after `end` heard whether the reply was in time.
+    fn ask(spin: &AskSpin, in_time: bool) -> AskWait {
+        let wait = spin.begin();
+        spin.end(wait, in_time);
+        wait
     }
 
     #[test]
     fn asks_spin_while_replies_come_in_time() {
         let spin = AskSpin::new(LIMIT);
         for _ in 0..100 {
-            let wait = spin.begin();
-            assert_eq!(wait, AskWait::Spin(LIMIT));
-            spin.end(wait, true);
+            assert_eq!(ask(&spin, true), AskWait::Spin(LIMIT));
         }
         assert!(!spin.probing());
     }
 
     #[test]
-    fn a_late_reply_stops_spinning_until_a_probe_brings_it_back() {
+    fn a_late_reply_makes_the_next_ask_probe_and_a_confirmed_probe_brings_spinning_back() {
         let spin = AskSpin::new(LIMIT);
-        let wait = spin.begin();
-        spin.end(wait, false);
-        let (awaited, probe) = until_probe(&spin);
-        assert_eq!(awaited, 0, "one late reply: the next ask probes");
-        assert_eq!(probe, AskWait::Probe(LIMIT * PROBE_FACTOR));
-        assert!(spin.probing(), "the actor spins after serving a probe");
-        spin.end(probe, true);
+        ask(&spin, false);
+        assert_eq!(until_probe(&spin), 0, "one late reply: the next ask probes");
+        spin.end(PROBE, true);
         assert!(!spin.probing());
-        assert_eq!(spin.begin(), AskWait::Spin(LIMIT), "the probe paid off");
+        assert_eq!(ask(&spin, true), AskWait::Spin(LIMIT), "the confirmation");
+        // Confirmed: the next late reply makes the next ask probe again at once.
+        ask(&spin, false);
+        assert_eq!(until_probe(&spin), 0);
     }
 
     #[test]
-    fn failed_probes_come_ever_more_rarely() {
+    fn a_probe_whose_confirmation_misses_counts_as_a_miss() {
+        // As for an actor that parks between asks: the probe outlasts its wake-up, a
+        // plain spin does not.
         let spin = AskSpin::new(LIMIT);
-        let wait = spin.begin();
-        spin.end(wait, false);
-        let probe = spin.begin();
-        assert_eq!(probe, AskWait::Probe(LIMIT * PROBE_FACTOR));
-        spin.end(probe, false);
+        ask(&spin, false);
         let mut gaps = Vec::new();
-        for _ in 0..8 {
-            let (awaited, probe) = until_probe(&spin);
-            gaps.push(awaited + 1);
-            spin.end(probe, false);
+        for _ in 0..3 {
+            gaps.push(until_probe(&spin) + 1);
+            spin.end(PROBE, true);
+            assert_eq!(ask(&spin, false), AskWait::Spin(LIMIT));
+        }
+        assert_eq!(gaps, [1, 16, 32]);
+    }
+
+    #[test]
+    fn missed_probes_come_ever_more_rarely() {
+        let spin = AskSpin::new(LIMIT);
+        ask(&spin, false);
+        let mut gaps = Vec::new();
+        for _ in 0..9 {
+            gaps.push(until_probe(&spin) + 1);
+            spin.end(PROBE, false);
             assert!(!spin.probing());
         }
-        assert_eq!(gaps, [16, 32, 64, 128, 256, 512, 1024, 1024]);
+        assert_eq!(gaps, [1, 16, 32, 64, 128, 256, 512, 1024, 1024]);
     }
 
     #[test]
     fn no_spin_and_no_probe_when_turned_off() {
         let spin = AskSpin::new(Duration::ZERO);
         for _ in 0..2000 {
-            assert_eq!(spin.begin(), AskWait::Await);
-            spin.end(AskWait::Await, false);
+            assert_eq!(ask(&spin, false), AskWait::Await);
         }
         assert!(!spin.probing());
     }

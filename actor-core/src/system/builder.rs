@@ -119,8 +119,8 @@ impl ActorSystemBuilder {
     /// reply (default: 20 µs). Spinning only happens
     /// while recent waits were shorter than this, so an idle actor costs no CPU; it saves
     /// the thread wake-up in request/reply traffic. After a late reply, the next ask probes with
-    /// a spin ten times as long, to find out whether spinning pays off again; while probes
-    /// fail, one ask in 16 to 1,024 (fewer after each miss) probes. `Duration::ZERO` turns it off.
+    /// a spin 100 µs longer, to find out whether spinning pays off again; while probes
+    /// miss, one ask in 16 to 1,024 (fewer after each miss) probes. `Duration::ZERO` turns it off.
     pub fn spin(mut self, limit: Duration) -> Self {
         self.spin = limit;
         self
