@@ -210,6 +210,14 @@ impl AskSpin {
         }
     }
 
+    /// Forgets an ask that could not be sent: it says nothing about replies (a probe stays
+    /// due for the next ask).
+    pub(crate) fn abandon(&self, wait: AskWait) {
+        if let AskWait::Probe(_) = wait {
+            self.probing.store(false, Ordering::Relaxed);
+        }
+    }
+
     /// Whether an asker is probing now: the actor should spin after serving it.
     pub(crate) fn probing(&self) -> bool {
         self.probing.load(Ordering::Relaxed)
@@ -321,6 +329,22 @@ mod tests {
             assert!(!spin.probing());
         }
         assert_eq!(gaps, [1, 16, 32, 64, 128, 256, 512, 1024, 1024]);
+    }
+
+    #[test]
+    fn an_ask_that_could_not_be_sent_changes_nothing() {
+        let spin = AskSpin::new(LIMIT);
+        let wait = spin.begin();
+        spin.abandon(wait);
+        assert_eq!(spin.begin(), AskWait::Spin(LIMIT), "still spinning");
+        spin.end(AskWait::Spin(LIMIT), false);
+        assert_eq!(until_probe(&spin), 0);
+        spin.abandon(PROBE);
+        assert!(
+            !spin.probing(),
+            "the actor does not wait for a probe never sent"
+        );
+        assert_eq!(until_probe(&spin), 0, "the probe is still due");
     }
 
     #[test]

@@ -325,7 +325,7 @@ impl<A: Actor> ActorRef<A> {
         let (tx, rx) = oneshot::async_channel();
         let wait = self.cell.asks.begin();
         if let Err(e) = self.send(msg, Some(tx), SendOp::Ask, deadline).await {
-            self.cell.asks.end(wait, false);
+            self.cell.asks.abandon(wait);
             return Err(e.into());
         }
         let in_time = spin_until(wait.spin(), || rx.has_message() || rx.is_closed());
@@ -366,7 +366,7 @@ impl<A: Actor> ActorRef<A> {
         let (tx, rx) = oneshot::channel();
         let wait = self.cell.asks.begin();
         if let Err(e) = self.send_blocking(msg, Some(tx), SendOp::Ask, deadline) {
-            self.cell.asks.end(wait, false);
+            self.cell.asks.abandon(wait);
             return Err(e.into());
         }
         let in_time = spin_until(wait.spin(), || rx.has_message() || rx.is_closed());
