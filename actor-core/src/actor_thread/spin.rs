@@ -48,7 +48,7 @@ pub(crate) fn spin_until(limit: Duration, mut ready: impl FnMut() -> bool) -> bo
 
 /// Whether an actor spins before its next park: only after serving asks (request/reply
 /// traffic, where the next request follows the reply), and only while recent waits were
-/// shorter than the spin. Streams of tells never spin: the actor parks and the next wake-up
+/// shorter than the spin or an asker is probing ([`AskSpin`]). Streams of tells never spin: the actor parks and the next wake-up
 /// takes a whole batch, and no spinning reader contends with the senders' writes.
 #[derive(Debug)]
 pub(crate) struct Adaptive {
