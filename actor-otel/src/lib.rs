@@ -65,6 +65,7 @@ mod telemetry;
 pub mod testing;
 #[cfg(feature = "tracing")]
 mod tracing_layer;
+pub mod wire;
 
 pub use crate::config::{BatchConfig, PipelineMode};
 pub use crate::error::TelemetryError;

@@ -1,0 +1,807 @@
+//! OTLP protobuf written straight from span records: the framework's own `send` and
+//! `process` spans encoded as an `ExportTraceServiceRequest` without building an SDK
+//! `SpanData` and then a generated `Span` message for each (the SDK path allocates a string
+//! per attribute key and value, a vector per id, and frees them all again).
+//!
+//! [`TraceRequest`] writes the wire format of the OTLP trace protocol (`opentelemetry/proto/
+//! trace/v1/trace.proto`, stable since 1.0) with `prost`'s field encoders; the resource and
+//! the scope, written once per request, go through `opentelemetry-proto`'s generated types.
+//! Tests decode its output with those types and compare it, message by message, with what
+//! the SDK path (`SpanData`, `opentelemetry-proto`'s transform) makes of the same records.
+
+use opentelemetry::trace::{SpanId, TraceFlags, TraceState};
+use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::Resource;
+use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::Message as _;
+
+use actor_core::trace::attribute::{
+    MAILBOX_WAIT_NS, MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_MESSAGE_BODY_SIZE,
+    MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
+    MESSAGING_SYSTEM_VALUE, THREAD_ID, THREAD_NAME,
+};
+use actor_core::trace::{Operation, SenderLink, SpanRecord};
+
+/// Field numbers of the OTLP trace messages this module writes.
+mod field {
+    pub(super) const REQUEST_RESOURCE_SPANS: u32 = 1;
+    pub(super) const RESOURCE_SPANS_RESOURCE: u32 = 1;
+    pub(super) const RESOURCE_SPANS_SCOPE_SPANS: u32 = 2;
+    pub(super) const RESOURCE_SPANS_SCHEMA_URL: u32 = 3;
+    pub(super) const SCOPE_SPANS_SCOPE: u32 = 1;
+    pub(super) const SCOPE_SPANS_SPANS: u32 = 2;
+    pub(super) const SCOPE_SPANS_SCHEMA_URL: u32 = 3;
+
+    pub(super) const SPAN_TRACE_ID: u32 = 1;
+    pub(super) const SPAN_SPAN_ID: u32 = 2;
+    pub(super) const SPAN_TRACE_STATE: u32 = 3;
+    pub(super) const SPAN_PARENT_SPAN_ID: u32 = 4;
+    pub(super) const SPAN_NAME: u32 = 5;
+    pub(super) const SPAN_KIND: u32 = 6;
+    pub(super) const SPAN_START: u32 = 7;
+    pub(super) const SPAN_END: u32 = 8;
+    pub(super) const SPAN_ATTRIBUTES: u32 = 9;
+    pub(super) const SPAN_EVENTS: u32 = 11;
+    pub(super) const SPAN_LINKS: u32 = 13;
+    pub(super) const SPAN_STATUS: u32 = 15;
+    pub(super) const SPAN_FLAGS: u32 = 16;
+
+    pub(super) const EVENT_TIME: u32 = 1;
+    pub(super) const EVENT_NAME: u32 = 2;
+    pub(super) const EVENT_ATTRIBUTES: u32 = 3;
+    pub(super) const EVENT_DROPPED_ATTRIBUTES: u32 = 4;
+
+    pub(super) const LINK_TRACE_ID: u32 = 1;
+    pub(super) const LINK_SPAN_ID: u32 = 2;
+    pub(super) const LINK_TRACE_STATE: u32 = 3;
+    pub(super) const LINK_ATTRIBUTES: u32 = 4;
+    pub(super) const LINK_DROPPED_ATTRIBUTES: u32 = 5;
+    pub(super) const LINK_FLAGS: u32 = 6;
+
+    pub(super) const STATUS_MESSAGE: u32 = 2;
+    pub(super) const STATUS_CODE: u32 = 3;
+
+    pub(super) const KEY_VALUE_KEY: u32 = 1;
+    pub(super) const KEY_VALUE_VALUE: u32 = 2;
+    pub(super) const ANY_STRING: u32 = 1;
+    pub(super) const ANY_BOOL: u32 = 2;
+    pub(super) const ANY_INT: u32 = 3;
+    pub(super) const ANY_DOUBLE: u32 = 4;
+    pub(super) const ANY_ARRAY: u32 = 5;
+    pub(super) const ARRAY_VALUES: u32 = 1;
+}
+
+/// `SpanFlags`: the context-has-is-remote bit, and the is-remote bit.
+const FLAGS_HAS_IS_REMOTE: u32 = 0x100;
+const FLAGS_IS_REMOTE: u32 = 0x200;
+/// `Span.SpanKind` values.
+const KIND_PRODUCER: u64 = 4;
+const KIND_CONSUMER: u64 = 5;
+/// `Status.StatusCode` values.
+const STATUS_OK: u64 = 1;
+const STATUS_ERROR: u64 = 2;
+
+/// One OTLP `ExportTraceServiceRequest` (one resource, one scope) built from span records.
+/// Reusable: [`finish`](TraceRequest::finish) writes the request and empties it, keeping
+/// its buffers, so a steady stream of batches allocates nothing per span.
+#[derive(Debug)]
+pub struct TraceRequest {
+    /// The encoded `Resource` message and the resource's schema URL.
+    resource: Vec<u8>,
+    schema_url: String,
+    /// The encoded `InstrumentationScope` message and the scope's schema URL.
+    scope: Vec<u8>,
+    scope_schema_url: String,
+    /// The spans so far, each as a `ScopeSpans.spans` field.
+    spans: Vec<u8>,
+    count: usize,
+    /// One span, one attribute list or one link at a time, before its length is known.
+    span: Vec<u8>,
+    nested: Vec<u8>,
+}
+
+impl TraceRequest {
+    /// A request for spans of `resource`, under `scope`.
+    pub fn new(resource: &Resource, scope: &InstrumentationScope) -> Self {
+        let attributes = ResourceAttributesWithSchema::from(resource);
+        let resource_message = ProtoResource {
+            attributes: attributes.attributes.0,
+            dropped_attributes_count: 0,
+            entity_refs: Vec::new(),
+        };
+        let scope_message: ProtoScope = (scope, None).into();
+        TraceRequest {
+            resource: resource_message.encode_to_vec(),
+            schema_url: attributes.schema_url.unwrap_or_default(),
+            scope: scope_message.encode_to_vec(),
+            scope_schema_url: scope.schema_url().unwrap_or_default().to_owned(),
+            spans: Vec::new(),
+            count: 0,
+            span: Vec::new(),
+            nested: Vec::new(),
+        }
+    }
+
+    /// How many spans the request holds.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the request holds no span.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Adds the span `record` stands for, as the SDK would have exported it (sampled, not
+    /// remote; its parent's remoteness in the flags).
+    pub fn push(&mut self, record: &SpanRecord) {
+        self.span.clear();
+        write_span(&mut self.span, &mut self.nested, record);
+        put_bytes(&mut self.spans, field::SCOPE_SPANS_SPANS, &self.span);
+        self.count += 1;
+    }
+
+    /// Appends the encoded request to `out` and empties this one (empty requests write
+    /// nothing).
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.count == 0 {
+            return;
+        }
+        let scope_spans_len = field_len(field::SCOPE_SPANS_SCOPE, self.scope.len())
+            + self.spans.len()
+            + string_field_len(field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url);
+        let resource_spans_len = field_len(field::RESOURCE_SPANS_RESOURCE, self.resource.len())
+            + field_len(field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len)
+            + string_field_len(field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url);
+        out.reserve(field_len(field::REQUEST_RESOURCE_SPANS, resource_spans_len));
+
+        put_header(out, field::REQUEST_RESOURCE_SPANS, resource_spans_len);
+        put_bytes(out, field::RESOURCE_SPANS_RESOURCE, &self.resource);
+        put_header(out, field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len);
+        put_bytes(out, field::SCOPE_SPANS_SCOPE, &self.scope);
+        out.extend_from_slice(&self.spans);
+        put_string(out, field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url);
+        put_string(out, field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url);
+
+        self.spans.clear();
+        self.count = 0;
+    }
+}
+
+/// The `Span` message of `record` into `out` (`nested`: scratch for its nested messages).
+fn write_span(out: &mut Vec<u8>, nested: &mut Vec<u8>, record: &SpanRecord) {
+    let sc = &record.span_context;
+    put_bytes(out, field::SPAN_TRACE_ID, &sc.trace_id().to_bytes());
+    put_bytes(out, field::SPAN_SPAN_ID, &sc.span_id().to_bytes());
+    put_trace_state(out, field::SPAN_TRACE_STATE, sc.trace_state());
+    if record.parent_span_id != SpanId::INVALID {
+        put_bytes(
+            out,
+            field::SPAN_PARENT_SPAN_ID,
+            &record.parent_span_id.to_bytes(),
+        );
+    }
+    put_string(out, field::SPAN_NAME, &record.name);
+    let kind = match record.operation {
+        Operation::Process => KIND_CONSUMER,
+        _ => KIND_PRODUCER,
+    };
+    put_varint(out, field::SPAN_KIND, kind);
+    put_fixed64(out, field::SPAN_START, record.start.unix_nanos());
+    put_fixed64(out, field::SPAN_END, record.end.unix_nanos());
+    write_attributes(out, nested, record);
+    if let Some(extras) = &record.extras {
+        for event in &extras.events {
+            nested.clear();
+            let time = actor_core::trace::Timestamp::from_system_time(event.timestamp);
+            put_fixed64(nested, field::EVENT_TIME, time.unix_nanos());
+            put_string(nested, field::EVENT_NAME, &event.name);
+            for kv in &event.attributes {
+                put_key_value(nested, field::EVENT_ATTRIBUTES, kv.key.as_str(), &kv.value);
+            }
+            put_uint32(
+                nested,
+                field::EVENT_DROPPED_ATTRIBUTES,
+                event.dropped_attributes_count,
+            );
+            put_bytes(out, field::SPAN_EVENTS, nested);
+        }
+    }
+    write_links(out, nested, record);
+    if let Some(extras) = &record.extras {
+        nested.clear();
+        let (code, message) = match &extras.status {
+            opentelemetry::trace::Status::Unset => (0, ""),
+            opentelemetry::trace::Status::Ok => (STATUS_OK, ""),
+            opentelemetry::trace::Status::Error { description } => {
+                (STATUS_ERROR, description.as_ref())
+            }
+        };
+        put_string(nested, field::STATUS_MESSAGE, message);
+        put_varint(nested, field::STATUS_CODE, code);
+        put_bytes(out, field::SPAN_STATUS, nested);
+    } else {
+        // An unset status is an empty message, present (as the SDK path writes it).
+        put_bytes(out, field::SPAN_STATUS, &[]);
+    }
+    let flags = u32::from((sc.trace_flags() | TraceFlags::SAMPLED).to_u8());
+    put_fixed32(
+        out,
+        field::SPAN_FLAGS,
+        remote_flags(flags, record.parent_is_remote),
+    );
+}
+
+/// The record's attributes, in the order `SpanRecord::attributes` lists them.
+fn write_attributes(out: &mut Vec<u8>, nested: &mut Vec<u8>, record: &SpanRecord) {
+    let mut attribute = |key: &str, value: AttributeValue<'_>| {
+        nested.clear();
+        put_string(nested, field::KEY_VALUE_KEY, key);
+        value.write(nested);
+        put_bytes(out, field::SPAN_ATTRIBUTES, nested);
+    };
+    match &record.delivery {
+        Some(d) => attribute(MESSAGING_SYSTEM, AttributeValue::Value(&d.system)),
+        None => attribute(
+            MESSAGING_SYSTEM,
+            AttributeValue::Str(MESSAGING_SYSTEM_VALUE),
+        ),
+    }
+    attribute(
+        MESSAGING_DESTINATION_NAME,
+        AttributeValue::Value(&record.destination),
+    );
+    attribute(
+        MESSAGING_OPERATION_TYPE,
+        AttributeValue::Str(record.operation.operation_type()),
+    );
+    attribute(
+        MESSAGING_OPERATION_NAME,
+        AttributeValue::Str(record.operation.operation_name()),
+    );
+    attribute(MESSAGE_TYPE, AttributeValue::Str(record.message_type));
+    let thread = |attribute: &mut dyn FnMut(&str, AttributeValue<'_>)| {
+        if let Some((name, id)) = &record.thread {
+            attribute(THREAD_NAME, AttributeValue::Value(name));
+            attribute(THREAD_ID, AttributeValue::I64(*id));
+        }
+    };
+    let message_id = |attribute: &mut dyn FnMut(&str, AttributeValue<'_>)| {
+        if record.message_id != 0 {
+            attribute(
+                MESSAGING_MESSAGE_ID,
+                AttributeValue::U64Text(record.message_id),
+            );
+        }
+    };
+    match record.mailbox_wait_ns {
+        Some(wait) => {
+            attribute(MAILBOX_WAIT_NS, AttributeValue::I64(wait));
+            thread(&mut attribute);
+            message_id(&mut attribute);
+        }
+        None => {
+            message_id(&mut attribute);
+            thread(&mut attribute);
+        }
+    }
+    if let Some(size) = record.body_size {
+        attribute(
+            MESSAGING_MESSAGE_BODY_SIZE,
+            AttributeValue::I64(i64::from(size)),
+        );
+    }
+    if let Some(parts) = &record.delivery {
+        for kv in &parts.attributes {
+            attribute(kv.key.as_str(), AttributeValue::Value(&kv.value));
+        }
+    }
+    if let Some(extras) = &record.extras {
+        for kv in &extras.attributes {
+            attribute(kv.key.as_str(), AttributeValue::Value(&kv.value));
+        }
+    }
+}
+
+/// The record's links: the sender's first, then those added while it was open.
+fn write_links(out: &mut Vec<u8>, nested: &mut Vec<u8>, record: &SpanRecord) {
+    let sc = &record.span_context;
+    match &record.link {
+        SenderLink::Parent(flags) => {
+            nested.clear();
+            put_bytes(nested, field::LINK_TRACE_ID, &sc.trace_id().to_bytes());
+            put_bytes(
+                nested,
+                field::LINK_SPAN_ID,
+                &record.parent_span_id.to_bytes(),
+            );
+            put_trace_state(nested, field::LINK_TRACE_STATE, sc.trace_state());
+            let flags = remote_flags(u32::from(flags.to_u8()), record.parent_is_remote);
+            put_fixed32(nested, field::LINK_FLAGS, flags);
+            put_bytes(out, field::SPAN_LINKS, nested);
+        }
+        SenderLink::Other(other) => {
+            write_link(out, nested, other, &[], 0);
+        }
+        _ => {}
+    }
+    if let Some(extras) = &record.extras {
+        for link in &extras.links {
+            write_link(
+                out,
+                nested,
+                &link.span_context,
+                &link.attributes,
+                link.dropped_attributes_count,
+            );
+        }
+    }
+}
+
+fn write_link(
+    out: &mut Vec<u8>,
+    nested: &mut Vec<u8>,
+    sc: &opentelemetry::trace::SpanContext,
+    attributes: &[KeyValue],
+    dropped: u32,
+) {
+    nested.clear();
+    put_bytes(nested, field::LINK_TRACE_ID, &sc.trace_id().to_bytes());
+    put_bytes(nested, field::LINK_SPAN_ID, &sc.span_id().to_bytes());
+    put_trace_state(nested, field::LINK_TRACE_STATE, sc.trace_state());
+    for kv in attributes {
+        put_key_value(nested, field::LINK_ATTRIBUTES, kv.key.as_str(), &kv.value);
+    }
+    put_uint32(nested, field::LINK_DROPPED_ATTRIBUTES, dropped);
+    let flags = remote_flags(u32::from(sc.trace_flags().to_u8()), sc.is_remote());
+    put_fixed32(nested, field::LINK_FLAGS, flags);
+    put_bytes(out, field::SPAN_LINKS, nested);
+}
+
+/// A `KeyValue` message in field `tag` (of an event or a link: rare, users' additions).
+fn put_key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: &Value) {
+    let mut kv = Vec::new();
+    put_string(&mut kv, field::KEY_VALUE_KEY, key);
+    write_value(&mut kv, field::KEY_VALUE_VALUE, value);
+    put_bytes(out, tag, &kv);
+}
+
+/// Span or link flags: the trace flags and whether the parent (or linked span) is remote.
+fn remote_flags(trace_flags: u32, remote: bool) -> u32 {
+    trace_flags | FLAGS_HAS_IS_REMOTE | if remote { FLAGS_IS_REMOTE } else { 0 }
+}
+
+/// An attribute value as a record holds it.
+enum AttributeValue<'a> {
+    Str(&'a str),
+    I64(i64),
+    /// A number written as its decimal text (`messaging.message.id`).
+    U64Text(u64),
+    Value(&'a Value),
+}
+
+impl AttributeValue<'_> {
+    /// The `KeyValue.value` field (an `AnyValue` message).
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            AttributeValue::Str(s) => {
+                put_header(
+                    out,
+                    field::KEY_VALUE_VALUE,
+                    field_len(field::ANY_STRING, s.len()),
+                );
+                put_bytes(out, field::ANY_STRING, s.as_bytes());
+            }
+            AttributeValue::I64(n) => write_int(out, *n),
+            AttributeValue::U64Text(n) => {
+                AttributeValue::Str(&n.to_string()).write(out);
+            }
+            AttributeValue::Value(value) => write_value(out, field::KEY_VALUE_VALUE, value),
+        }
+    }
+}
+
+/// An `AnyValue` holding `n`, as field `KeyValue.value`.
+fn write_int(out: &mut Vec<u8>, n: i64) {
+    let len = 1 + encoded_len_varint(n as u64);
+    put_header(out, field::KEY_VALUE_VALUE, len);
+    put_varint_always(out, field::ANY_INT, n as u64);
+}
+
+/// `value` as an `AnyValue` message in field `tag`.
+fn write_value(out: &mut Vec<u8>, tag: u32, value: &Value) {
+    let mut any = Vec::new();
+    let inner: &mut Vec<u8> = &mut any;
+    match value {
+        Value::String(s) => {
+            let s = s.as_str();
+            put_header(out, tag, field_len(field::ANY_STRING, s.len()));
+            put_bytes(out, field::ANY_STRING, s.as_bytes());
+            return;
+        }
+        Value::I64(n) => {
+            put_header(out, tag, 1 + encoded_len_varint(*n as u64));
+            put_varint_always(out, field::ANY_INT, *n as u64);
+            return;
+        }
+        Value::Bool(b) => put_varint_always(inner, field::ANY_BOOL, u64::from(*b)),
+        Value::F64(f) => {
+            encode_key(field::ANY_DOUBLE, WireType::SixtyFourBit, inner);
+            inner.extend_from_slice(&f.to_le_bytes());
+        }
+        Value::Array(array) => {
+            let mut values = Vec::new();
+            match array {
+                Array::Bool(items) => items
+                    .iter()
+                    .for_each(|b| write_value(&mut values, field::ARRAY_VALUES, &Value::Bool(*b))),
+                Array::I64(items) => items
+                    .iter()
+                    .for_each(|n| write_value(&mut values, field::ARRAY_VALUES, &Value::I64(*n))),
+                Array::F64(items) => items
+                    .iter()
+                    .for_each(|f| write_value(&mut values, field::ARRAY_VALUES, &Value::F64(*f))),
+                Array::String(items) => items.iter().for_each(|s| {
+                    write_value(&mut values, field::ARRAY_VALUES, &Value::String(s.clone()))
+                }),
+                other => write_value(
+                    &mut values,
+                    field::ARRAY_VALUES,
+                    &Value::from(other.to_string()),
+                ),
+            }
+            put_bytes(inner, field::ANY_ARRAY, &values);
+        }
+        // A kind of value newer than this encoder: its text.
+        other => {
+            write_value(out, tag, &Value::from(other.to_string()));
+            return;
+        }
+    }
+    put_bytes(out, tag, &any);
+}
+
+/// The trace state as its header text, when it has one.
+fn put_trace_state(out: &mut Vec<u8>, tag: u32, state: &TraceState) {
+    if *state != TraceState::NONE {
+        put_string(out, tag, &state.header());
+    }
+}
+
+/// A length-delimited field's key and length (its bytes follow).
+fn put_header(out: &mut Vec<u8>, tag: u32, len: usize) {
+    encode_key(tag, WireType::LengthDelimited, out);
+    encode_varint(len as u64, out);
+}
+
+fn put_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
+    put_header(out, tag, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+/// A string field; an empty string is the default and is not written.
+fn put_string(out: &mut Vec<u8>, tag: u32, s: &str) {
+    if !s.is_empty() {
+        put_bytes(out, tag, s.as_bytes());
+    }
+}
+
+/// A varint field; zero is the default and is not written.
+fn put_varint(out: &mut Vec<u8>, tag: u32, value: u64) {
+    if value != 0 {
+        put_varint_always(out, tag, value);
+    }
+}
+
+/// A varint field inside a `oneof` (written even when zero).
+fn put_varint_always(out: &mut Vec<u8>, tag: u32, value: u64) {
+    encode_key(tag, WireType::Varint, out);
+    encode_varint(value, out);
+}
+
+fn put_uint32(out: &mut Vec<u8>, tag: u32, value: u32) {
+    put_varint(out, tag, u64::from(value));
+}
+
+fn put_fixed64(out: &mut Vec<u8>, tag: u32, value: u64) {
+    if value != 0 {
+        encode_key(tag, WireType::SixtyFourBit, out);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+fn put_fixed32(out: &mut Vec<u8>, tag: u32, value: u32) {
+    if value != 0 {
+        encode_key(tag, WireType::ThirtyTwoBit, out);
+        out.extend_from_slice(&value.to_le_bytes());
+    }
+}
+
+/// The encoded length of a length-delimited field of `len` bytes.
+fn field_len(tag: u32, len: usize) -> usize {
+    prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
+}
+
+fn string_field_len(tag: u32, s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        field_len(tag, s.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::{
+        Event, Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags,
+        TraceId, TraceState,
+    };
+    use opentelemetry::{Array, Context, InstrumentationScope, KeyValue, StringValue, Value};
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+    use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
+    use opentelemetry_sdk::Resource;
+    use prost::Message as _;
+
+    use actor_core::trace::{
+        BridgeSend, DeliveryParts, Operation, SenderLink, SpanExtras, SpanRecord, SpanRecorder,
+    };
+
+    use super::TraceRequest;
+    use crate::pipeline::records::to_span_data;
+
+    /// Keeps every record; samples everything.
+    #[derive(Default)]
+    struct Keep(Mutex<Vec<SpanRecord>>);
+
+    impl SpanRecorder for Keep {
+        fn sampled(&self, _: Option<&Context>, _: TraceId, _: &str, _: SpanKind) -> bool {
+            true
+        }
+        fn record(&self, record: SpanRecord) {
+            self.0.lock().unwrap().push(record);
+        }
+    }
+
+    /// A real `send` record of a bridge, under a remote parent with a trace state.
+    fn bridge_send() -> SpanRecord {
+        let keep = Arc::new(Keep::default());
+        let recorder: actor_core::trace::SharedRecorder = keep.clone();
+        let parent = SpanContext::new(
+            TraceId::from(0x0af7651916cd43dd8448eb211c80319c),
+            SpanId::from(0xb7ad6b7169203331),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::from_key_value([("vendor", "opaque")]).unwrap(),
+        );
+        let delivery = Arc::new(DeliveryParts {
+            system: Value::from("nats"),
+            attributes: vec![KeyValue::new("messaging.consumer.group.name", "pool")],
+        });
+        let (_cx, send) = BridgeSend::start(
+            &recorder,
+            Context::new().with_remote_span_context(parent),
+            "send orders".into(),
+            Value::from(StringValue::from(Arc::<str>::from("orders"))),
+            "app::Order",
+            delivery,
+            Some(42),
+        );
+        send.expect("sampled").end(None);
+        let record = keep.0.lock().unwrap().pop().expect("recorded");
+        record
+    }
+
+    /// Records of every shape the encoder meets: a bridge's `send`; a `process` parented and
+    /// linked to its sender (message id, mailbox wait); one linked to another trace with
+    /// extras of every value kind, events, links and an error; a root `tell` with status ok.
+    fn records() -> Vec<SpanRecord> {
+        let send = bridge_send();
+
+        let mut process = bridge_send();
+        process.operation = Operation::Process;
+        process.name = "process orders".into();
+        process.link = SenderLink::Parent(TraceFlags::SAMPLED);
+        process.mailbox_wait_ns = Some(1_234);
+        process.message_id = 77;
+        process.delivery = None;
+        process.body_size = None;
+
+        let mut linked = bridge_send();
+        linked.operation = Operation::Process;
+        linked.parent_is_remote = false;
+        linked.link = SenderLink::Other(Box::new(SpanContext::new(
+            TraceId::from(7),
+            SpanId::from(8),
+            TraceFlags::default(),
+            true,
+            TraceState::NONE,
+        )));
+        linked.extras = Some(Box::new(SpanExtras {
+            attributes: vec![
+                KeyValue::new("flag", true),
+                KeyValue::new("ratio", 0.25),
+                KeyValue::new("count", -3_i64),
+                KeyValue::new("empty", ""),
+                KeyValue::new("bools", Value::Array(Array::Bool(vec![true, false]))),
+                KeyValue::new("ints", Value::Array(Array::I64(vec![0, 1, -1]))),
+                KeyValue::new("floats", Value::Array(Array::F64(vec![1.5]))),
+                KeyValue::new(
+                    "strings",
+                    Value::Array(Array::String(vec!["a".into(), "".into()])),
+                ),
+            ],
+            events: vec![Event::new(
+                "retry",
+                std::time::SystemTime::now(),
+                vec![KeyValue::new("attempt", 2_i64)],
+                1,
+            )],
+            links: vec![Link::new(
+                SpanContext::new(
+                    TraceId::from(9),
+                    SpanId::from(10),
+                    TraceFlags::SAMPLED,
+                    false,
+                    TraceState::NONE,
+                ),
+                vec![KeyValue::new("why", "batch")],
+                2,
+            )],
+            status: Status::error("handler failed"),
+        }));
+
+        let mut root = bridge_send();
+        root.operation = Operation::Tell;
+        root.parent_span_id = SpanId::INVALID;
+        root.parent_is_remote = false;
+        root.thread = None;
+        root.delivery = None;
+        root.body_size = None;
+        root.extras = Some(Box::new(SpanExtras {
+            status: Status::Ok,
+            ..Default::default()
+        }));
+
+        vec![send, process, linked, root]
+    }
+
+    fn resource() -> Resource {
+        Resource::builder_empty()
+            .with_schema_url(
+                [KeyValue::new("service.name", "wire-test")],
+                "https://opentelemetry.io/schemas/1.26.0",
+            )
+            .build()
+    }
+
+    /// What the SDK path makes of the records: `SpanData`, then `opentelemetry-proto`'s
+    /// transform, as opentelemetry-otlp exports them.
+    fn through_sdk(
+        records: &[SpanRecord],
+        scope: &InstrumentationScope,
+    ) -> ExportTraceServiceRequest {
+        let spans = records
+            .iter()
+            .map(|r| to_span_data(&mut r.clone(), scope))
+            .collect();
+        ExportTraceServiceRequest {
+            resource_spans: group_spans_by_resource_and_scope(
+                spans,
+                &ResourceAttributesWithSchema::from(&resource()),
+            ),
+        }
+    }
+
+    #[test]
+    fn records_encode_as_the_sdk_path_exports_them() {
+        let records = records();
+        let scope = InstrumentationScope::builder("actor-core")
+            .with_version("1.2.3")
+            .with_schema_url("https://example.com/scope")
+            .build();
+        let mut request = TraceRequest::new(&resource(), &scope);
+        for record in &records {
+            request.push(record);
+        }
+        assert_eq!(request.len(), records.len());
+        let mut bytes = Vec::new();
+        request.finish(&mut bytes);
+        let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).expect("valid protobuf");
+        let expected = through_sdk(&records, &scope);
+        let spans =
+            |r: &ExportTraceServiceRequest| r.resource_spans[0].scope_spans[0].spans.clone();
+        for (ours, sdk) in spans(&decoded).iter().zip(spans(&expected).iter()) {
+            assert_eq!(ours, sdk, "span {:?}", sdk.name);
+        }
+        assert_eq!(decoded, expected);
+    }
+
+    #[test]
+    fn a_request_is_reused_and_an_empty_one_writes_nothing() {
+        let records = records();
+        let scope = InstrumentationScope::builder("actor-core").build();
+        let mut request = TraceRequest::new(&resource(), &scope);
+        let mut empty = Vec::new();
+        request.finish(&mut empty);
+        assert!(empty.is_empty() && request.is_empty());
+
+        for round in 0..2 {
+            for record in &records[..2] {
+                request.push(record);
+            }
+            let mut bytes = Vec::new();
+            request.finish(&mut bytes);
+            assert!(request.is_empty(), "round {round}: emptied");
+            let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+            assert_eq!(decoded, through_sdk(&records[..2], &scope), "round {round}");
+        }
+    }
+
+    /// What each path costs per span, printed (no assertion: a measurement, not a test).
+    /// `cargo test --release -p actor-otel --lib wire::tests::cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement; run it in release"]
+    fn cost() {
+        let scope = InstrumentationScope::builder("actor-core").build();
+        let attributes = ResourceAttributesWithSchema::from(&resource());
+        // A batch of the usual shapes: a `send` and a linked `process` record per message,
+        // no trace state, no extras (records are read in place by every path).
+        let mut usual = records();
+        usual.truncate(2);
+        for record in &mut usual {
+            let sc = &record.span_context;
+            record.span_context = SpanContext::new(
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags(),
+                false,
+                TraceState::NONE,
+            );
+        }
+        let mut batch: Vec<SpanRecord> = (0..256).flat_map(|_| usual.clone()).collect();
+        let rounds = 400;
+        let per_span = |start: std::time::Instant, n: usize| {
+            start.elapsed().as_nanos() as f64 / (rounds * n) as f64
+        };
+
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            let spans: Vec<_> = batch.iter_mut().map(|r| to_span_data(r, &scope)).collect();
+            drop(std::hint::black_box(spans));
+        }
+        let span_data = per_span(start, batch.len());
+
+        let mut bytes = Vec::new();
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            let spans = batch.iter_mut().map(|r| to_span_data(r, &scope)).collect();
+            let request = ExportTraceServiceRequest {
+                resource_spans: group_spans_by_resource_and_scope(spans, &attributes),
+            };
+            bytes.clear();
+            request.encode(&mut bytes).unwrap();
+            std::hint::black_box(&bytes);
+        }
+        let sdk_path = per_span(start, batch.len());
+
+        let mut request = TraceRequest::new(&resource(), &scope);
+        let start = std::time::Instant::now();
+        for _ in 0..rounds {
+            for record in &batch {
+                request.push(record);
+            }
+            bytes.clear();
+            request.finish(&mut bytes);
+            std::hint::black_box(&bytes);
+        }
+        let direct = per_span(start, batch.len());
+
+        println!("ns per span: records to SpanData {span_data:.0}; to OTLP bytes through SpanData and opentelemetry-proto {sdk_path:.0}; straight to OTLP bytes {direct:.0}");
+    }
+}
