@@ -1,7 +1,8 @@
 //! Our framework: actors on their own threads, with or without tracing.
 
 use actor_core::{Actor, ActorRef, ActorSystem, Ctx, Handler, MailboxSize, Message};
-use actor_otel::{Exporter, PipelineMode, Telemetry};
+use actor_otel::testing::{Behaviour, OtlpReceiver};
+use actor_otel::{Exporter, OtlpProtocol, PipelineMode, Telemetry};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
 
@@ -51,12 +52,17 @@ pub enum Tracing {
     Unsampled,
     /// As `PerActor`, the framework's spans made as SDK spans (no compact records).
     SdkSpans,
+    /// As `PerActor`, exported over OTLP/HTTP to a receiver on loopback that decodes each
+    /// request and keeps nothing: what export costs for real.
+    OtlpHttp,
 }
 
 /// Our framework under one tracing set-up.
 pub struct Ours {
     system: ActorSystem,
     telemetry: Option<Telemetry>,
+    /// The collector of the `OtlpHttp` set-up (dropped after the telemetry).
+    _collector: Option<OtlpReceiver>,
     actors: Vec<ActorRef<Counter>>,
     expected: Vec<u64>,
     runtime: tokio::runtime::Runtime,
@@ -72,6 +78,11 @@ impl Ours {
 
     /// Starts `actors` counters under `tracing`, with mailboxes of `mailbox` size.
     pub fn start_with_mailbox(actors: usize, tracing: Tracing, mailbox: MailboxSize) -> Self {
+        let collector = (tracing == Tracing::OtlpHttp).then(|| {
+            let receiver = OtlpReceiver::http().expect("a loopback OTLP receiver starts");
+            receiver.set_behaviour(Behaviour::Discard);
+            receiver
+        });
         let telemetry = match tracing {
             Tracing::None => None,
             Tracing::Batching
@@ -79,20 +90,26 @@ impl Ours {
             | Tracing::ProcessOnly
             | Tracing::MetricsOnly
             | Tracing::Unsampled
-            | Tracing::SdkSpans => {
+            | Tracing::SdkSpans
+            | Tracing::OtlpHttp => {
                 Some(
                     Telemetry::builder()
                         .service_name("bench")
-                        .exporter(
-                            if tracing == Tracing::MetricsOnly
-                                && std::env::var("BENCH_NO_METRICS").is_err()
-                            {
-                                Exporter::noop()
-                            } else {
-                                // The tracing set-ups measure spans alone.
-                                Exporter::noop().without_metrics()
-                            },
-                        )
+                        .exporter(if let Some(collector) = &collector {
+                            Exporter::otlp(
+                                OtlpProtocol::HttpProtobuf,
+                                Some(collector.endpoint().to_owned()),
+                            )
+                            .without_metrics()
+                            .without_logs()
+                        } else if tracing == Tracing::MetricsOnly
+                            && std::env::var("BENCH_NO_METRICS").is_err()
+                        {
+                            Exporter::noop()
+                        } else {
+                            // The tracing set-ups measure spans alone.
+                            Exporter::noop().without_metrics()
+                        })
                         .pipeline(if tracing == Tracing::Batching {
                             PipelineMode::Shared
                         } else {
@@ -101,7 +118,7 @@ impl Ours {
                         .global(false)
                         .compact_spans(tracing != Tracing::SdkSpans)
                         .build()
-                        .expect("the no-op exporter always starts"),
+                        .expect("the exporter starts"),
                 )
             }
         };
@@ -152,6 +169,7 @@ impl Ours {
         Ours {
             system,
             telemetry,
+            _collector: collector,
             expected: vec![0; actors.len()],
             actors,
             runtime,
@@ -217,9 +235,32 @@ impl Workload for Ours {
     }
 
     fn stop(self) {
+        if let Some(t) = &self.telemetry {
+            if std::env::var_os("BENCH_EXPORT_CPU").is_some() {
+                // Before the shutdown, while the export thread lives.
+                let exported = t.stats().spans_exported;
+                if let Some(ns) = thread_cpu_ns("otel-export") {
+                    eprintln!(
+                        "export thread: {:.0} ns of CPU per exported span ({exported} spans)",
+                        ns as f64 / exported.max(1) as f64
+                    );
+                }
+            }
+        }
         self.system.blocking_shutdown();
         if let Some(t) = self.telemetry {
             let _ = t.shutdown();
+            // A figure is only worth something if every span was exported.
+            let stats = t.stats();
+            let lost = stats.spans_dropped_queue_full
+                + stats.spans_dropped_after_shutdown
+                + stats.spans_failed_export;
+            if lost > 0 {
+                eprintln!(
+                    "warning: {lost} of {} spans not exported ({stats:?})",
+                    stats.spans_ended
+                );
+            }
         }
     }
 }
@@ -288,11 +329,39 @@ variant_workload!(
     |actors| Ours::start_with(actors, Tracing::Unsampled)
 );
 variant_workload!(
+    OursOtlpHttp,
+    "actor-core + SDK (per-actor, OTLP/HTTP to loopback)",
+    "Our framework with tracing: per-actor pipelines exporting over OTLP/HTTP to a loopback receiver that keeps nothing.",
+    |actors| Ours::start_with(actors, Tracing::OtlpHttp)
+);
+variant_workload!(
     OursSdkSpans,
     "actor-core + SDK (per-actor, SDK spans, no records)",
     "Our framework with tracing: per-actor pipelines, send and process spans as SDK spans.",
     |actors| Ours::start_with(actors, Tracing::SdkSpans)
 );
+
+/// The CPU time so far of this process's threads named `name`, in nanoseconds (Linux:
+/// `/proc/self/task/*/schedstat`).
+fn thread_cpu_ns(name: &str) -> Option<u64> {
+    let mut total = None;
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim() != name {
+            continue;
+        }
+        let schedstat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+        if let Some(ns) = schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            *total.get_or_insert(0) += ns;
+        }
+    }
+    total
+}
 
 /// The spin limit: `BENCH_SPIN_US` (microseconds) when set, for experiments; else the default.
 fn spin_from_env() -> std::time::Duration {

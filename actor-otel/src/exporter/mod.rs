@@ -10,6 +10,8 @@
 mod console;
 mod noop;
 pub(crate) mod otlp;
+#[cfg(feature = "otlp-http")]
+mod otlp_http;
 mod signals;
 
 use std::io::Write;
@@ -26,6 +28,7 @@ use crate::exporter::noop::NoopExporter;
 use crate::exporter::otlp::OtlpProtocol;
 use crate::pipeline::hub::Hub;
 use crate::pipeline::sinks::SinkRecipes;
+use crate::pipeline::span_output::{SdkOutput, SpanOutput};
 use crate::stats::Stats;
 #[cfg(feature = "testing")]
 use crate::testing::memory::{MemoryExporter, SpanStore};
@@ -61,6 +64,15 @@ impl Exporter {
     where
         E: SpanExporter + 'static,
         F: Fn() -> Result<E, TelemetryError> + Send + Sync + 'static,
+    {
+        Exporter::output(kind, move || make().map(SdkOutput))
+    }
+
+    /// A recipe around the span sink `make` builds on the hub's thread.
+    fn output<S, F>(kind: impl Into<String>, make: F) -> Self
+    where
+        S: SpanOutput,
+        F: Fn() -> Result<S, TelemetryError> + Send + Sync + 'static,
     {
         let make = Arc::new(make);
         Exporter {
@@ -211,8 +223,8 @@ impl Exporter {
             #[cfg(feature = "otlp-http")]
             OtlpProtocol::HttpProtobuf => {
                 let (metrics, logs) = (endpoint.clone(), endpoint.clone());
-                Exporter::custom("otlp-http", move || {
-                    otlp::http_exporter(endpoint.as_deref())
+                Exporter::output("otlp-http", move || {
+                    otlp_http::OtlpHttpOutput::new(otlp::traces_url(endpoint.as_deref()))
                 })
                 .with_metrics(move || otlp::http_metric_exporter(metrics.as_deref()))
                 .with_logs(move || otlp::http_log_exporter(logs.as_deref()))

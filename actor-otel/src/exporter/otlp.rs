@@ -64,14 +64,11 @@ macro_rules! grpc_exporter {
     }};
 }
 
-/// An OTLP/HTTP (protobuf) span exporter to the base URL `base`, or where the
-/// `OTEL_EXPORTER_OTLP_*` variables say when `None`. Runs inside the hub's runtime, as do
-/// the others here.
+/// The traces URL for the base URL `base` (`None`: where the `OTEL_EXPORTER_OTLP_*`
+/// variables say, read by opentelemetry-otlp).
 #[cfg(feature = "otlp-http")]
-pub(crate) fn http_exporter(
-    base: Option<&str>,
-) -> Result<opentelemetry_otlp::SpanExporter, TelemetryError> {
-    http_exporter!(opentelemetry_otlp::SpanExporter, base, "traces")
+pub(crate) fn traces_url(base: Option<&str>) -> Option<String> {
+    base.map(|base| signal_url(base, "traces"))
 }
 
 /// An OTLP/HTTP (protobuf) metric exporter, like [`http_exporter`].

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
 use tokio::sync::mpsc;
 
@@ -20,14 +20,13 @@ use opentelemetry_sdk::metrics::ManualReader;
 
 use actor_core::trace::SpanRecord;
 
-use crate::attribute::SCOPE;
 use crate::config::BatchConfig;
 use crate::error::TelemetryError;
 use crate::pipeline::buffer::Buffer;
 use crate::pipeline::log_buffer::{LogBuffer, LogRecords};
 use crate::pipeline::metrics::collect;
-use crate::pipeline::records::to_span_data;
 use crate::pipeline::sinks::{LogSink, MetricSink, SinkRecipes};
+use crate::pipeline::span_output::SpanOutput;
 use crate::stats::Stats;
 
 enum Command {
@@ -70,12 +69,12 @@ pub(crate) struct Hub {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// Builds an exporter on the hub's thread, inside its runtime.
+/// Builds a span output on the hub's thread, inside its runtime.
 pub(crate) type MakeExporter<E> = Box<dyn FnOnce() -> Result<E, TelemetryError> + Send>;
 
 impl Hub {
-    /// Starts a hub thread named `name` around the exporter `make` builds there.
-    pub(crate) fn spawn<E: SpanExporter + 'static>(
+    /// Starts a hub thread named `name` around the span output `make` builds there.
+    pub(crate) fn spawn<E: SpanOutput>(
         name: &str,
         make: MakeExporter<E>,
         sinks: SinkRecipes,
@@ -269,7 +268,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn run<E: SpanExporter>(
+    fn run<E: SpanOutput>(
         mut self,
         make: MakeExporter<E>,
         sinks: SinkRecipes,
@@ -357,11 +356,12 @@ impl Worker {
                         from,
                     }) => {
                         let n = records.len();
-                        let spans = spans_of(&mut records);
+                        self.set_resource(&mut exporter, resource);
+                        let prepared = exporter.prepare(&mut records);
                         if let Some(buffer) = from.upgrade() {
                             buffer.recycle(records);
                         }
-                        self.export(&mut exporter, resource, spans).await;
+                        self.export_prepared(&exporter, n, prepared).await;
                         self.queued.fetch_sub(n, Ordering::AcqRel);
                         Stats::sub(&self.stats.spans_queued, n);
                     }
@@ -392,7 +392,7 @@ impl Worker {
     }
 
     /// Exports what is buffered and the readers' last values, then shuts the exporters down.
-    async fn finish<E: SpanExporter>(&mut self, exporter: &mut E) {
+    async fn finish<E: SpanOutput>(&mut self, exporter: &mut E) {
         self.drain_buffers(exporter).await;
         self.collect_readers().await;
         let timeout = self.config.flush_timeout;
@@ -461,7 +461,7 @@ impl Worker {
     }
 
     /// Exports whatever the registered processors buffered since the last tick.
-    async fn drain_buffers<E: SpanExporter>(&mut self, exporter: &mut E) {
+    async fn drain_buffers<E: SpanOutput>(&mut self, exporter: &mut E) {
         self.buffers.retain(|b| b.strong_count() > 0);
         let buffers: Vec<Arc<Buffer>> = self.buffers.iter().filter_map(Weak::upgrade).collect();
         for buffer in buffers {
@@ -469,9 +469,11 @@ impl Worker {
                 self.export(exporter, resource, batch).await;
             }
             if let Some((resource, mut records)) = buffer.take_records() {
-                let spans = spans_of(&mut records);
+                let n = records.len();
+                self.set_resource(exporter, resource);
+                let prepared = exporter.prepare(&mut records);
                 buffer.recycle(records);
-                self.export(exporter, resource, spans).await;
+                self.export_prepared(exporter, n, prepared).await;
             }
         }
         self.log_buffers.retain(|b| b.strong_count() > 0);
@@ -484,17 +486,22 @@ impl Worker {
         }
     }
 
-    async fn export<E: SpanExporter>(
+    /// Tells `exporter` the resource of the spans that follow, when it changed.
+    fn set_resource<E: SpanOutput>(&mut self, exporter: &mut E, resource: Resource) {
+        if self.resource.as_ref() != Some(&resource) {
+            exporter.set_resource(&resource);
+            self.resource = Some(resource);
+        }
+    }
+
+    async fn export<E: SpanOutput>(
         &mut self,
         exporter: &mut E,
         resource: Resource,
         batch: Vec<SpanData>,
     ) {
         let n = batch.len();
-        if self.resource.as_ref() != Some(&resource) {
-            exporter.set_resource(&resource);
-            self.resource = Some(resource);
-        }
+        self.set_resource(exporter, resource);
         let stats = &self.stats;
         let counters = [&stats.exported, &stats.failed_export];
         account(
@@ -507,18 +514,21 @@ impl Worker {
         )
         .await;
     }
-}
 
-/// Span records built into the spans they stand for (on the hub's thread), leaving the
-/// batch empty to be used again.
-fn spans_of(records: &mut Vec<SpanRecord>) -> Vec<opentelemetry_sdk::trace::SpanData> {
-    let scope = InstrumentationScope::builder(SCOPE).build();
-    let spans = records
-        .iter_mut()
-        .map(|record| to_span_data(record, &scope))
-        .collect();
-    records.clear();
-    spans
+    /// Exports `n` span records that `exporter` prepared.
+    async fn export_prepared<E: SpanOutput>(&self, exporter: &E, n: usize, prepared: E::Prepared) {
+        let stats = &self.stats;
+        let counters = [&stats.exported, &stats.failed_export];
+        account(
+            &self.config,
+            stats,
+            "export",
+            n,
+            counters,
+            exporter.export_prepared(prepared),
+        )
+        .await;
+    }
 }
 
 /// Runs one export of `n` items under the export timeout and counts how it ended:

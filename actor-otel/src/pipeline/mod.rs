@@ -24,6 +24,7 @@ pub(crate) mod metrics;
 pub(crate) mod processor;
 pub(crate) mod records;
 pub(crate) mod sinks;
+pub(crate) mod span_output;
 
 #[cfg(test)]
 mod test_exporter;

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::config::BatchConfig;
 use crate::pipeline::hub::Hub;
+use crate::pipeline::span_output::SdkOutput;
 use crate::stats::Stats;
 
 /// The test's side of a [`TestExporter`]: what it exported, and the gate its exports wait
@@ -59,7 +60,7 @@ impl Recorder {
         let stats = Arc::new(Stats::default());
         let hub = Hub::spawn(
             "test-export",
-            Box::new(move || Ok(exporter)),
+            Box::new(move || Ok(SdkOutput(exporter))),
             Default::default(),
             config,
             stats.clone(),

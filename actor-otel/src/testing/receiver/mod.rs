@@ -35,6 +35,9 @@ pub enum Behaviour {
     Fail,
     /// Wait this long before accepting.
     Stall(Duration),
+    /// Accept every export and keep nothing (each request is still decoded and counted): a
+    /// collector for benchmarks, whose memory does not grow with the run.
+    Discard,
 }
 
 /// A running OTLP receiver on `127.0.0.1`. Stops when dropped.

@@ -232,6 +232,7 @@ impl State {
             Behaviour::Fail => return false,
             Behaviour::Stall(d) => tokio::time::sleep(d).await,
             Behaviour::Accept => {}
+            Behaviour::Discard => return true,
         }
         request.store(self);
         true
