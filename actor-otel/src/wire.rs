@@ -534,7 +534,7 @@ fn string_field_len(tag: u32, s: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::{Arc, Mutex};
 
     use opentelemetry::trace::{
@@ -600,7 +600,7 @@ mod tests {
     /// Records of every shape the encoder meets: a bridge's `send`; a `process` parented and
     /// linked to its sender (message id, mailbox wait); one linked to another trace with
     /// extras of every value kind, events, links and an error; a root `tell` with status ok.
-    fn records() -> Vec<SpanRecord> {
+    pub(crate) fn records() -> Vec<SpanRecord> {
         let send = bridge_send();
 
         let mut process = bridge_send();

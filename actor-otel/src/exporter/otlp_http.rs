@@ -170,3 +170,89 @@ fn timeout_from_env() -> Duration {
         Duration::from_millis,
     )
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use bytes::Bytes;
+    use opentelemetry::KeyValue;
+    use opentelemetry_http::HttpClient as _;
+    use opentelemetry_sdk::Resource;
+
+    use super::{OtlpHttpOutput, Swap, SwapClient};
+    use crate::pipeline::span_output::SpanOutput;
+    use crate::testing::{OtlpReceiver, Signal};
+    use crate::wire::tests::records;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn records_reach_the_collector_as_the_request_of_an_empty_batch() {
+        let receiver = OtlpReceiver::http().unwrap();
+        let rt = runtime();
+        let _in = rt.enter();
+        let mut output =
+            OtlpHttpOutput::new(Some(receiver.signal_endpoint(Signal::Traces))).unwrap();
+        output.set_resource(
+            &Resource::builder_empty()
+                .with_attribute(KeyValue::new("service.name", "swap-test"))
+                .build(),
+        );
+        let mut batch = records();
+        let expected: Vec<(String, String)> = batch
+            .iter()
+            .map(|r| (r.name.to_string(), r.span_context.span_id().to_string()))
+            .collect();
+        let body = output.prepare(&mut batch);
+        assert!(
+            batch.is_empty(),
+            "the batch is left empty, to be used again"
+        );
+        rt.block_on(output.export_prepared(body)).expect("exported");
+
+        let spans = receiver.spans();
+        let got: Vec<(String, String)> = spans
+            .iter()
+            .map(|s| (s.name().to_owned(), s.span_id()))
+            .collect();
+        assert_eq!(got, expected);
+        assert!(spans
+            .iter()
+            .all(|s| s.resource.get("service.name").map(String::as_str) == Some("swap-test")));
+        assert_eq!(
+            receiver.requests_for(Signal::Traces),
+            1,
+            "one request, no empty one"
+        );
+
+        // Nothing prepared: nothing sent.
+        let empty = output.prepare(&mut Vec::new());
+        rt.block_on(output.export_prepared(empty)).unwrap();
+        assert_eq!(receiver.requests_for(Signal::Traces), 1);
+    }
+
+    #[test]
+    fn a_compressed_request_cannot_carry_records() {
+        let swap = std::sync::Arc::new(Swap::default());
+        *swap.lock() = Some(Bytes::from_static(b"records"));
+        let client = SwapClient {
+            inner: reqwest::Client::new(),
+            swap: swap.clone(),
+        };
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri("http://127.0.0.1:9/v1/traces")
+            .header(http::header::CONTENT_ENCODING, "gzip")
+            .body(Bytes::new())
+            .unwrap();
+        let error = runtime()
+            .block_on(client.send_bytes(request))
+            .expect_err("refused");
+        assert!(error.to_string().contains("compressed"), "{error}");
+        assert!(!swap.sent.load(std::sync::atomic::Ordering::Acquire));
+    }
+}

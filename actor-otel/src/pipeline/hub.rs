@@ -502,32 +502,24 @@ impl Worker {
     ) {
         let n = batch.len();
         self.set_resource(exporter, resource);
-        let stats = &self.stats;
-        let counters = [&stats.exported, &stats.failed_export];
-        account(
-            &self.config,
-            stats,
-            "export",
-            n,
-            counters,
-            exporter.export(batch),
-        )
-        .await;
+        self.account_spans(n, exporter.export(batch)).await;
     }
 
     /// Exports `n` span records that `exporter` prepared.
     async fn export_prepared<E: SpanOutput>(&self, exporter: &E, n: usize, prepared: E::Prepared) {
+        self.account_spans(n, exporter.export_prepared(prepared))
+            .await;
+    }
+
+    /// Runs the export of `n` spans and counts how it ended.
+    async fn account_spans(
+        &self,
+        n: usize,
+        export: impl std::future::Future<Output = opentelemetry_sdk::error::OTelSdkResult>,
+    ) {
         let stats = &self.stats;
         let counters = [&stats.exported, &stats.failed_export];
-        account(
-            &self.config,
-            stats,
-            "export",
-            n,
-            counters,
-            exporter.export_prepared(prepared),
-        )
-        .await;
+        account(&self.config, stats, "export", n, counters, export).await;
     }
 }
 
