@@ -106,23 +106,32 @@ pub struct TraceRequest {
 impl TraceRequest {
     /// A request for spans of `resource`, under `scope`.
     pub fn new(resource: &Resource, scope: &InstrumentationScope) -> Self {
-        let attributes = ResourceAttributesWithSchema::from(resource);
-        let resource_message = ProtoResource {
-            attributes: attributes.attributes.0,
-            dropped_attributes_count: 0,
-            entity_refs: Vec::new(),
-        };
         let scope_message: ProtoScope = (scope, None).into();
-        TraceRequest {
-            resource: resource_message.encode_to_vec(),
-            schema_url: attributes.schema_url.unwrap_or_default(),
+        let mut request = TraceRequest {
+            resource: Vec::new(),
+            schema_url: String::new(),
             scope: scope_message.encode_to_vec(),
             scope_schema_url: scope.schema_url().unwrap_or_default().to_owned(),
             spans: Vec::new(),
             count: 0,
             span: Vec::new(),
             nested: Vec::new(),
-        }
+        };
+        request.set_resource(resource);
+        request
+    }
+
+    /// The resource of the spans pushed from now on (the request keeps its buffers).
+    /// Spans already pushed are written under the new resource too: finish them first.
+    pub fn set_resource(&mut self, resource: &Resource) {
+        let attributes = ResourceAttributesWithSchema::from(resource);
+        let resource_message = ProtoResource {
+            attributes: attributes.attributes.0,
+            dropped_attributes_count: 0,
+            entity_refs: Vec::new(),
+        };
+        self.resource = resource_message.encode_to_vec();
+        self.schema_url = attributes.schema_url.unwrap_or_default();
     }
 
     /// How many spans the request holds.
@@ -741,6 +750,25 @@ pub(crate) mod tests {
             let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
             assert_eq!(decoded, through_sdk(&records[..2], &scope), "round {round}");
         }
+
+        // Under another resource: the same spans, the new resource.
+        let other = Resource::builder_empty()
+            .with_attribute(KeyValue::new("service.name", "other"))
+            .build();
+        request.set_resource(&other);
+        request.push(&records[0]);
+        let mut bytes = Vec::new();
+        request.finish(&mut bytes);
+        let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+        let mut expected = through_sdk(&records[..1], &scope);
+        expected.resource_spans[0].resource =
+            Some(opentelemetry_proto::tonic::resource::v1::Resource {
+                attributes: ResourceAttributesWithSchema::from(&other).attributes.0,
+                dropped_attributes_count: 0,
+                entity_refs: Vec::new(),
+            });
+        expected.resource_spans[0].schema_url = String::new();
+        assert_eq!(decoded, expected);
     }
 
     /// What each path costs per span, printed (no assertion: a measurement, not a test).

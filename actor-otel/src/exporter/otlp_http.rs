@@ -112,7 +112,7 @@ impl SpanOutput for OtlpHttpOutput {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.exporter.set_resource(resource);
-        self.request = TraceRequest::new(resource, &records_scope());
+        self.request.set_resource(resource);
     }
 
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
