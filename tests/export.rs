@@ -608,3 +608,44 @@ async fn log_records_arrive_in_the_stop_order() {
         });
     assert_eq!(order, ["edge", "api", "store"]);
 }
+
+// The benchmarks' encode-only exporter: the export thread's work without the network.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_encode_only_exporter_exports_every_span_and_record() {
+    let telemetry = Telemetry::builder()
+        .service_name("encode-only")
+        .exporter({
+            let exporter = Exporter::otlp_encode_only();
+            assert_eq!(exporter.kind(), "otlp-encode-only");
+            exporter
+        })
+        .global(false)
+        .build()
+        .unwrap();
+    let system = ActorSystem::builder()
+        .instrumentation(telemetry.clone())
+        .build();
+    let worker = system.spawn("worker", Worker::default).unwrap();
+    let cx = Context::current_with_span(telemetry.tracer("test").start("request"));
+    for tag in 0..50 {
+        worker
+            .tell(Work { awaits: 1, tag })
+            .with_context(cx.clone())
+            .await
+            .unwrap();
+    }
+    worker
+        .ask(Work { awaits: 1, tag: 50 })
+        .with_context(cx.clone())
+        .await
+        .unwrap();
+    cx.span().end();
+    assert!(system.shutdown().await.all_in_time());
+    telemetry.shutdown().unwrap();
+    let stats = telemetry.stats();
+    // The caller's SDK span, and a `send` and a `process` record per message at least.
+    assert!(stats.spans_ended > 102, "{stats:?}");
+    assert_eq!(stats.spans_exported, stats.spans_ended, "{stats:?}");
+    assert_eq!(stats.spans_lost(), 0, "{stats:?}");
+}

@@ -13,8 +13,8 @@ pub mod raw;
 pub mod turns;
 
 pub use ours::{
-    Ours, OursBatching, OursMetrics, OursOtlpHttp, OursPerActor, OursProcessOnly, OursSdkSpans,
-    OursUnbounded, OursUnsampled,
+    Ours, OursBatching, OursMetrics, OursOtlpEncode, OursOtlpHttp, OursPerActor, OursProcessOnly,
+    OursSdkSpans, OursUnbounded, OursUnsampled,
 };
 pub use raw::{Raw, RawUnbounded, RawUnboundedWithContext, RawWithContext};
 

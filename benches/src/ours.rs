@@ -52,6 +52,10 @@ pub enum Tracing {
     Unsampled,
     /// As `PerActor`, the framework's spans made as SDK spans (no compact records).
     SdkSpans,
+    /// As `PerActor`, every span encoded as the OTLP/HTTP exporter encodes it and the bytes
+    /// discarded (`Exporter::otlp_encode_only`): the export thread's work for a real
+    /// collector, without the network.
+    OtlpEncode,
     /// As `PerActor`, exported over OTLP/HTTP to a receiver on loopback that decodes each
     /// request and keeps nothing: what export costs for real.
     OtlpHttp,
@@ -91,6 +95,7 @@ impl Ours {
             | Tracing::MetricsOnly
             | Tracing::Unsampled
             | Tracing::SdkSpans
+            | Tracing::OtlpEncode
             | Tracing::OtlpHttp => {
                 Some(
                     Telemetry::builder()
@@ -239,11 +244,16 @@ impl Workload for Ours {
             if std::env::var_os("BENCH_EXPORT_CPU").is_some() {
                 // Before the shutdown, while the export thread lives.
                 let exported = t.stats().spans_exported;
-                if let Some(ns) = thread_cpu_ns("otel-export") {
-                    eprintln!(
+                match thread_cpu_ns("otel-export") {
+                    Some((1, ns)) => eprintln!(
                         "export thread: {:.0} ns of CPU per exported span ({exported} spans)",
                         ns as f64 / exported.max(1) as f64
-                    );
+                    ),
+                    Some((threads, _)) => eprintln!(
+                        "export thread: {threads} alive (one per traced set-up): run one traced \
+                         set-up at a time to read its CPU"
+                    ),
+                    None => {}
                 }
             }
         }
@@ -329,6 +339,12 @@ variant_workload!(
     |actors| Ours::start_with(actors, Tracing::Unsampled)
 );
 variant_workload!(
+    OursOtlpEncode,
+    "actor-core + SDK (per-actor, OTLP encoding, no I/O)",
+    "Our framework with tracing: per-actor pipelines, every span encoded as for OTLP/HTTP and discarded.",
+    |actors| Ours::start_with(actors, Tracing::OtlpEncode)
+);
+variant_workload!(
     OursOtlpHttp,
     "actor-core + SDK (per-actor, OTLP/HTTP to loopback)",
     "Our framework with tracing: per-actor pipelines exporting over OTLP/HTTP to a loopback receiver that keeps nothing.",
@@ -341,9 +357,9 @@ variant_workload!(
     |actors| Ours::start_with(actors, Tracing::SdkSpans)
 );
 
-/// The CPU time so far of this process's threads named `name`, in nanoseconds (Linux:
-/// `/proc/self/task/*/schedstat`).
-fn thread_cpu_ns(name: &str) -> Option<u64> {
+/// How many of this process's threads are named `name`, and their CPU time so far in
+/// nanoseconds (Linux: `/proc/self/task/*/schedstat`).
+fn thread_cpu_ns(name: &str) -> Option<(usize, u64)> {
     let mut total = None;
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let path = task.path();
@@ -357,7 +373,9 @@ fn thread_cpu_ns(name: &str) -> Option<u64> {
             .next()
             .and_then(|n| n.parse::<u64>().ok())
         {
-            *total.get_or_insert(0) += ns;
+            let (threads, sum) = total.get_or_insert((0, 0));
+            *threads += 1;
+            *sum += ns;
         }
     }
     total

@@ -8,6 +8,8 @@
 //! the telemetry's `build()` returns [`TelemetryError::Exporter`] naming the feature.
 
 mod console;
+#[cfg(all(feature = "testing", feature = "otlp-http"))]
+mod encode_only;
 mod noop;
 pub(crate) mod otlp;
 #[cfg(feature = "otlp-http")]
@@ -286,8 +288,20 @@ impl Exporter {
         Exporter::custom("memory", move || Ok(MemoryExporter::new(store.clone())))
     }
 
+    /// Encodes spans as the OTLP/HTTP exporter does (records straight to protobuf, SDK spans
+    /// through opentelemetry-proto) and discards the bytes; metrics and logs are discarded.
+    /// The export thread's work for a real collector without the network: for benchmarks.
+    /// Needs the `testing` and `otlp-http` features.
+    #[cfg(all(feature = "testing", feature = "otlp-http"))]
+    pub fn otlp_encode_only() -> Self {
+        Exporter::output("otlp-encode-only", || Ok(encode_only::EncodeOnly::new()))
+            .with_metrics(|| Ok(signals::Discard))
+            .with_logs(|| Ok(signals::Discard))
+    }
+
     /// Accepts and discards everything (spans, metrics, logs): measures the pipelines
-    /// without any I/O.
+    /// without any I/O. An SDK exporter: the framework's span records are built into
+    /// `SpanData` for it, as for any SDK exporter.
     pub fn noop() -> Self {
         Exporter::custom("none", || Ok(NoopExporter))
             .with_metrics(|| Ok(signals::Discard))

@@ -7,7 +7,7 @@
 //! cargo run --release -p actor-benches --bin bench-one -- <workload> <rounds> <set-up>...
 //! ```
 //! `workload`: ask, tell, fanout. `set-up`: raw, raw-unbounded, raw-unbounded-context, raw-context, raw-88, ours, unbounded, batching, per-actor, unsampled, sdk-spans,
-//! process-only, metrics, otlp-http, kameo, ractor, actix.
+//! process-only, metrics, otlp-encode, otlp-http, kameo, ractor, actix.
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
 use actor_benches::turns::Turns;
@@ -45,6 +45,7 @@ fn main() {
             "unsampled" => turns.add::<actor_benches::OursUnsampled>(),
             "sdk-spans" => turns.add::<actor_benches::OursSdkSpans>(),
             "otlp-http" => turns.add::<actor_benches::OursOtlpHttp>(),
+            "otlp-encode" => turns.add::<actor_benches::OursOtlpEncode>(),
             "kameo" => turns.add::<Kameo>(),
             "ractor" => turns.add::<Ractor>(),
             "actix" => turns.add::<Actix>(),
