@@ -54,12 +54,16 @@ impl HttpClient for SwapClient {
     async fn send_bytes(&self, mut request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let waiting = self.swap.lock().clone();
         if let Some(body) = waiting {
-            if request
-                .headers()
-                .contains_key(http::header::CONTENT_ENCODING)
-            {
+            let headers = request.headers();
+            if headers.contains_key(http::header::CONTENT_ENCODING) {
                 // This build compresses nothing; a compressed body cannot be swapped.
                 return Err("span records cannot be sent with a compressed body".into());
+            }
+            let protobuf = headers
+                .get(http::header::CONTENT_TYPE)
+                .is_some_and(|t| t.as_bytes() == b"application/x-protobuf");
+            if !protobuf {
+                return Err("span records are protobuf; the request was not".into());
             }
             *request.body_mut() = body;
             self.swap.sent.store(true, Ordering::Release);
@@ -235,24 +239,41 @@ mod tests {
         assert_eq!(receiver.requests_for(Signal::Traces), 1);
     }
 
+    /// A request as opentelemetry-otlp builds it for an empty batch, with `headers`.
+    fn empty_batch_request(headers: &[(http::HeaderName, &str)]) -> http::Request<Bytes> {
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri("http://127.0.0.1:9/v1/traces");
+        for (name, value) in headers {
+            request = request.header(name, *value);
+        }
+        request.body(Bytes::new()).unwrap()
+    }
+
     #[test]
-    fn a_compressed_request_cannot_carry_records() {
+    fn a_compressed_or_non_protobuf_request_cannot_carry_records() {
         let swap = std::sync::Arc::new(Swap::default());
         *swap.lock() = Some(Bytes::from_static(b"records"));
         let client = SwapClient {
             inner: reqwest::Client::new(),
             swap: swap.clone(),
         };
-        let request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri("http://127.0.0.1:9/v1/traces")
-            .header(http::header::CONTENT_ENCODING, "gzip")
-            .body(Bytes::new())
-            .unwrap();
-        let error = runtime()
-            .block_on(client.send_bytes(request))
-            .expect_err("refused");
-        assert!(error.to_string().contains("compressed"), "{error}");
+        let protobuf = (http::header::CONTENT_TYPE, "application/x-protobuf");
+        for (headers, why) in [
+            (
+                vec![protobuf.clone(), (http::header::CONTENT_ENCODING, "gzip")],
+                "compressed",
+            ),
+            (
+                vec![(http::header::CONTENT_TYPE, "application/json")],
+                "not",
+            ),
+        ] {
+            let error = runtime()
+                .block_on(client.send_bytes(empty_batch_request(&headers)))
+                .expect_err("refused");
+            assert!(error.to_string().contains(why), "{error}");
+        }
         assert!(!swap.sent.load(std::sync::atomic::Ordering::Acquire));
     }
 }
