@@ -101,6 +101,8 @@ pub struct TraceRequest {
     /// One span, one attribute list or one link at a time, before its length is known.
     span: Vec<u8>,
     nested: Vec<u8>,
+    /// Attribute runs already encoded.
+    repeats: Repeats,
 }
 
 impl TraceRequest {
@@ -116,6 +118,7 @@ impl TraceRequest {
             count: 0,
             span: Vec::new(),
             nested: Vec::new(),
+            repeats: Repeats::default(),
         };
         request.set_resource(resource);
         request
@@ -148,7 +151,7 @@ impl TraceRequest {
     /// remote; its parent's remoteness in the flags).
     pub fn push(&mut self, record: &SpanRecord) {
         self.span.clear();
-        write_span(&mut self.span, &mut self.nested, record);
+        write_span(&mut self.span, &mut self.nested, &mut self.repeats, record);
         put_bytes(&mut self.spans, field::SCOPE_SPANS_SPANS, &self.span);
         self.count += 1;
     }
@@ -181,7 +184,7 @@ impl TraceRequest {
 }
 
 /// The `Span` message of `record` into `out` (`nested`: scratch for its nested messages).
-fn write_span(out: &mut Vec<u8>, nested: &mut Vec<u8>, record: &SpanRecord) {
+fn write_span(out: &mut Vec<u8>, nested: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecord) {
     let sc = &record.span_context;
     put_bytes(out, field::SPAN_TRACE_ID, &sc.trace_id().to_bytes());
     put_bytes(out, field::SPAN_SPAN_ID, &sc.span_id().to_bytes());
@@ -201,7 +204,7 @@ fn write_span(out: &mut Vec<u8>, nested: &mut Vec<u8>, record: &SpanRecord) {
     put_varint(out, field::SPAN_KIND, kind);
     put_fixed64(out, field::SPAN_START, record.start.unix_nanos());
     put_fixed64(out, field::SPAN_END, record.end.unix_nanos());
-    write_attributes(out, nested, record);
+    write_attributes(out, nested, repeats, record);
     if let Some(extras) = &record.extras {
         for event in &extras.events {
             nested.clear();
@@ -244,74 +247,153 @@ fn write_span(out: &mut Vec<u8>, nested: &mut Vec<u8>, record: &SpanRecord) {
     );
 }
 
-/// The record's attributes, in the order `SpanRecord::attributes` lists them.
-fn write_attributes(out: &mut Vec<u8>, nested: &mut Vec<u8>, record: &SpanRecord) {
-    let mut attribute = |key: &str, value: AttributeValue<'_>| {
-        nested.clear();
-        put_string(nested, field::KEY_VALUE_KEY, key);
-        value.write(nested);
-        put_bytes(out, field::SPAN_ATTRIBUTES, nested);
-    };
-    match &record.delivery {
-        Some(d) => attribute(MESSAGING_SYSTEM, AttributeValue::Value(&d.system)),
-        None => attribute(
-            MESSAGING_SYSTEM,
-            AttributeValue::Str(MESSAGING_SYSTEM_VALUE),
-        ),
-    }
-    attribute(
-        MESSAGING_DESTINATION_NAME,
-        AttributeValue::Value(&record.destination),
-    );
-    attribute(
-        MESSAGING_OPERATION_TYPE,
-        AttributeValue::Str(record.operation.operation_type()),
-    );
-    attribute(
-        MESSAGING_OPERATION_NAME,
-        AttributeValue::Str(record.operation.operation_name()),
-    );
-    attribute(MESSAGE_TYPE, AttributeValue::Str(record.message_type));
-    let thread = |attribute: &mut dyn FnMut(&str, AttributeValue<'_>)| {
+/// The record's attributes, in the order `SpanRecord::attributes` lists them. The runs that
+/// repeat from span to span (the five fixed attributes, the thread pair) come encoded from
+/// `repeats`.
+fn write_attributes(
+    out: &mut Vec<u8>,
+    nested: &mut Vec<u8>,
+    repeats: &mut Repeats,
+    record: &SpanRecord,
+) {
+    out.extend_from_slice(repeats.fixed(record, nested));
+    let mut thread = |out: &mut Vec<u8>, nested: &mut Vec<u8>| {
         if let Some((name, id)) = &record.thread {
-            attribute(THREAD_NAME, AttributeValue::Value(name));
-            attribute(THREAD_ID, AttributeValue::I64(*id));
+            out.extend_from_slice(repeats.thread(name, *id, nested));
         }
     };
-    let message_id = |attribute: &mut dyn FnMut(&str, AttributeValue<'_>)| {
+    let message_id = |out: &mut Vec<u8>, nested: &mut Vec<u8>| {
         if record.message_id != 0 {
-            attribute(
-                MESSAGING_MESSAGE_ID,
-                AttributeValue::U64Text(record.message_id),
-            );
+            let id = AttributeValue::U64Text(record.message_id);
+            put_attribute(out, nested, MESSAGING_MESSAGE_ID, id);
         }
     };
     match record.mailbox_wait_ns {
         Some(wait) => {
-            attribute(MAILBOX_WAIT_NS, AttributeValue::I64(wait));
-            thread(&mut attribute);
-            message_id(&mut attribute);
+            put_attribute(out, nested, MAILBOX_WAIT_NS, AttributeValue::I64(wait));
+            thread(out, nested);
+            message_id(out, nested);
         }
         None => {
-            message_id(&mut attribute);
-            thread(&mut attribute);
+            message_id(out, nested);
+            thread(out, nested);
         }
     }
     if let Some(size) = record.body_size {
-        attribute(
-            MESSAGING_MESSAGE_BODY_SIZE,
-            AttributeValue::I64(i64::from(size)),
+        let size = AttributeValue::I64(i64::from(size));
+        put_attribute(out, nested, MESSAGING_MESSAGE_BODY_SIZE, size);
+    }
+    let delivered = record.delivery.iter().flat_map(|d| &d.attributes);
+    let extra = record.extras.iter().flat_map(|e| &e.attributes);
+    for kv in delivered.chain(extra) {
+        put_attribute(
+            out,
+            nested,
+            kv.key.as_str(),
+            AttributeValue::Value(&kv.value),
         );
     }
-    if let Some(parts) = &record.delivery {
-        for kv in &parts.attributes {
-            attribute(kv.key.as_str(), AttributeValue::Value(&kv.value));
-        }
+}
+
+/// One attribute as a `Span.attributes` field (`nested`: scratch for the `KeyValue`).
+fn put_attribute(out: &mut Vec<u8>, nested: &mut Vec<u8>, key: &str, value: AttributeValue<'_>) {
+    nested.clear();
+    put_string(nested, field::KEY_VALUE_KEY, key);
+    value.write(nested);
+    put_bytes(out, field::SPAN_ATTRIBUTES, nested);
+}
+
+/// Attribute runs that repeat from span to span, encoded once and copied: the five fixed
+/// attributes of a system, destination, operation and message type, and the `thread.name`,
+/// `thread.id` pair of a thread. A batch holds few of each (one actor's spans, or the
+/// senders' to a few actors); past [`Repeats::MAX`] entries a kind starts over.
+#[derive(Debug, Default)]
+struct Repeats {
+    fixed: Vec<(FixedKey, Vec<u8>)>,
+    threads: Vec<((Value, i64), Vec<u8>)>,
+}
+
+/// What the five fixed attributes of a record depend on.
+#[derive(Debug)]
+struct FixedKey {
+    /// A bridge's `messaging.system` (`None`: this crate's own).
+    system: Option<Value>,
+    destination: Value,
+    operation: Operation,
+    message_type: &'static str,
+}
+
+impl FixedKey {
+    fn matches(&self, record: &SpanRecord) -> bool {
+        self.operation == record.operation
+            && (std::ptr::eq(self.message_type, record.message_type)
+                || self.message_type == record.message_type)
+            && self.destination == record.destination
+            && self.system.as_ref() == record.delivery.as_ref().map(|d| &d.system)
     }
-    if let Some(extras) = &record.extras {
-        for kv in &extras.attributes {
-            attribute(kv.key.as_str(), AttributeValue::Value(&kv.value));
-        }
+}
+
+impl Repeats {
+    /// Entries kept of each kind.
+    const MAX: usize = 64;
+
+    /// The encoded fixed attributes of `record`.
+    fn fixed(&mut self, record: &SpanRecord, nested: &mut Vec<u8>) -> &[u8] {
+        let found = self.fixed.iter().position(|(key, _)| key.matches(record));
+        let index = match found {
+            Some(index) => index,
+            None => {
+                if self.fixed.len() == Self::MAX {
+                    self.fixed.clear();
+                }
+                let mut bytes = Vec::new();
+                let system = match &record.delivery {
+                    Some(d) => AttributeValue::Value(&d.system),
+                    None => AttributeValue::Str(MESSAGING_SYSTEM_VALUE),
+                };
+                put_attribute(&mut bytes, nested, MESSAGING_SYSTEM, system);
+                let destination = AttributeValue::Value(&record.destination);
+                put_attribute(&mut bytes, nested, MESSAGING_DESTINATION_NAME, destination);
+                let operation = record.operation;
+                let kind = AttributeValue::Str(operation.operation_type());
+                put_attribute(&mut bytes, nested, MESSAGING_OPERATION_TYPE, kind);
+                let name = AttributeValue::Str(operation.operation_name());
+                put_attribute(&mut bytes, nested, MESSAGING_OPERATION_NAME, name);
+                let message_type = AttributeValue::Str(record.message_type);
+                put_attribute(&mut bytes, nested, MESSAGE_TYPE, message_type);
+                let key = FixedKey {
+                    system: record.delivery.as_ref().map(|d| d.system.clone()),
+                    destination: record.destination.clone(),
+                    operation,
+                    message_type: record.message_type,
+                };
+                self.fixed.push((key, bytes));
+                self.fixed.len() - 1
+            }
+        };
+        &self.fixed[index].1
+    }
+
+    /// The encoded `thread.name`, `thread.id` pair.
+    fn thread(&mut self, name: &Value, id: i64, nested: &mut Vec<u8>) -> &[u8] {
+        let found = self
+            .threads
+            .iter()
+            .position(|((n, i), _)| *i == id && n == name);
+        let index = match found {
+            Some(index) => index,
+            None => {
+                if self.threads.len() == Self::MAX {
+                    self.threads.clear();
+                }
+                let mut bytes = Vec::new();
+                put_attribute(&mut bytes, nested, THREAD_NAME, AttributeValue::Value(name));
+                put_attribute(&mut bytes, nested, THREAD_ID, AttributeValue::I64(id));
+                self.threads.push(((name.clone(), id), bytes));
+                self.threads.len() - 1
+            }
+        };
+        &self.threads[index].1
     }
 }
 
@@ -608,7 +690,8 @@ pub(crate) mod tests {
 
     /// Records of every shape the encoder meets: a bridge's `send`; a `process` parented and
     /// linked to its sender (message id, mailbox wait); one linked to another trace with
-    /// extras of every value kind, events, links and an error; a root `tell` with status ok.
+    /// extras of every value kind, events, links and an error; a root `tell` with status ok;
+    /// two that differ from the `process` only in what the encoder keeps encoded.
     pub(crate) fn records() -> Vec<SpanRecord> {
         let send = bridge_send();
 
@@ -677,7 +760,20 @@ pub(crate) mod tests {
             ..Default::default()
         }));
 
-        vec![send, process, linked, root]
+        // The repeated runs of another destination, message type and thread, after a
+        // record that shares the rest with it.
+        let mut other = process.clone();
+        other.destination = Value::from("other");
+        other.message_type = "app::Other";
+        other.thread = Some((Value::from("other-thread"), 99));
+        let mut same_thread_other_type = process.clone();
+        same_thread_other_type.message_type = "app::Third";
+        if let Some((name, id)) = &process.thread {
+            // A thread of the same name (a restarted actor's new thread).
+            same_thread_other_type.thread = Some((name.clone(), id + 1));
+        }
+
+        vec![send, process, linked, root, other, same_thread_other_type]
     }
 
     fn resource() -> Resource {
