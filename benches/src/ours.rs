@@ -107,6 +107,8 @@ impl Ours {
                             )
                             .without_metrics()
                             .without_logs()
+                        } else if tracing == Tracing::OtlpEncode {
+                            Exporter::otlp_encode_only().without_metrics()
                         } else if tracing == Tracing::MetricsOnly
                             && std::env::var("BENCH_NO_METRICS").is_err()
                         {

@@ -73,6 +73,7 @@ fn main() {
             .add::<Ours>()
             .add::<OursBatching>()
             .add::<OursPerActor>()
+            .add::<actor_benches::OursOtlpEncode>()
             .add::<OursProcessOnly>()
             .add::<actor_benches::OursUnsampled>()
             .add::<actor_benches::OursSdkSpans>()
