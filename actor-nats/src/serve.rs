@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::batch::{FrameExtractor, Frames};
+use crate::batch::Frames;
 use crate::codec::Codec;
 use crate::connect::Nats;
 use crate::error::{ErrorKind, ServeError};
@@ -546,25 +546,27 @@ where
         Box::pin(async move {
             let c = &shared.counters;
             let arrival = recipient.makes_spans().then(|| shared.batch_arrival(count));
+            let mut readable = Vec::with_capacity(count);
+            // From the first frame that cannot be read, nothing further can be.
+            let mut unreadable = 0;
             for (index, frame) in frames.enumerate() {
-                let frame = match frame {
-                    Ok(frame) => frame,
+                match frame {
+                    Ok(frame) => readable.push(frame),
                     Err(_) => {
-                        // This frame and every one after it: nothing further can be read.
-                        c.undecodable
-                            .fetch_add((count - index) as u64, Ordering::Relaxed);
+                        unreadable = count - index;
                         break;
                     }
-                };
-                let received = crate::trace::received(
-                    &shared.nats.inner,
-                    Some(&FrameExtractor::new(&frame)),
-                    arrival.as_ref().map(|a| (a, frame.body.len())),
-                );
+                }
+            }
+            let received =
+                crate::trace::received_frames(&shared.nats.inner, &readable, arrival.as_ref());
+            for (frame, received) in readable.iter().zip(received) {
                 let outcome =
                     tell_one(&recipient, &frame.body, codec, received, shared.timeout).await;
                 c.count(&outcome);
             }
+            c.undecodable
+                .fetch_add(unreadable as u64, Ordering::Relaxed);
         })
     }
 

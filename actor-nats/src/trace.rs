@@ -16,6 +16,7 @@ use actor_core::trace::attribute::MESSAGE_TYPE;
 use actor_core::trace::carrier::{extract_with, W3cPropagator};
 use actor_core::trace::{BridgeSend, Delivery};
 
+use crate::batch::{Frame, FrameExtractor};
 use crate::connect::Inner;
 use crate::outbox::Destination;
 
@@ -139,6 +140,30 @@ pub(crate) fn received(
     let delivery =
         arrival.map(|(arrival, body_size)| arrival.for_message(&cx).body_size(body_size));
     Received { cx, delivery }
+}
+
+/// [`received`] for each frame of a batch, the propagator looked up once for the batch
+/// (the global one sits behind a lock that every caller's thread takes too).
+pub(crate) fn received_frames(
+    inner: &Inner,
+    frames: &[Frame],
+    arrival: Option<&Delivery>,
+) -> Vec<Received> {
+    with_propagator(inner, |propagator| {
+        frames
+            .iter()
+            .map(|frame| {
+                let cx = extract_with(
+                    propagator,
+                    &FrameExtractor::new(frame),
+                    &inner.carrier_policy,
+                );
+                let delivery =
+                    arrival.map(|arrival| arrival.for_message(&cx).body_size(frame.body.len()));
+                Received { cx, delivery }
+            })
+            .collect()
+    })
 }
 
 /// A message's sender's context and how it arrived, to send it to the actor with.

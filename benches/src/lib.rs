@@ -70,6 +70,28 @@ pub fn no_sdk_propagation_ns(n: u64, in_span: bool) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
 }
 
+/// CPU time per thread name of this process so far, in ns (`/proc/self/task/*/schedstat`;
+/// empty where there is no `/proc`); threads of the same name are summed.
+pub fn thread_cpu() -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        let schedstat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+        if let Some(ns) = schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            *out.entry(comm.trim().to_string()).or_default() += ns;
+        }
+    }
+    out
+}
+
 /// CPU time used so far by every thread of this process.
 pub fn cpu_time() -> std::time::Duration {
     let mut ts = libc::timespec {

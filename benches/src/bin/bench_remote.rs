@@ -117,7 +117,14 @@ async fn served(server: &NatsServer, subject: &str, setting: Setting) -> (Served
     let telemetry = traced.then(|| {
         Telemetry::builder()
             .service_name("bench-remote")
-            .exporter(Exporter::noop().without_metrics())
+            .exporter(
+                if std::env::var_os("BENCH_ENCODE").is_some() {
+                    Exporter::otlp_encode_only()
+                } else {
+                    Exporter::noop()
+                }
+                .without_metrics(),
+            )
             .global(false)
             .build()
             .expect("the no-op exporter starts")
@@ -272,6 +279,9 @@ fn main() {
         }
         let mut ask = vec![Vec::new(); setups.len()];
         let mut tell = vec![Vec::new(); setups.len()];
+        // `BENCH_THREAD_CPU=1`: the CPU each thread spent during the tells, per tell.
+        let per_thread = std::env::var_os("BENCH_THREAD_CPU").is_some();
+        let mut tell_cpu = vec![std::collections::BTreeMap::<String, u64>::new(); setups.len()];
         // The headers ours sends, traced (JSON: no content type): type and traceparent.
         let headers = || {
             let mut h = async_nats::HeaderMap::new();
@@ -318,6 +328,7 @@ fn main() {
                     SetUp::Ours { served, .. } => &*served.handled,
                 };
                 let before = counter.load(Ordering::Relaxed);
+                let cpu_before = per_thread.then(actor_benches::thread_cpu);
                 let started = Instant::now();
                 for _ in 0..TELLS {
                     match setup {
@@ -332,6 +343,12 @@ fn main() {
                 wait_for(counter, before + TELLS).await;
                 if round > 0 {
                     tell[i].push(started.elapsed().as_nanos() as f64 / TELLS as f64);
+                    if let Some(cpu_before) = cpu_before {
+                        for (thread, ns) in actor_benches::thread_cpu() {
+                            let spent = ns - cpu_before.get(&thread).copied().unwrap_or(0);
+                            *tell_cpu[i].entry(thread).or_default() += spent;
+                        }
+                    }
                 }
             }
             if round > 0 {
@@ -357,6 +374,39 @@ fn main() {
                     stats.batches_sent,
                     tells as f64 / stats.out_messages.max(1) as f64
                 );
+            }
+        }
+        if per_thread {
+            let tells = (TELLS * rounds as u64) as f64;
+            for (i, (name, _)) in setups.iter().enumerate() {
+                let total: u64 = tell_cpu[i].values().sum();
+                let threads: Vec<String> = tell_cpu[i]
+                    .iter()
+                    .filter(|(_, &ns)| ns as f64 / tells >= 10.0)
+                    .map(|(thread, &ns)| format!("{thread} {:.0}", ns as f64 / tells))
+                    .collect();
+                eprintln!(
+                    "CPU per tell, {name}: {:.0} ns ({})",
+                    total as f64 / tells,
+                    threads.join(", ")
+                );
+            }
+        }
+        // A traced figure is only worth something if every span was exported.
+        for (name, setup) in &setups {
+            if let SetUp::Ours { served, .. } = setup {
+                if let Some(t) = &served._telemetry {
+                    let stats = t.stats();
+                    let lost = stats.spans_dropped_queue_full
+                        + stats.spans_dropped_after_shutdown
+                        + stats.spans_failed_export;
+                    if lost > 0 {
+                        eprintln!(
+                            "warning: {name}: {lost} of {} spans not exported ({stats:?})",
+                            stats.spans_ended
+                        );
+                    }
+                }
             }
         }
         println!();
