@@ -63,21 +63,24 @@ pub(crate) fn parse(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
 /// The version-00 `traceparent` of `span_context`, carrying only the sampled flag (the
 /// one flag W3C defines).
 pub(crate) fn format(span_context: &SpanContext) -> String {
-    let mut out = String::with_capacity(LEN);
-    out.push_str("00-");
-    push_hex(&mut out, &span_context.trace_id().to_bytes());
-    out.push('-');
-    push_hex(&mut out, &span_context.span_id().to_bytes());
-    out.push('-');
+    // Written into a fixed array by position, then copied once into the `String`.
+    let mut out = [b'-'; LEN];
+    out[..2].copy_from_slice(b"00");
+    write_hex(&mut out[3..35], &span_context.trace_id().to_bytes());
+    write_hex(&mut out[36..52], &span_context.span_id().to_bytes());
     let flags = span_context.trace_flags() & TraceFlags::SAMPLED;
-    push_hex(&mut out, &[flags.to_u8()]);
-    out
+    write_hex(&mut out[53..55], &[flags.to_u8()]);
+    // Only hex digits and dashes were written: always UTF-8.
+    std::str::from_utf8(&out)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
-fn push_hex(out: &mut String, bytes: &[u8]) {
-    for &byte in bytes {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+/// `bytes` in lower-case hex into `out` (twice as long).
+fn write_hex(out: &mut [u8], bytes: &[u8]) {
+    for (pair, &byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(byte >> 4)];
+        pair[1] = HEX[usize::from(byte & 0xf)];
     }
 }
 
