@@ -23,6 +23,9 @@
 //!
 //! `BENCH_SETUPS` (names separated by commas) keeps only those set-ups, for profiles; the
 //! ratios are then to the first one kept. `BENCH_ASKS=0` leaves the asks out.
+//! `BENCH_THREAD_CPU=1` prints the CPU each thread spent per tell; `BENCH_ENCODE=1` gives
+//! the traced set-ups the default exporter's encoding (`Exporter::otlp_encode_only`) in
+//! place of the no-op SDK exporter.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
