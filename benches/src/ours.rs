@@ -262,17 +262,7 @@ impl Workload for Ours {
         self.system.blocking_shutdown();
         if let Some(t) = self.telemetry {
             let _ = t.shutdown();
-            // A figure is only worth something if every span was exported.
-            let stats = t.stats();
-            let lost = stats.spans_dropped_queue_full
-                + stats.spans_dropped_after_shutdown
-                + stats.spans_failed_export;
-            if lost > 0 {
-                eprintln!(
-                    "warning: {lost} of {} spans not exported ({stats:?})",
-                    stats.spans_ended
-                );
-            }
+            warn_if_spans_lost("", &t);
         }
     }
 }
@@ -381,6 +371,21 @@ fn thread_cpu_ns(name: &str) -> Option<(usize, u64)> {
         }
     }
     total
+}
+
+/// Prints a warning (prefixed by `label`) when `telemetry` did not export every span its
+/// set-up ended: a figure is only worth something if it did.
+pub fn warn_if_spans_lost(label: &str, telemetry: &Telemetry) {
+    let stats = telemetry.stats();
+    let lost = stats.spans_dropped_queue_full
+        + stats.spans_dropped_after_shutdown
+        + stats.spans_failed_export;
+    if lost > 0 {
+        eprintln!(
+            "warning: {label}{lost} of {} spans not exported ({stats:?})",
+            stats.spans_ended
+        );
+    }
 }
 
 /// The spin limit: `BENCH_SPIN_US` (microseconds) when set, for experiments; else the default.

@@ -399,16 +399,7 @@ fn main() {
         for (name, setup) in &setups {
             if let SetUp::Ours { served, .. } = setup {
                 if let Some(t) = &served._telemetry {
-                    let stats = t.stats();
-                    let lost = stats.spans_dropped_queue_full
-                        + stats.spans_dropped_after_shutdown
-                        + stats.spans_failed_export;
-                    if lost > 0 {
-                        eprintln!(
-                            "warning: {name}: {lost} of {} spans not exported ({stats:?})",
-                            stats.spans_ended
-                        );
-                    }
+                    actor_benches::ours::warn_if_spans_lost(&format!("{name}: "), t);
                 }
             }
         }
