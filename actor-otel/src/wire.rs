@@ -181,6 +181,18 @@ impl TraceRequest {
         self.spans.clear();
         self.count = 0;
     }
+
+    /// `records` as one encoded request (nothing for none), leaving the vector empty to be
+    /// filled again: [`push`](TraceRequest::push) each, then [`finish`](TraceRequest::finish).
+    pub fn encode_batch(&mut self, records: &mut Vec<SpanRecord>) -> Vec<u8> {
+        for record in records.iter() {
+            self.push(record);
+        }
+        records.clear();
+        let mut body = Vec::new();
+        self.finish(&mut body);
+        body
+    }
 }
 
 /// The `Span` message of `record` into `out` (`nested`: scratch for its nested messages).
@@ -339,13 +351,10 @@ impl Repeats {
 
     /// The encoded fixed attributes of `record`.
     fn fixed(&mut self, record: &SpanRecord, nested: &mut Vec<u8>) -> &[u8] {
-        let found = self.fixed.iter().position(|(key, _)| key.matches(record));
-        let index = match found {
-            Some(index) => index,
-            None => {
-                if self.fixed.len() == Self::MAX {
-                    self.fixed.clear();
-                }
+        cached(
+            &mut self.fixed,
+            |key| key.matches(record),
+            || {
                 let mut bytes = Vec::new();
                 let system = match &record.delivery {
                     Some(d) => AttributeValue::Value(&d.system),
@@ -367,34 +376,44 @@ impl Repeats {
                     operation,
                     message_type: record.message_type,
                 };
-                self.fixed.push((key, bytes));
-                self.fixed.len() - 1
-            }
-        };
-        &self.fixed[index].1
+                (key, bytes)
+            },
+        )
     }
 
     /// The encoded `thread.name`, `thread.id` pair.
     fn thread(&mut self, name: &Value, id: i64, nested: &mut Vec<u8>) -> &[u8] {
-        let found = self
-            .threads
-            .iter()
-            .position(|((n, i), _)| *i == id && n == name);
-        let index = match found {
-            Some(index) => index,
-            None => {
-                if self.threads.len() == Self::MAX {
-                    self.threads.clear();
-                }
+        cached(
+            &mut self.threads,
+            |(n, i)| *i == id && n == name,
+            || {
                 let mut bytes = Vec::new();
                 put_attribute(&mut bytes, nested, THREAD_NAME, AttributeValue::Value(name));
                 put_attribute(&mut bytes, nested, THREAD_ID, AttributeValue::I64(id));
-                self.threads.push(((name.clone(), id), bytes));
-                self.threads.len() - 1
-            }
-        };
-        &self.threads[index].1
+                ((name.clone(), id), bytes)
+            },
+        )
     }
+}
+
+/// The bytes kept in `entries` under the first key that `matches`, else those `make`
+/// gives, kept from now on; at most [`Repeats::MAX`] entries (all dropped when full).
+fn cached<K>(
+    entries: &mut Vec<(K, Vec<u8>)>,
+    matches: impl Fn(&K) -> bool,
+    make: impl FnOnce() -> (K, Vec<u8>),
+) -> &[u8] {
+    let index = match entries.iter().position(|(key, _)| matches(key)) {
+        Some(index) => index,
+        None => {
+            if entries.len() == Repeats::MAX {
+                entries.clear();
+            }
+            entries.push(make());
+            entries.len() - 1
+        }
+    };
+    &entries[index].1
 }
 
 /// The record's links: the sender's first, then those added while it was open.
@@ -825,6 +844,22 @@ pub(crate) mod tests {
             assert_eq!(ours, sdk, "span {:?}", sdk.name);
         }
         assert_eq!(decoded, expected);
+    }
+
+    #[test]
+    fn a_batch_is_encoded_as_one_request_and_its_vector_left_empty() {
+        let scope = InstrumentationScope::builder("actor-core").build();
+        let mut request = TraceRequest::new(&resource(), &scope);
+        let records = records();
+        let mut batch = records.clone();
+        let bytes = request.encode_batch(&mut batch);
+        assert!(batch.is_empty() && request.is_empty());
+        let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
+        assert_eq!(decoded, through_sdk(&records, &scope));
+        assert!(
+            request.encode_batch(&mut batch).is_empty(),
+            "no records, no bytes"
+        );
     }
 
     #[test]

@@ -55,13 +55,7 @@ impl SpanOutput for EncodeOnly {
 
     /// As the OTLP/HTTP output encodes records.
     fn prepare(&mut self, records: &mut Vec<SpanRecord>) -> Bytes {
-        for record in records.iter() {
-            self.request.push(record);
-        }
-        records.clear();
-        let mut body = Vec::new();
-        self.request.finish(&mut body);
-        Bytes::from(body)
+        Bytes::from(self.request.encode_batch(records))
     }
 
     async fn export_prepared(&self, body: Bytes) -> OTelSdkResult {

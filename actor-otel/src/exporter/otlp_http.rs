@@ -124,13 +124,7 @@ impl SpanOutput for OtlpHttpOutput {
     }
 
     fn prepare(&mut self, records: &mut Vec<SpanRecord>) -> Bytes {
-        for record in records.iter() {
-            self.request.push(record);
-        }
-        records.clear();
-        let mut body = Vec::new();
-        self.request.finish(&mut body);
-        Bytes::from(body)
+        Bytes::from(self.request.encode_batch(records))
     }
 
     async fn export_prepared(&self, body: Bytes) -> OTelSdkResult {
