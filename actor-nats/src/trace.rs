@@ -137,9 +137,7 @@ pub(crate) fn received(
         Some(h) => with_propagator(inner, |p| extract_with(p, h, &inner.carrier_policy)),
         None => Context::new(),
     };
-    let delivery =
-        arrival.map(|(arrival, body_size)| arrival.for_message(&cx).body_size(body_size));
-    Received { cx, delivery }
+    Received::new(cx, arrival)
 }
 
 /// [`received`] for each frame of a batch, the propagator looked up once for the batch
@@ -158,9 +156,7 @@ pub(crate) fn received_frames(
                     &FrameExtractor::new(frame),
                     &inner.carrier_policy,
                 );
-                let delivery =
-                    arrival.map(|arrival| arrival.for_message(&cx).body_size(frame.body.len()));
-                Received { cx, delivery }
+                Received::new(cx, arrival.map(|arrival| (arrival, frame.body.len())))
             })
             .collect()
     })
@@ -173,6 +169,14 @@ pub(crate) struct Received {
 }
 
 impl Received {
+    /// `cx`, with a copy of `arrival` for a message of its body size (when the actor makes
+    /// `process` spans).
+    fn new(cx: Context, arrival: Option<(&Delivery, usize)>) -> Self {
+        let delivery =
+            arrival.map(|(arrival, body_size)| arrival.for_message(&cx).body_size(body_size));
+        Received { cx, delivery }
+    }
+
     /// Runs `send` in the sender's context, with the delivery beside it (no context value
     /// is made for it).
     pub(crate) fn send_in<R>(&self, send: impl FnOnce() -> R) -> R {
