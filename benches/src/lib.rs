@@ -70,9 +70,18 @@ pub fn no_sdk_propagation_ns(n: u64, in_span: bool) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
 }
 
-/// CPU time per thread name of this process so far, in ns (`/proc/self/task/*/schedstat`;
-/// empty where there is no `/proc`); threads of the same name are summed.
-pub fn thread_cpu() -> std::collections::BTreeMap<String, u64> {
+/// The CPU time of this process's threads of one name.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadCpu {
+    /// How many threads have the name.
+    pub threads: usize,
+    /// Their CPU time so far, summed, in ns.
+    pub ns: u64,
+}
+
+/// CPU time per thread name of this process so far (`/proc/self/task/*/schedstat`; empty
+/// where there is no `/proc`).
+pub fn thread_cpu() -> std::collections::BTreeMap<String, ThreadCpu> {
     let mut out = std::collections::BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return out;
@@ -86,7 +95,9 @@ pub fn thread_cpu() -> std::collections::BTreeMap<String, u64> {
             .next()
             .and_then(|n| n.parse::<u64>().ok())
         {
-            *out.entry(comm.trim().to_string()).or_default() += ns;
+            let entry: &mut ThreadCpu = out.entry(comm.trim().to_string()).or_default();
+            entry.threads += 1;
+            entry.ns += ns;
         }
     }
     out

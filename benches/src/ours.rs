@@ -246,12 +246,12 @@ impl Workload for Ours {
             if std::env::var_os("BENCH_EXPORT_CPU").is_some() {
                 // Before the shutdown, while the export thread lives.
                 let exported = t.stats().spans_exported;
-                match thread_cpu_ns("otel-export") {
-                    Some((1, ns)) => eprintln!(
+                match crate::thread_cpu().get("otel-export") {
+                    Some(&crate::ThreadCpu { threads: 1, ns }) => eprintln!(
                         "export thread: {:.0} ns of CPU per exported span ({exported} spans)",
                         ns as f64 / exported.max(1) as f64
                     ),
-                    Some((threads, _)) => eprintln!(
+                    Some(&crate::ThreadCpu { threads, .. }) => eprintln!(
                         "export thread: {threads} alive (one per traced set-up): run one traced \
                          set-up at a time to read its CPU"
                     ),
@@ -348,30 +348,6 @@ variant_workload!(
     "Our framework with tracing: per-actor pipelines, send and process spans as SDK spans.",
     |actors| Ours::start_with(actors, Tracing::SdkSpans)
 );
-
-/// How many of this process's threads are named `name`, and their CPU time so far in
-/// nanoseconds (Linux: `/proc/self/task/*/schedstat`).
-fn thread_cpu_ns(name: &str) -> Option<(usize, u64)> {
-    let mut total = None;
-    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let path = task.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if comm.trim() != name {
-            continue;
-        }
-        let schedstat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
-        if let Some(ns) = schedstat
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<u64>().ok())
-        {
-            let (threads, sum) = total.get_or_insert((0, 0));
-            *threads += 1;
-            *sum += ns;
-        }
-    }
-    total
-}
 
 /// Prints a warning (prefixed by `label`) when `telemetry` did not export every span its
 /// set-up ended: a figure is only worth something if it did.

@@ -347,8 +347,9 @@ fn main() {
                 if round > 0 {
                     tell[i].push(started.elapsed().as_nanos() as f64 / TELLS as f64);
                     if let Some(cpu_before) = cpu_before {
-                        for (thread, ns) in actor_benches::thread_cpu() {
-                            let spent = ns - cpu_before.get(&thread).copied().unwrap_or(0);
+                        for (thread, now) in actor_benches::thread_cpu() {
+                            let before = cpu_before.get(&thread).map_or(0, |t| t.ns);
+                            let spent = now.ns - before;
                             *tell_cpu[i].entry(thread).or_default() += spent;
                         }
                     }
