@@ -48,7 +48,7 @@ impl Injector for FrameHeaders {
 pub(crate) fn valid_header(key: &str, value: &str) -> bool {
     !key.is_empty()
         && key.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-        && !value.bytes().any(|b| b == b'\r' || b == b'\n')
+        && memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_none()
 }
 
 /// Appends one frame to `out`.
@@ -189,6 +189,8 @@ mod tests {
         let mut first = FrameHeaders::default();
         first.set("traceparent", "00-aa-bb-01".into());
         first.set("baggage", "k=v\r\nX-Evil: 1".into());
+        first.set("tracestate", "k=v\nX-Evil: 1".into());
+        first.set("x-other", "k=v\rX-Evil: 1".into());
         let mut body = BytesMut::new();
         write_frame(&mut body, &first.0, b"1");
         write_frame(&mut body, b"", b"22");
@@ -205,6 +207,9 @@ mod tests {
             None,
             "a line break is refused"
         );
+        for key in ["tracestate", "x-other"] {
+            assert_eq!(FrameExtractor::new(&frames[0]).get(key), None, "{key}");
+        }
         assert_eq!(&frames[0].body[..], b"1");
         assert_eq!(FrameExtractor::new(&frames[1]).keys(), Vec::<&str>::new());
         assert_eq!(&frames[1].body[..], b"22");

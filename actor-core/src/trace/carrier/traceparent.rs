@@ -9,29 +9,42 @@ const LEN: usize = 55;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Each byte's value as a lower-case hex digit; `NOT_HEX` for every other byte.
-const DIGITS: [u8; 256] = {
-    let mut table = [NOT_HEX; 256];
-    let mut i = 0;
-    while i < 16 {
-        table[HEX[i] as usize] = i as u8;
-        i += 1;
+/// Eight lower-case hex digits (the first the most significant) as a number, all eight
+/// checked and converted at once as the lanes of one `u64`; `None` if any is not a digit.
+fn hex8(digits: &[u8]) -> Option<u64> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_be_bytes(digits.try_into().ok()?);
+    if x & HIGH != 0 {
+        return None;
     }
-    table
-};
-const NOT_HEX: u8 = 0xff;
+    // Every lane is below 0x80, so adding at most 0x50 carries into no other lane: the
+    // lane's high bit then says whether the byte is at least the bound.
+    let at_least = |bound: u8| x + ONES * u64::from(0x80 - bound);
+    let digit = at_least(b'0') & !at_least(b'9' + 1);
+    let letter = at_least(b'a') & !at_least(b'f' + 1);
+    if (digit | letter) & HIGH != HIGH {
+        return None;
+    }
+    // A digit's value is its low nibble; a letter's, its low nibble plus 9.
+    let mut n = (x & (ONES * 0x0f)) + ((letter & HIGH) >> 7) * 9;
+    // Pack the eight nibbles into 32 bits, pairs first.
+    n = (n | n >> 4) & 0x00ff_00ff_00ff_00ff;
+    n = (n | n >> 8) & 0x0000_ffff_0000_ffff;
+    n = (n | n >> 16) & 0xffff_ffff;
+    Some(n)
+}
 
-/// `hex` (lower-case, at most 16 digits) as a number.
-fn number(hex: &[u8]) -> Option<u64> {
-    let mut n = 0u64;
-    let mut bad = 0u8;
-    for &b in hex {
-        let d = DIGITS[usize::from(b)];
-        bad |= d;
-        n = n << 4 | u64::from(d & 0xf);
-    }
-    // Any byte that is not a digit sets the high bits of `bad`.
-    (bad & 0xf0 == 0).then_some(n)
+/// Sixteen lower-case hex digits as a number.
+fn hex16(digits: &[u8]) -> Option<u64> {
+    Some(hex8(&digits[..8])? << 32 | hex8(&digits[8..16])?)
+}
+
+/// Two lower-case hex digits as a number.
+fn hex2(digits: &[u8]) -> Option<u8> {
+    let mut padded = *b"00000000";
+    padded[6..].copy_from_slice(&digits[..2]);
+    hex8(&padded).map(|n| n as u8)
 }
 
 /// The trace id, parent id and flags of a `traceparent` that follows the W3C grammar:
@@ -39,23 +52,23 @@ fn number(hex: &[u8]) -> Option<u64> {
 /// 2-hex flags, lower case; version `00` has exactly these four fields, a later version
 /// may add more after a `-`. `None` for anything else.
 pub(crate) fn parse(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
-    let b = value.trim().as_bytes();
+    let b = value.trim_ascii().as_bytes();
     if b.len() < LEN || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
         return None;
     }
-    let version = number(&b[..2])?;
+    let version = hex2(&b[..2])?;
     let more = b.len() > LEN;
     if version == 0xff || (more && (version == 0 || b[LEN] != b'-')) {
         return None;
     }
-    let trace_id = u128::from(number(&b[3..19])?) << 64 | u128::from(number(&b[19..35])?);
-    let parent_id = number(&b[36..52])?;
-    let flags = number(&b[53..55])?;
+    let trace_id = u128::from(hex16(&b[3..19])?) << 64 | u128::from(hex16(&b[19..35])?);
+    let parent_id = hex16(&b[36..52])?;
+    let flags = hex2(&b[53..55])?;
     (trace_id != 0 && parent_id != 0).then(|| {
         (
             TraceId::from(trace_id),
             SpanId::from(parent_id),
-            TraceFlags::new(flags as u8),
+            TraceFlags::new(flags),
         )
     })
 }
@@ -89,7 +102,7 @@ mod tests {
     use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
     use proptest::prelude::*;
 
-    use super::{format, parse};
+    use super::{format, hex8, parse};
 
     const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -129,7 +142,81 @@ mod tests {
         assert!(parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra").is_some());
     }
 
+    /// The grammar read the slow way: split at dashes, each part checked on its own.
+    fn reference(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
+        let parts: Vec<&str> = value.trim_ascii().split('-').collect();
+        let lower_hex = |part: &str, len: usize| {
+            part.len() == len && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        if parts.len() < 4
+            || ![2, 32, 16, 2]
+                .iter()
+                .zip(&parts)
+                .all(|(&n, p)| lower_hex(p, n))
+        {
+            return None;
+        }
+        let version = u8::from_str_radix(parts[0], 16).ok()?;
+        let trace = u128::from_str_radix(parts[1], 16).ok()?;
+        let parent = u64::from_str_radix(parts[2], 16).ok()?;
+        let flags = u8::from_str_radix(parts[3], 16).ok()?;
+        let fields_ok = if version == 0 {
+            parts.len() == 4
+        } else {
+            version != 0xff
+        };
+        (fields_ok && trace != 0 && parent != 0).then(|| {
+            (
+                TraceId::from(trace),
+                SpanId::from(parent),
+                TraceFlags::new(flags),
+            )
+        })
+    }
+
+    #[test]
+    fn eight_digits_are_read_as_a_byte_by_byte_loop_reads_them() {
+        let by_byte = |digits: &[u8]| {
+            digits.iter().try_fold(0u64, |n, &b| match b {
+                b'0'..=b'9' => Some(n << 4 | u64::from(b - b'0')),
+                b'a'..=b'f' => Some(n << 4 | u64::from(b - b'a' + 10)),
+                _ => None,
+            })
+        };
+        for position in 0..8 {
+            for byte in 0..=u8::MAX {
+                let mut digits = *b"09afc3e7";
+                digits[position] = byte;
+                assert_eq!(hex8(&digits), by_byte(&digits), "{digits:?}");
+            }
+        }
+        assert_eq!(hex8(b"ffffffff"), Some(0xffff_ffff));
+        assert_eq!(hex8(b"00000000"), Some(0));
+    }
+
     proptest! {
+        /// A valid header with one character replaced (by anything) or cut short: read as
+        /// the slow reading reads it.
+        #[test]
+        fn a_damaged_header_is_read_as_the_grammar_reads_it(
+            at in 0usize..58,
+            with in any::<char>(),
+            cut in 0usize..60,
+            later_version: bool,
+        ) {
+            let mut header: Vec<char> = if later_version {
+                format!("cc{}-more", &VALID[2..]).chars().collect()
+            } else {
+                VALID.chars().collect()
+            };
+            if at < header.len() {
+                header[at] = with;
+            }
+            header.truncate(cut.max(50));
+            let header: String = header.into_iter().collect();
+            prop_assert_eq!(parse(&header), reference(&header), "{:?}", header);
+        }
+
         /// What `format` writes, `parse` reads back; and it is what the SDK's propagator
         /// writes for the same span context.
         #[test]
