@@ -20,16 +20,10 @@ use smallvec::SmallVec;
 /// Bytes a frame adds around its headers and body.
 pub(crate) const FRAME_OVERHEAD: usize = 8;
 
-/// The header block of one frame, written by a propagator.
-#[derive(Debug)]
-pub(crate) struct FrameHeaders(pub(crate) Vec<u8>);
-
-impl Default for FrameHeaders {
-    /// Room for a `traceparent` line and a short `tracestate` without growing.
-    fn default() -> Self {
-        FrameHeaders(Vec::with_capacity(128))
-    }
-}
+/// The header block of one frame, written by a propagator: inline up to 128 bytes (a
+/// `traceparent` line and a short `tracestate`), so the usual tell allocates nothing for it.
+#[derive(Debug, Default)]
+pub(crate) struct FrameHeaders(pub(crate) SmallVec<[u8; 128]>);
 
 impl Injector for FrameHeaders {
     fn set(&mut self, key: &str, value: String) {
