@@ -83,24 +83,31 @@ pub struct ThreadCpu {
 /// where there is no `/proc`).
 pub fn thread_cpu() -> std::collections::BTreeMap<String, ThreadCpu> {
     let mut out = std::collections::BTreeMap::new();
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return out;
-    };
-    for task in tasks.flatten() {
-        let path = task.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        let schedstat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
-        if let Some(ns) = schedstat
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<u64>().ok())
-        {
-            let entry: &mut ThreadCpu = out.entry(comm.trim().to_string()).or_default();
-            entry.threads += 1;
-            entry.ns += ns;
-        }
+    for (_, name, ns) in task_cpu() {
+        let entry: &mut ThreadCpu = out.entry(name).or_default();
+        entry.threads += 1;
+        entry.ns += ns;
     }
     out
+}
+
+/// CPU time of each thread of this process so far, in ns: its id, its name and the time
+/// (`/proc/self/task/*/schedstat`; empty where there is no `/proc`).
+pub fn task_cpu() -> Vec<(u32, String, u64)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let path = task.path();
+            let id = task.file_name().to_str()?.parse().ok()?;
+            let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            let schedstat = std::fs::read_to_string(path.join("schedstat")).ok()?;
+            let ns = schedstat.split_whitespace().next()?.parse().ok()?;
+            Some((id, name.trim().to_string(), ns))
+        })
+        .collect()
 }
 
 /// CPU time used so far by every thread of this process.

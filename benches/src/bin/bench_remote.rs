@@ -27,6 +27,7 @@
 //! the traced set-ups the default exporter's encoding (`Exporter::otlp_encode_only`) in
 //! place of the no-op SDK exporter.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,34 +70,37 @@ fn options(server: &NatsServer) -> NatsOptions {
 /// `raw.echo` with the request's bytes and counting `raw.sink`.
 fn raw_side(url: String, sunk: Arc<AtomicU64>) {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let client = async_nats::ConnectOptions::new()
-                .subscription_capacity(1 << 16)
-                .connect(url)
-                .await
-                .expect("connect");
-            let mut echo = client.subscribe("raw.echo").await.expect("subscribe");
-            let mut sink = client.subscribe("raw.sink").await.expect("subscribe");
-            client.flush().await.expect("flush");
-            ready_tx.send(()).expect("ready");
-            let replier = client.clone();
-            tokio::spawn(async move {
-                while let Some(m) = echo.next().await {
-                    if let Some(reply) = m.reply {
-                        let _ = replier.publish(reply, m.payload).await;
+    let spawned = std::thread::Builder::new()
+        .name("raw-side".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let client = async_nats::ConnectOptions::new()
+                    .subscription_capacity(1 << 16)
+                    .connect(url)
+                    .await
+                    .expect("connect");
+                let mut echo = client.subscribe("raw.echo").await.expect("subscribe");
+                let mut sink = client.subscribe("raw.sink").await.expect("subscribe");
+                client.flush().await.expect("flush");
+                ready_tx.send(()).expect("ready");
+                let replier = client.clone();
+                tokio::spawn(async move {
+                    while let Some(m) = echo.next().await {
+                        if let Some(reply) = m.reply {
+                            let _ = replier.publish(reply, m.payload).await;
+                        }
                     }
+                });
+                while sink.next().await.is_some() {
+                    sunk.fetch_add(1, Ordering::Relaxed);
                 }
             });
-            while sink.next().await.is_some() {
-                sunk.fetch_add(1, Ordering::Relaxed);
-            }
         });
-    });
+    spawned.expect("the raw side's thread");
     ready_rx.recv().expect("the raw side started");
 }
 
@@ -284,7 +288,7 @@ fn main() {
         let mut tell = vec![Vec::new(); setups.len()];
         // `BENCH_THREAD_CPU=1`: the CPU each thread spent during the tells, per tell.
         let per_thread = std::env::var_os("BENCH_THREAD_CPU").is_some();
-        let mut tell_cpu = vec![std::collections::BTreeMap::<String, u64>::new(); setups.len()];
+        let mut tell_cpu = vec![BTreeMap::<(String, u32), u64>::new(); setups.len()];
         // The headers ours sends, traced (JSON: no content type): type and traceparent.
         let headers = || {
             let mut h = async_nats::HeaderMap::new();
@@ -331,7 +335,7 @@ fn main() {
                     SetUp::Ours { served, .. } => &*served.handled,
                 };
                 let before = counter.load(Ordering::Relaxed);
-                let cpu_before = per_thread.then(actor_benches::thread_cpu);
+                let cpu_before = per_thread.then(actor_benches::task_cpu);
                 let started = Instant::now();
                 for _ in 0..TELLS {
                     match setup {
@@ -347,10 +351,12 @@ fn main() {
                 if round > 0 {
                     tell[i].push(started.elapsed().as_nanos() as f64 / TELLS as f64);
                     if let Some(cpu_before) = cpu_before {
-                        for (thread, now) in actor_benches::thread_cpu() {
-                            let before = cpu_before.get(&thread).map_or(0, |t| t.ns);
-                            let spent = now.ns - before;
-                            *tell_cpu[i].entry(thread).or_default() += spent;
+                        for (id, name, now) in actor_benches::task_cpu() {
+                            let before = cpu_before
+                                .iter()
+                                .find(|(before_id, ..)| *before_id == id)
+                                .map_or(0, |(.., ns)| *ns);
+                            *tell_cpu[i].entry((name, id)).or_default() += now - before;
                         }
                     }
                 }
@@ -384,13 +390,31 @@ fn main() {
             let tells = (TELLS * rounds as u64) as f64;
             for (i, (name, _)) in setups.iter().enumerate() {
                 let total: u64 = tell_cpu[i].values().sum();
-                let threads: Vec<String> = tell_cpu[i]
+                let mut by_name: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+                for ((thread, _), &ns) in &tell_cpu[i] {
+                    let entry = by_name.entry(thread).or_default();
+                    *entry = (entry.0 + usize::from(ns > 0), entry.1 + ns);
+                }
+                let threads: Vec<String> = by_name
                     .iter()
-                    .filter(|(_, &ns)| ns as f64 / tells >= 10.0)
-                    .map(|(thread, &ns)| format!("{thread} {:.0}", ns as f64 / tells))
+                    .filter(|(_, &(_, ns))| ns as f64 / tells >= 10.0)
+                    .map(|(thread, &(count, ns))| {
+                        let count = if count > 1 {
+                            format!(" ×{count}")
+                        } else {
+                            String::new()
+                        };
+                        format!("{thread}{count} {:.0}", ns as f64 / tells)
+                    })
                     .collect();
+                // With a core for every thread, throughput would follow the busiest one.
+                let busiest = tell_cpu[i]
+                    .iter()
+                    .max_by_key(|(_, &ns)| ns)
+                    .map(|((thread, _), &ns)| format!("{thread} {:.0}", ns as f64 / tells))
+                    .unwrap_or_default();
                 eprintln!(
-                    "CPU per tell, {name}: {:.0} ns ({})",
+                    "CPU per tell, {name}: {:.0} ns ({}); busiest thread: {busiest}",
                     total as f64 / tells,
                     threads.join(", ")
                 );
