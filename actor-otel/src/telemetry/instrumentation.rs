@@ -71,7 +71,7 @@ impl Telemetry {
         let recorder = self.inner.system_recorder.is_some().then(|| {
             Arc::new(HubRecorder::new(
                 processor.sink(),
-                self.inner.sampler.clone(),
+                self.inner.sampling.clone(),
             )) as SharedRecorder
         });
         let provider = SdkTracerProvider::builder()

@@ -32,7 +32,7 @@ use crate::logs::ActorLoggerProvider;
 use crate::pipeline::hub::Hub;
 use crate::pipeline::processor::HubSpanProcessor;
 use crate::stats::{Stats, TelemetryStats};
-use crate::telemetry::recorder::HubRecorder;
+use crate::telemetry::recorder::{HubRecorder, Sampling};
 use crate::telemetry::signals::SignalProviders;
 
 /// Configures [`Telemetry`].
@@ -135,9 +135,7 @@ impl TelemetryBuilder {
             self.batch.max_batch_size,
             (exporter.exports_metrics(), exporter.exports_logs()),
         );
-        let sampler = self
-            .sampler
-            .unwrap_or_else(|| opentelemetry_sdk::trace::Config::default().sampler);
+        let (sampling, sampler) = Sampling::of(self.sampler);
         let processor = HubSpanProcessor::new(
             "system",
             hub.clone(),
@@ -147,7 +145,7 @@ impl TelemetryBuilder {
         );
         let system_recorder: Option<SharedRecorder> = self
             .compact_spans
-            .then(|| Arc::new(HubRecorder::new(processor.sink(), sampler.clone())) as _);
+            .then(|| Arc::new(HubRecorder::new(processor.sink(), sampling.clone())) as _);
         let provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
             .with_sampler(sampler.clone())
@@ -174,6 +172,7 @@ impl TelemetryBuilder {
                 hub,
                 provider,
                 sampler,
+                sampling,
                 system_recorder,
                 signals,
                 propagator,
@@ -261,6 +260,8 @@ struct Inner {
     provider: SdkTracerProvider,
     /// Every pipeline's sampler.
     sampler: Box<dyn ShouldSample>,
+    /// How every pipeline's recorder samples (the same decisions as `sampler`).
+    sampling: Sampling,
     /// The system pipeline's span recorder, when spans are compact records.
     system_recorder: Option<SharedRecorder>,
     /// The system's meter and logger providers, when the exporter takes those signals.
