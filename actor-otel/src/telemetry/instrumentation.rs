@@ -76,7 +76,7 @@ impl Telemetry {
         });
         let provider = SdkTracerProvider::builder()
             .with_resource(resource)
-            .with_sampler(self.inner.sampler.clone())
+            .with_sampler(self.inner.sampling.sdk_sampler())
             .with_span_processor(processor)
             .build();
         (provider, recorder)

@@ -135,7 +135,7 @@ impl TelemetryBuilder {
             self.batch.max_batch_size,
             (exporter.exports_metrics(), exporter.exports_logs()),
         );
-        let (sampling, sampler) = Sampling::of(self.sampler);
+        let sampling = Sampling::of(self.sampler);
         let processor = HubSpanProcessor::new(
             "system",
             hub.clone(),
@@ -148,7 +148,7 @@ impl TelemetryBuilder {
             .then(|| Arc::new(HubRecorder::new(processor.sink(), sampling.clone())) as _);
         let provider = SdkTracerProvider::builder()
             .with_resource(resource.clone())
-            .with_sampler(sampler.clone())
+            .with_sampler(sampling.sdk_sampler())
             .with_span_processor(processor)
             .build();
         let propagator: Arc<dyn TextMapPropagator + Send + Sync> =
@@ -171,7 +171,6 @@ impl TelemetryBuilder {
                 batch: self.batch,
                 hub,
                 provider,
-                sampler,
                 sampling,
                 system_recorder,
                 signals,
@@ -258,9 +257,7 @@ struct Inner {
     batch: BatchConfig,
     hub: Arc<Hub>,
     provider: SdkTracerProvider,
-    /// Every pipeline's sampler.
-    sampler: Box<dyn ShouldSample>,
-    /// How every pipeline's recorder samples (the same decisions as `sampler`).
+    /// Every pipeline's sampler (records and SDK spans decide alike).
     sampling: Sampling,
     /// The system pipeline's span recorder, when spans are compact records.
     system_recorder: Option<SharedRecorder>,

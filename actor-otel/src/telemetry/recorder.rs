@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actor_core::trace::{SpanRecord, SpanRecorder};
 use opentelemetry::trace::{SpanKind, TraceContextExt as _, TraceId};
 use opentelemetry::Context;
-use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample};
+use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample};
 
 use crate::pipeline::processor::SpanSink;
 
@@ -31,17 +31,26 @@ pub(crate) enum Sampling {
 
 impl Sampling {
     /// `ParentBasedAlwaysOn` when no sampler was chosen, in code or in `OTEL_TRACES_SAMPLER`
-    /// (or the variable names that same default); else `chosen`, or the SDK's default
+    /// (or the variable names that same default); else `chosen`, or the SDK's sampler
     /// from the environment.
-    pub(crate) fn of(chosen: Option<Box<dyn ShouldSample>>) -> (Sampling, Box<dyn ShouldSample>) {
+    pub(crate) fn of(chosen: Option<Box<dyn ShouldSample>>) -> Sampling {
         let from_env = std::env::var("OTEL_TRACES_SAMPLER").ok();
-        let default_rule =
-            chosen.is_none() && from_env.is_none_or(|name| name == "parentbased_always_on");
-        let sampler = chosen.unwrap_or_else(|| opentelemetry_sdk::trace::Config::default().sampler);
-        if default_rule {
-            (Sampling::ParentBasedAlwaysOn, sampler)
-        } else {
-            (Sampling::Sdk(sampler.clone()), sampler)
+        match chosen {
+            Some(sampler) => Sampling::Sdk(sampler),
+            None if from_env.is_none_or(|name| name == "parentbased_always_on") => {
+                Sampling::ParentBasedAlwaysOn
+            }
+            None => Sampling::Sdk(opentelemetry_sdk::trace::Config::default().sampler),
+        }
+    }
+
+    /// The same sampler for an SDK tracer provider.
+    pub(crate) fn sdk_sampler(&self) -> Box<dyn ShouldSample> {
+        match self {
+            Sampling::ParentBasedAlwaysOn => {
+                Box::new(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)))
+            }
+            Sampling::Sdk(sampler) => sampler.clone(),
         }
     }
 
@@ -94,7 +103,6 @@ impl SpanRecorder for HubRecorder {
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
-    use opentelemetry_sdk::trace::Sampler;
 
     use super::*;
 
@@ -167,7 +175,7 @@ mod tests {
 
     #[test]
     fn a_chosen_sampler_is_asked_through_the_sdk() {
-        let (sampling, _) = Sampling::of(Some(Box::new(Sampler::AlwaysOff)));
+        let sampling = Sampling::of(Some(Box::new(Sampler::AlwaysOff)));
         assert!(matches!(sampling, Sampling::Sdk(_)));
         assert!(!sampling.sampled(None, TraceId::from(1), "send x", SpanKind::Producer));
     }
