@@ -559,13 +559,7 @@ async fn a_delivery_describes_the_bridge_beside_the_context_or_in_it() {
 async fn with_the_default_sampler_an_unsampled_incoming_parent_records_nothing() {
     let (system, telemetry, store) = traced(PipelineMode::PerActor);
     let worker = system.spawn("worker", Worker::default).unwrap();
-    let incoming = |flags: &str| {
-        let headers: HashMap<String, String> = HashMap::from([(
-            "traceparent".to_owned(),
-            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}"),
-        )]);
-        telemetry.extract(&headers)
-    };
+    let incoming = |flags| incoming_parent(&telemetry, flags);
     let (inside, _) = worker
         .ask(WhatContext)
         .with_context(incoming("00"))
@@ -585,6 +579,6 @@ async fn with_the_default_sampler_an_unsampled_incoming_parent_records_nothing()
     let mut names: Vec<&str> = spans.iter().map(|s| s.name()).collect();
     names.sort_unstable();
     assert_eq!(names, ["process worker"], "only the sampled ask's");
-    let trace_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    let trace_id = TraceId::from_hex(TRACE_ID).unwrap();
     assert!(spans.iter().all(|s| s.trace_id() == trace_id));
 }

@@ -5,13 +5,13 @@
 
 mod common;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use actor_core::ActorSystem;
 use actor_otel::testing::{ExportedSpan, SpanStore};
 use actor_otel::{BatchConfig, Exporter, PipelineMode, Telemetry};
-use common::telemetry::assert_all_exported;
+use common::telemetry::{assert_all_exported, incoming_parent};
 use common::*;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanId, TraceContextExt};
@@ -107,13 +107,7 @@ async fn parent_based_sampling_follows_an_incoming_traceparent() {
     let (system, telemetry, store) =
         sampled(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)), true);
     let worker = system.spawn("worker", Worker::default).unwrap();
-    let incoming = |flags: &str| {
-        let headers: HashMap<String, String> = HashMap::from([(
-            "traceparent".to_owned(),
-            format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{flags}"),
-        )]);
-        telemetry.extract(&headers)
-    };
+    let incoming = |flags| incoming_parent(&telemetry, flags);
     let (inside, _) = worker
         .ask(WhatContext)
         .with_context(incoming("00"))

@@ -98,6 +98,16 @@ pub fn incoming_headers() -> HashMap<String, String> {
     .collect()
 }
 
+/// The context `telemetry` reads from an incoming `traceparent` with [`TRACE_ID`],
+/// [`PARENT_ID`] and the trace `flags` (`"01"` sampled, `"00"` not).
+pub fn incoming_parent(telemetry: &Telemetry, flags: &str) -> Context {
+    let headers = HashMap::from([(
+        "traceparent".to_owned(),
+        format!("00-{TRACE_ID}-{PARENT_ID}-{flags}"),
+    )]);
+    telemetry.extract(&headers)
+}
+
 /// The SDK's W3C TraceContext + Baggage composite propagator.
 pub fn w3c_with_baggage() -> TextMapCompositePropagator {
     TextMapCompositePropagator::new(vec![
