@@ -5,15 +5,41 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{cpu_time, Workload};
+use crate::{cpu_time, task_cpu, Workload};
 
-/// Wall-clock and CPU (all threads) nanoseconds per operation.
+/// Wall-clock and CPU nanoseconds per operation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PerOp {
     /// Elapsed time per operation.
     pub wall: f64,
     /// CPU time of every thread of the process per operation.
     pub cpu: f64,
+    /// CPU time of the busiest single thread per operation: with a core for each thread,
+    /// no set-up can run faster than this (0 where there is no `/proc`).
+    pub busiest: f64,
+}
+
+impl PerOp {
+    /// The difference of every figure to `base`'s.
+    pub fn minus(self, base: PerOp) -> PerOp {
+        PerOp {
+            wall: self.wall - base.wall,
+            cpu: self.cpu - base.cpu,
+            busiest: self.busiest - base.busiest,
+        }
+    }
+}
+
+/// The most CPU any one thread spent between two readings of [`task_cpu`], in ns.
+fn busiest_thread(before: &[(u32, String, u64)], after: &[(u32, String, u64)]) -> u64 {
+    after
+        .iter()
+        .map(|(id, _, ns)| {
+            let earlier = before.iter().find(|(b, _, _)| b == id).map_or(0, |t| t.2);
+            ns.saturating_sub(earlier)
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// One started set-up, run through a type-erased closure.
@@ -61,12 +87,16 @@ impl Turns {
         let run = move || {
             let mut guard = runner.borrow_mut();
             let w = guard.as_mut().expect("running until stopped");
+            let threads = task_cpu();
             let (wall, cpu) = (Instant::now(), cpu_time());
             op(w, n);
+            let (wall, cpu) = (wall.elapsed(), cpu_time() - cpu);
+            let busiest = busiest_thread(&threads, &task_cpu());
             let per = |d: Duration| d.as_nanos() as f64 / n as f64;
             PerOp {
-                wall: per(wall.elapsed()),
-                cpu: per(cpu_time() - cpu),
+                wall: per(wall),
+                cpu: per(cpu),
+                busiest: busiest as f64 / n as f64,
             }
         };
         run(); // warm-up
@@ -108,6 +138,7 @@ impl Turns {
                 let per_op = PerOp {
                     wall: median(|p| p.wall),
                     cpu: median(|p| p.cpu),
+                    busiest: median(|p| p.busiest),
                 };
                 (s.stop)();
                 (s.name, per_op)

@@ -53,3 +53,129 @@ fn span_links(links: Vec<opentelemetry::trace::Link>) -> SpanLinks {
     out.links = links;
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant, SystemTime};
+
+    use opentelemetry::trace::{Link, SpanId, SpanKind, TraceId, TraceState};
+    use opentelemetry::KeyValue;
+
+    use super::*;
+    use actor_core::trace::{Operation, SenderLink};
+
+    /// Records per batch: small enough that the allocator serves them from memory it keeps
+    /// (batches of 512 made this thread's heap grow and shrink each round, which measured
+    /// page faults more than spans).
+    const BATCH: usize = 64;
+    const SPANS: usize = 1_000_000;
+
+    /// What building an in-process tell's two spans from their records costs (`send` and
+    /// `process`, shaped as the default makes them) and dropping them, as the no-op SDK
+    /// exporter does, per span; and, beside it, the least an SDK span of that shape can cost:
+    /// its attribute and link vectors made and freed, every value static. Printed; a
+    /// measurement, not a test.
+    /// `cargo test --release -p actor-otel --lib pipeline::records::tests::cost -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement; run it in release"]
+    fn cost() {
+        // On a thread of its own, as on the hub's thread (its own allocator arena).
+        std::thread::spawn(|| {
+            let records = per_span(build_records());
+            let floor = per_span(build_floor());
+            println!("ns per span: records to SpanData {records:.0}; the floor {floor:.0}");
+        })
+        .join()
+        .unwrap();
+    }
+
+    fn per_span(elapsed: Duration) -> f64 {
+        elapsed.as_nanos() as f64 / SPANS as f64
+    }
+
+    /// A tell's `send` and `process` records as the default makes them: no trace state, no
+    /// message id, no extras, interned names.
+    fn tell_records() -> [SpanRecord; 2] {
+        let mut process = crate::wire::tests::records().swap_remove(1);
+        let sc = &process.span_context;
+        process.span_context = SpanContext::new(
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags(),
+            false,
+            TraceState::NONE,
+        );
+        process.parent_is_remote = false;
+        process.message_id = 0;
+        process.destination = opentelemetry::Value::from("counter");
+        process.thread = Some((opentelemetry::Value::from("counter"), 7));
+        let mut send = process.clone();
+        send.operation = Operation::Tell;
+        send.link = SenderLink::None;
+        send.mailbox_wait_ns = None;
+        [send, process]
+    }
+
+    /// Time spent building and dropping the spans of [`tell_records`], batch by batch (the
+    /// records' copies are made outside it).
+    fn build_records() -> Duration {
+        let tell = tell_records();
+        let scope = crate::pipeline::span_output::records_scope();
+        let mut records = Vec::with_capacity(BATCH);
+        let mut spent = Duration::ZERO;
+        for _ in 0..SPANS / BATCH {
+            records.extend(tell.iter().cycle().take(BATCH).cloned());
+            let start = Instant::now();
+            let spans: Vec<SpanData> = records
+                .iter_mut()
+                .map(|record| to_span_data(record, &scope))
+                .collect();
+            records.clear();
+            drop(std::hint::black_box(spans));
+            spent += start.elapsed();
+        }
+        spent
+    }
+
+    /// Time spent building and dropping SDK spans of the `process` record's shape (nine
+    /// attributes, one link) with nothing but static values.
+    fn build_floor() -> Duration {
+        let scope = crate::pipeline::span_output::records_scope();
+        let start = Instant::now();
+        for round in 0..SPANS / BATCH {
+            let spans: Vec<SpanData> = (0..BATCH)
+                .map(|i| {
+                    let span_context = SpanContext::new(
+                        TraceId::from((round * BATCH + i + 1) as u128),
+                        SpanId::from(7),
+                        TraceFlags::SAMPLED,
+                        false,
+                        TraceState::NONE,
+                    );
+                    let mut attributes = Vec::with_capacity(9);
+                    for key in ["a", "b", "c", "d", "e", "f", "g", "h", "i"] {
+                        attributes.push(KeyValue::new(key, "v"));
+                    }
+                    let link = Link::with_context(span_context.clone());
+                    SpanData {
+                        span_context,
+                        parent_span_id: SpanId::from(3),
+                        parent_span_is_remote: false,
+                        span_kind: SpanKind::Consumer,
+                        name: "process x".into(),
+                        start_time: SystemTime::UNIX_EPOCH,
+                        end_time: SystemTime::UNIX_EPOCH,
+                        attributes,
+                        dropped_attributes_count: 0,
+                        events: SpanEvents::default(),
+                        links: span_links(vec![link]),
+                        status: Default::default(),
+                        instrumentation_scope: scope.clone(),
+                    }
+                })
+                .collect();
+            drop(std::hint::black_box(spans));
+        }
+        start.elapsed()
+    }
+}

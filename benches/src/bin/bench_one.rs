@@ -54,23 +54,23 @@ fn main() {
     }
     let medians = turns.run(rounds, |round, name, p| {
         println!(
-            "round {round}: {name}: {:.0} ns/op wall, {:.0} ns/op CPU",
-            p.wall, p.cpu
+            "round {round}: {name}: {:.0} ns/op wall, {:.0} ns/op CPU, busiest thread {:.0}",
+            p.wall, p.cpu, p.busiest
         )
     });
     let Some(&(_, first)) = medians.first() else {
         return;
     };
     println!();
-    println!("| {workload} | wall ns/op | CPU ns/op | wall − first | CPU − first |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| {workload} | wall ns/op | CPU ns/op | busiest thread | wall − first | CPU − first | busiest − first |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     for (name, p) in &medians {
+        let d = p.minus(first);
         println!(
-            "| {name} | {:.0} | {:.0} | {:+.0} | {:+.0} |",
-            p.wall,
-            p.cpu,
-            p.wall - first.wall,
-            p.cpu - first.cpu
+            "| {name} | {:.0} | {:.0} | {:.0} | {:+.0} | {:+.0} | {:+.0} |",
+            p.wall, p.cpu, p.busiest, d.wall, d.cpu, d.busiest
         );
     }
 }
