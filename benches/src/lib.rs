@@ -110,6 +110,18 @@ pub fn task_cpu() -> Vec<(u32, String, u64)> {
         .collect()
 }
 
+/// The CPU time each thread of this process spent since `before` (a [`task_cpu`] reading),
+/// in ns: its id, its name and the time (a thread started since then counts from zero).
+pub fn task_cpu_since(before: &[(u32, String, u64)]) -> Vec<(u32, String, u64)> {
+    task_cpu()
+        .into_iter()
+        .map(|(id, name, now)| {
+            let earlier = before.iter().find(|(b, ..)| *b == id).map_or(0, |t| t.2);
+            (id, name, now.saturating_sub(earlier))
+        })
+        .collect()
+}
+
 /// CPU time used so far by every thread of this process.
 pub fn cpu_time() -> std::time::Duration {
     let mut ts = libc::timespec {

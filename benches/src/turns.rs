@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{cpu_time, task_cpu, Workload};
+use crate::{cpu_time, task_cpu, task_cpu_since, Workload};
 
 /// Wall-clock and CPU nanoseconds per operation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,18 +28,6 @@ impl PerOp {
             busiest: self.busiest - base.busiest,
         }
     }
-}
-
-/// The most CPU any one thread spent between two readings of [`task_cpu`], in ns.
-fn busiest_thread(before: &[(u32, String, u64)], after: &[(u32, String, u64)]) -> u64 {
-    after
-        .iter()
-        .map(|(id, _, ns)| {
-            let earlier = before.iter().find(|(b, _, _)| b == id).map_or(0, |t| t.2);
-            ns.saturating_sub(earlier)
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// One started set-up, run through a type-erased closure.
@@ -91,7 +79,11 @@ impl Turns {
             let (wall, cpu) = (Instant::now(), cpu_time());
             op(w, n);
             let (wall, cpu) = (wall.elapsed(), cpu_time() - cpu);
-            let busiest = busiest_thread(&threads, &task_cpu());
+            let busiest = task_cpu_since(&threads)
+                .iter()
+                .map(|(.., ns)| *ns)
+                .max()
+                .unwrap_or(0);
             let per = |d: Duration| d.as_nanos() as f64 / n as f64;
             PerOp {
                 wall: per(wall),

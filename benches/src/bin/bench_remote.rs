@@ -351,12 +351,8 @@ fn main() {
                 if round > 0 {
                     tell[i].push(started.elapsed().as_nanos() as f64 / TELLS as f64);
                     if let Some(cpu_before) = cpu_before {
-                        for (id, name, now) in actor_benches::task_cpu() {
-                            let before = cpu_before
-                                .iter()
-                                .find(|(before_id, ..)| *before_id == id)
-                                .map_or(0, |(.., ns)| *ns);
-                            *tell_cpu[i].entry((name, id)).or_default() += now - before;
+                        for (id, name, ns) in actor_benches::task_cpu_since(&cpu_before) {
+                            *tell_cpu[i].entry((name, id)).or_default() += ns;
                         }
                     }
                 }
