@@ -4,8 +4,7 @@
 //! start a fresh one; `ActorSystem::extract` and `carrier::extract` read the right headers
 //! with `.global(false)`; a tell's `send` span stays its `process` span's parent however the
 //! context travels; a bridge's `Delivery` makes the `process` span describe how the message
-//! came in; with no SDK at all the context still travels; and the default sampler follows
-//! an incoming unsampled parent.
+//! came in; and with no SDK at all the context still travels.
 
 mod common;
 
@@ -550,35 +549,4 @@ async fn a_delivery_describes_the_bridge_beside_the_context_or_in_it() {
     // Only the plain message had a local `send` span.
     assert_eq!(store.named("send worker").len(), 1);
     assert_all_exported(&telemetry, &store);
-}
-
-/// With no sampler chosen (the default, `ParentBased(AlwaysOn)`, which the framework's
-/// records decide without the SDK call), an incoming unsampled parent is followed: nothing
-/// of its messages is recorded, while a sampled one continues its trace.
-#[tokio::test]
-async fn with_the_default_sampler_an_unsampled_incoming_parent_records_nothing() {
-    let (system, telemetry, store) = traced(PipelineMode::PerActor);
-    let worker = system.spawn("worker", Worker::default).unwrap();
-    let incoming = |flags| incoming_parent(&telemetry, flags);
-    let (inside, _) = worker
-        .ask(WhatContext)
-        .with_context(incoming("00"))
-        .await
-        .unwrap();
-    assert!(inside.is_valid() && !inside.is_sampled());
-    let (inside, _) = worker
-        .ask(WhatContext)
-        .with_context(incoming("01"))
-        .await
-        .unwrap();
-    assert!(inside.is_sampled());
-    system.shutdown().await;
-    telemetry.shutdown().unwrap();
-    assert_all_exported(&telemetry, &store);
-    let spans = store.spans();
-    let mut names: Vec<&str> = spans.iter().map(|s| s.name()).collect();
-    names.sort_unstable();
-    assert_eq!(names, ["process worker"], "only the sampled ask's");
-    let trace_id = TraceId::from_hex(TRACE_ID).unwrap();
-    assert!(spans.iter().all(|s| s.trace_id() == trace_id));
 }

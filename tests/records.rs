@@ -1,7 +1,8 @@
 //! The framework's own spans as compact records (`actor_core::trace::record`), built into
 //! spans on the export thread: sampled on the hot path (off, by trace-id ratio, following
-//! an incoming unsampled parent), every one created exported across a shutdown, and the
-//! same shape as the SDK spans they replace.
+//! an incoming unsampled parent with the default sampler or a chosen parent-based one),
+//! every one created exported across a shutdown, and the same shape as the SDK spans they
+//! replace.
 
 mod common;
 
@@ -17,24 +18,32 @@ use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanId, TraceContextExt};
 use opentelemetry_sdk::trace::Sampler;
 
-/// A system exporting into memory with `sampler`, compact records on or off.
-fn sampled(sampler: Sampler, compact: bool) -> (ActorSystem, Telemetry, SpanStore) {
+/// A system exporting into memory with `sampler` (`None`: the default), compact records on
+/// or off.
+fn sampled(
+    sampler: impl Into<Option<Sampler>>,
+    compact: bool,
+) -> (ActorSystem, Telemetry, SpanStore) {
     sampled_every(sampler, compact, Duration::from_millis(20))
 }
 
 /// [`sampled`] with the hub draining partial batches every `delay`.
 fn sampled_every(
-    sampler: Sampler,
+    sampler: impl Into<Option<Sampler>>,
     compact: bool,
     delay: Duration,
 ) -> (ActorSystem, Telemetry, SpanStore) {
     let store = SpanStore::new();
-    let telemetry = Telemetry::builder()
+    let builder = Telemetry::builder()
         .service_name("records")
         .exporter(Exporter::memory(&store))
         .pipeline(PipelineMode::PerActor)
-        .global(false)
-        .sampler(sampler)
+        .global(false);
+    let builder = match sampler.into() {
+        Some(sampler) => builder.sampler(sampler),
+        None => builder,
+    };
+    let telemetry = builder
         .compact_spans(compact)
         .batch(BatchConfig {
             scheduled_delay: delay,
@@ -102,36 +111,52 @@ async fn a_ratio_sampler_exports_about_its_share_and_never_a_child_without_its_p
     }
 }
 
+/// A parent-based sampler follows an incoming `traceparent`: nothing of an unsampled one's
+/// messages is recorded, a sampled one continues its trace. Chosen in code (asked through
+/// the SDK), and with no sampler chosen (the default, `ParentBased(AlwaysOn)`, which the
+/// records decide by its rule without the SDK call).
 #[tokio::test]
 async fn parent_based_sampling_follows_an_incoming_traceparent() {
-    let (system, telemetry, store) =
-        sampled(Sampler::ParentBased(Box::new(Sampler::AlwaysOn)), true);
-    let worker = system.spawn("worker", Worker::default).unwrap();
-    let incoming = |flags| incoming_parent(&telemetry, flags);
-    let (inside, _) = worker
-        .ask(WhatContext)
-        .with_context(incoming("00"))
-        .await
-        .unwrap();
-    assert!(!inside.is_sampled());
-    worker
-        .tell(work())
-        .with_context(incoming("00"))
-        .await
-        .unwrap();
-    let sampled_cx = incoming("01");
-    worker
-        .tell(work())
-        .with_context(sampled_cx.clone())
-        .await
-        .unwrap();
-    system.shutdown().await;
-    telemetry.shutdown().unwrap();
-    assert_all_exported(&telemetry, &store);
-    let spans = store.spans();
-    assert_eq!(names(&spans), ["inner", "process worker", "send worker"]);
-    let trace_id = sampled_cx.span().span_context().trace_id();
-    assert!(spans.iter().all(|s| s.trace_id() == trace_id));
+    for sampler in [
+        Some(Sampler::ParentBased(Box::new(Sampler::AlwaysOn))),
+        None,
+    ] {
+        let chosen = sampler.is_some();
+        let (system, telemetry, store) = sampled(sampler, true);
+        let worker = system.spawn("worker", Worker::default).unwrap();
+        let incoming = |flags| incoming_parent(&telemetry, flags);
+        let (inside, _) = worker
+            .ask(WhatContext)
+            .with_context(incoming("00"))
+            .await
+            .unwrap();
+        assert!(
+            inside.is_valid() && !inside.is_sampled(),
+            "chosen: {chosen}"
+        );
+        worker
+            .tell(work())
+            .with_context(incoming("00"))
+            .await
+            .unwrap();
+        let sampled_cx = incoming("01");
+        worker
+            .tell(work())
+            .with_context(sampled_cx.clone())
+            .await
+            .unwrap();
+        system.shutdown().await;
+        telemetry.shutdown().unwrap();
+        assert_all_exported(&telemetry, &store);
+        let spans = store.spans();
+        assert_eq!(
+            names(&spans),
+            ["inner", "process worker", "send worker"],
+            "chosen: {chosen}"
+        );
+        let trace_id = sampled_cx.span().span_context().trace_id();
+        assert!(spans.iter().all(|s| s.trace_id() == trace_id));
+    }
 }
 
 #[tokio::test]
