@@ -902,6 +902,19 @@ pub(crate) mod tests {
         assert_eq!(decoded, expected);
     }
 
+    /// `record` as the usual in-process message has it: no trace state, not remote (the
+    /// measurements' records).
+    pub(crate) fn without_trace_state(record: &mut SpanRecord) {
+        let sc = &record.span_context;
+        record.span_context = SpanContext::new(
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags(),
+            false,
+            TraceState::NONE,
+        );
+    }
+
     /// What each path costs per span, printed (no assertion: a measurement, not a test).
     /// `cargo test --release -p actor-otel --lib wire::tests::cost -- --ignored --nocapture`
     #[test]
@@ -913,16 +926,7 @@ pub(crate) mod tests {
         // no trace state, no extras (records are read in place by every path).
         let mut usual = records();
         usual.truncate(2);
-        for record in &mut usual {
-            let sc = &record.span_context;
-            record.span_context = SpanContext::new(
-                sc.trace_id(),
-                sc.span_id(),
-                sc.trace_flags(),
-                false,
-                TraceState::NONE,
-            );
-        }
+        usual.iter_mut().for_each(without_trace_state);
         let mut batch: Vec<SpanRecord> = (0..256).flat_map(|_| usual.clone()).collect();
         let rounds = 400;
         let per_span = |start: std::time::Instant, n: usize| {

@@ -97,14 +97,7 @@ mod tests {
     /// message id, no extras, interned names.
     fn tell_records() -> [SpanRecord; 2] {
         let mut process = crate::wire::tests::records().swap_remove(1);
-        let sc = &process.span_context;
-        process.span_context = SpanContext::new(
-            sc.trace_id(),
-            sc.span_id(),
-            sc.trace_flags(),
-            false,
-            TraceState::NONE,
-        );
+        crate::wire::tests::without_trace_state(&mut process);
         process.parent_is_remote = false;
         process.message_id = 0;
         process.destination = opentelemetry::Value::from("counter");
