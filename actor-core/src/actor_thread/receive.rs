@@ -202,12 +202,12 @@ impl<A: Actor, F: Fn() -> A> Body<A, F> {
                 }
                 self.cell.load_sub();
                 counters.handled += 1;
-                if outcome.panic.is_some() {
+                if outcome.panic().is_some() {
                     counters.panicked(metrics.as_ref());
                     // The failed state goes before a fresh one is built; its timers never fire.
                     cx.scheduled.restarting();
                     drop(state.take());
-                    let failure = outcome.context.unwrap_or_default();
+                    let failure = outcome.into_panic_context().unwrap_or_default();
                     let mut run = Run {
                         cx: &mut cx,
                         supervisor: &mut supervisor,

@@ -12,7 +12,7 @@ use crate::ctx::Ctx;
 use crate::message::Message;
 use crate::reply::Reply;
 use crate::trace::meta::TraceMeta;
-use crate::trace::process::Outcome;
+use crate::trace::outcome::Outcome;
 
 /// Why an ask got no reply from the actor's side.
 pub(crate) enum Failure {
@@ -87,27 +87,19 @@ impl<A: Handler<M>, M: Message> Payload<A> for Letter<M> {
             let run = AssertUnwindSafe(async move { actor.handle(msg, cx).await });
             match run.catch_unwind().await {
                 Ok(answer) => {
-                    let error = answer.error();
+                    let outcome = Outcome::replied(answer.error());
                     if let Some(tx) = reply {
                         // The asker may have timed out and gone: nothing to do then.
                         let _ = tx.send(Ok(answer));
                     }
-                    Outcome {
-                        error,
-                        panic: None,
-                        context: None,
-                    }
+                    outcome
                 }
                 Err(panic) => {
                     let text = panic_text(panic.as_ref());
                     if let Some(tx) = reply {
                         let _ = tx.send(Err(Failure::Panicked(text.clone())));
                     }
-                    Outcome {
-                        error: None,
-                        panic: Some(text),
-                        context: None,
-                    }
+                    Outcome::panicked(text)
                 }
             }
         })

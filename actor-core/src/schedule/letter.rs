@@ -19,7 +19,7 @@ use crate::mailbox::NoRoom;
 use crate::message::Message;
 use crate::reply::Reply;
 use crate::schedule::mark::Mark;
-use crate::trace::process::Outcome;
+use crate::trace::outcome::Outcome;
 
 /// A scheduled message and the mark of the timer or stream that sent it.
 struct Marked<M> {
@@ -44,16 +44,8 @@ impl<A: Handler<M>, M: Message> Payload<A> for Marked<M> {
             };
             let run = AssertUnwindSafe(async move { actor.handle(msg, cx).await });
             match run.catch_unwind().await {
-                Ok(answer) => Outcome {
-                    error: answer.error(),
-                    panic: None,
-                    context: None,
-                },
-                Err(panic) => Outcome {
-                    error: None,
-                    panic: Some(panic_text(panic.as_ref())),
-                    context: None,
-                },
+                Ok(answer) => Outcome::replied(answer.error()),
+                Err(panic) => Outcome::panicked(panic_text(panic.as_ref())),
             }
         })
     }

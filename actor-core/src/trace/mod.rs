@@ -25,6 +25,7 @@ pub(crate) mod instrumentation;
 pub(crate) mod meta;
 pub(crate) mod names;
 pub(crate) mod options;
+pub(crate) mod outcome;
 pub(crate) mod process;
 pub mod record;
 pub(crate) mod send;

@@ -19,7 +19,6 @@ use crate::current;
 use crate::dead_letter::DeadLetterReason;
 use crate::info::ActorInfo;
 
-use crate::reply::ReplyError;
 use crate::trace::attribute::{
     DEAD_LETTER_REASON, ERROR_TYPE, EXCEPTION_MESSAGE, EXCEPTION_TYPE, MAILBOX_WAIT_NS,
     MESSAGE_TYPE, MESSAGING_DESTINATION_NAME, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE,
@@ -32,6 +31,7 @@ use crate::trace::in_context::InContext;
 use crate::trace::meta::{Stamp, TraceCarrier, TraceMeta};
 use crate::trace::names;
 use crate::trace::options::{Propagation, Relation, Relations};
+use crate::trace::outcome::Outcome;
 use crate::trace::record::{
     self, DeliveryParts, Operation, SenderLink, SharedRecorder, SpanRecord,
 };
@@ -164,10 +164,8 @@ impl ReceiveTracing {
                     Open::Record(open) => spans.end_record(open, &outcome),
                     Open::Unsampled => {}
                 }
-                if outcome.panic.is_some() {
-                    // Supervision's decision joins the failing message's trace.
-                    outcome.context = Some(cx);
-                }
+                // Supervision's decision joins the failing message's trace.
+                outcome.keep_panic_context(cx);
                 outcome
             }
             None => {
@@ -316,15 +314,6 @@ struct OpenProcess {
     body_size: Option<u32>,
 }
 
-/// How one handler call ended, for its span.
-#[derive(Debug, Default)]
-pub(crate) struct Outcome {
-    pub(crate) error: Option<ReplyError>,
-    pub(crate) panic: Option<String>,
-    /// The failing message's context (its `process` span), after a panic with spans on.
-    pub(crate) context: Option<Context>,
-}
-
 impl ProcessSpans {
     /// Starts the `process` span for a message and returns the context the handler runs in.
     ///
@@ -438,8 +427,8 @@ impl ProcessSpans {
             body_size: open.body_size,
             extras: record::open::end().map(Box::new),
         };
-        let failure = match (&outcome.panic, &outcome.error) {
-            (Some(panic), _) => Some(("panic", panic.as_str())),
+        let failure = match (outcome.panic(), outcome.error()) {
+            (Some(panic), _) => Some(("panic", panic)),
             (None, Some(err)) => Some((err.error_type, err.message.as_str())),
             (None, None) => None,
         };
@@ -542,9 +531,9 @@ impl ProcessSpans {
     /// Records how the handler ended and ends the span.
     fn end(cx: &Context, outcome: &Outcome) {
         let span = cx.span();
-        if let Some(panic) = &outcome.panic {
+        if let Some(panic) = outcome.panic() {
             record_failure(&span, "panic", panic);
-        } else if let Some(err) = &outcome.error {
+        } else if let Some(err) = outcome.error() {
             record_failure(&span, err.error_type, &err.message);
         }
         span.end();

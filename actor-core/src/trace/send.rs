@@ -336,7 +336,32 @@ impl Tracing {
     /// The sender keeps the `send` span (it ends it once the message is delivered); the
     /// message carries only the span's identity. The span object is thus made, ended and
     /// freed on the sender's thread, never on the actor's.
+    #[inline]
     pub(crate) fn capture(
+        &self,
+        target: &Destination,
+        op: SendOp,
+        message_type: &'static str,
+        from_self: bool,
+    ) -> (TraceMeta, Option<SendSpan>) {
+        if self.instrumentation.is_none() {
+            if let Propagation::InProcess = &self.options.propagation {
+                // No SDK: the message carries the caller's context, and nothing else is
+                // made. Kept short and inline, so the context goes straight into the
+                // envelope being built.
+                let meta = TraceMeta {
+                    carrier: TraceCarrier::Context(caller_context()),
+                    stamp: Stamp::new(from_self, self.timed().then(Timestamp::now)),
+                    message_id: 0,
+                };
+                return (meta, None);
+            }
+        }
+        self.capture_instrumented(target, op, message_type, from_self)
+    }
+
+    /// [`capture`](Self::capture) with instrumentation or a propagator's carrier.
+    fn capture_instrumented(
         &self,
         target: &Destination,
         op: SendOp,
