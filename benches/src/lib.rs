@@ -70,6 +70,25 @@ pub fn no_sdk_propagation_ns(n: u64, in_span: bool) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
 }
 
+/// Spawns a thread named `name` that runs the future `body` makes on a current-thread
+/// runtime of its own: how the raw baselines' receivers run, like an actor's thread.
+pub fn spawn_on_runtime<F, Fut>(name: String, body: F) -> std::thread::JoinHandle<()>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(body())
+        })
+        .expect("thread")
+}
+
 /// The CPU time of this process's threads of one name.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ThreadCpu {

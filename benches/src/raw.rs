@@ -127,6 +127,9 @@ pub type RawWithContext = RawWith<Context>;
 pub type RawUnboundedWithContext = RawWith<Context, Unbounded>;
 /// The baseline that carries the caller's context in a message as large as our envelope.
 pub type RawPadded = RawWith<(Context, [u64; 8])>;
+/// The unbounded baseline that carries the caller's context in a message as large as our
+/// envelope.
+pub type RawUnboundedPadded = RawWith<(Context, [u64; 8]), Unbounded>;
 
 impl<T: Carried, C: Channel> RawWith<T, C> {
     fn confirm(&mut self, i: usize) {
@@ -154,6 +157,9 @@ impl Named for RawWith<(), Unbounded> {
 impl Named for RawWith<(Context, [u64; 8])> {
     const NAME: &'static str = "raw channel + context, 88 bytes";
 }
+impl Named for RawWith<(Context, [u64; 8]), Unbounded> {
+    const NAME: &'static str = "raw unbounded channel + context, 88 bytes";
+}
 impl Named for RawWith<Context> {
     const NAME: &'static str = "raw channel + context";
 }
@@ -171,26 +177,17 @@ where
         let (senders, threads) = (0..actors)
             .map(|i| {
                 let (tx, mut rx) = C::channel::<Msg<T>>();
-                let thread = std::thread::Builder::new()
-                    .name(format!("raw-{i}"))
-                    .spawn(move || {
-                        let rt = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()
-                            .expect("runtime");
-                        rt.block_on(async move {
-                            let mut count = 0u64;
-                            while let Some(msg) = C::recv(&mut rx).await {
-                                match msg {
-                                    Msg::Tell(carried) => carried.receive(&mut count),
-                                    Msg::Ping(reply) => {
-                                        let _ = reply.send(count);
-                                    }
-                                }
+                let thread = crate::spawn_on_runtime(format!("raw-{i}"), move || async move {
+                    let mut count = 0u64;
+                    while let Some(msg) = C::recv(&mut rx).await {
+                        match msg {
+                            Msg::Tell(carried) => carried.receive(&mut count),
+                            Msg::Ping(reply) => {
+                                let _ = reply.send(count);
                             }
-                        });
-                    })
-                    .expect("thread");
+                        }
+                    }
+                });
                 (tx, thread)
             })
             .unzip();

@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-one -- <workload> <rounds> <set-up>...
 //! ```
-//! `workload`: ask, tell, fanout. `set-up`: raw, raw-unbounded, raw-unbounded-context, raw-context, raw-88, ours, unbounded, batching, per-actor, unsampled, sdk-spans,
+//! `workload`: ask, tell, fanout. `set-up`: raw, raw-unbounded, raw-unbounded-context, raw-context, raw-88, raw-unbounded-88, ours, unbounded, batching, per-actor, unsampled, sdk-spans,
 //! process-only, metrics, otlp-encode, otlp-http, kameo, ractor, actix.
 
 use actor_benches::peers::{actix::Actix, kameo::Kameo, ractor::Ractor};
@@ -36,6 +36,7 @@ fn main() {
             "raw-unbounded-context" => turns.add::<actor_benches::RawUnboundedWithContext>(),
             "raw-context" => turns.add::<RawWithContext>(),
             "raw-88" => turns.add::<actor_benches::raw::RawPadded>(),
+            "raw-unbounded-88" => turns.add::<actor_benches::raw::RawUnboundedPadded>(),
             "ours" => turns.add::<Ours>(),
             "unbounded" => turns.add::<OursUnbounded>(),
             "batching" => turns.add::<OursBatching>(),

@@ -70,37 +70,28 @@ fn options(server: &NatsServer) -> NatsOptions {
 /// `raw.echo` with the request's bytes and counting `raw.sink`.
 fn raw_side(url: String, sunk: Arc<AtomicU64>) {
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let spawned = std::thread::Builder::new()
-        .name("raw-side".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let client = async_nats::ConnectOptions::new()
-                    .subscription_capacity(1 << 16)
-                    .connect(url)
-                    .await
-                    .expect("connect");
-                let mut echo = client.subscribe("raw.echo").await.expect("subscribe");
-                let mut sink = client.subscribe("raw.sink").await.expect("subscribe");
-                client.flush().await.expect("flush");
-                ready_tx.send(()).expect("ready");
-                let replier = client.clone();
-                tokio::spawn(async move {
-                    while let Some(m) = echo.next().await {
-                        if let Some(reply) = m.reply {
-                            let _ = replier.publish(reply, m.payload).await;
-                        }
-                    }
-                });
-                while sink.next().await.is_some() {
-                    sunk.fetch_add(1, Ordering::Relaxed);
+    actor_benches::spawn_on_runtime("raw-side".into(), move || async move {
+        let client = async_nats::ConnectOptions::new()
+            .subscription_capacity(1 << 16)
+            .connect(url)
+            .await
+            .expect("connect");
+        let mut echo = client.subscribe("raw.echo").await.expect("subscribe");
+        let mut sink = client.subscribe("raw.sink").await.expect("subscribe");
+        client.flush().await.expect("flush");
+        ready_tx.send(()).expect("ready");
+        let replier = client.clone();
+        tokio::spawn(async move {
+            while let Some(m) = echo.next().await {
+                if let Some(reply) = m.reply {
+                    let _ = replier.publish(reply, m.payload).await;
                 }
-            });
+            }
         });
-    spawned.expect("the raw side's thread");
+        while sink.next().await.is_some() {
+            sunk.fetch_add(1, Ordering::Relaxed);
+        }
+    });
     ready_rx.recv().expect("the raw side started");
 }
 
