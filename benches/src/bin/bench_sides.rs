@@ -100,6 +100,7 @@ fn ours(rt: &tokio::runtime::Runtime, actor: &ActorRef<Counter>, n: u64, seen: &
     })
 }
 
+#[derive(Debug)]
 enum RawMsg {
     Tell(Context),
     Hold(std_mpsc::Receiver<()>),
@@ -116,18 +117,16 @@ fn raw(
     let _in_span = caller().attach();
     let (release, held) = std_mpsc::channel();
     rt.block_on(async {
-        tx.send(RawMsg::Hold(held)).ok().expect("hold");
+        tx.send(RawMsg::Hold(held)).expect("hold");
         let start = Instant::now();
         for _ in 0..n {
-            tx.send(RawMsg::Tell(Context::current()))
-                .ok()
-                .expect("tell");
+            tx.send(RawMsg::Tell(Context::current())).expect("tell");
         }
         let send = per(n, start);
         let start = Instant::now();
         release.send(()).expect("the raw thread holds");
         let (reply, count) = oneshot::channel();
-        tx.send(RawMsg::Count(reply)).ok().expect("count");
+        tx.send(RawMsg::Count(reply)).expect("count");
         let count = count.await.expect("count");
         let receive = per(n, start);
         *seen += n;
