@@ -70,6 +70,30 @@ pub fn no_sdk_propagation_ns(n: u64, in_span: bool) -> f64 {
     start.elapsed().as_nanos() as f64 / n as f64
 }
 
+/// The context the benchmarks send from: inside a remote caller's span (one fixed trace),
+/// sampled or not. Every set-up carries the same context, so none pays for a different one.
+pub fn remote_caller(sampled: bool) -> opentelemetry::Context {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
+    opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+        TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
+        SpanId::from(0xb7ad_6b71_6920_3331),
+        if sampled {
+            TraceFlags::SAMPLED
+        } else {
+            TraceFlags::default()
+        },
+        true,
+        Default::default(),
+    ))
+}
+
+/// The median of some measurements (the upper one of an even count); panics on none.
+pub fn median(xs: impl IntoIterator<Item = f64>) -> f64 {
+    let mut xs: Vec<f64> = xs.into_iter().collect();
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
 /// Spawns a thread named `name` that runs the future `body` makes on a current-thread
 /// runtime of its own: how the raw baselines' receivers run, like an actor's thread.
 pub fn spawn_on_runtime<F, Fut>(name: String, body: F) -> std::thread::JoinHandle<()>

@@ -3,7 +3,7 @@
 use actor_core::{Actor, ActorRef, ActorSystem, Ctx, Handler, MailboxSize, Message};
 use actor_otel::testing::{Behaviour, OtlpReceiver};
 use actor_otel::{Exporter, OtlpProtocol, PipelineMode, Telemetry};
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 
 use crate::Workload;
@@ -139,27 +139,13 @@ impl Ours {
             })
             .mailbox(mailbox);
         let caller = match &telemetry {
-            Some(_) if tracing == Tracing::Unsampled => {
-                Context::new().with_remote_span_context(SpanContext::new(
-                    TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
-                    SpanId::from(0xb7ad_6b71_6920_3331),
-                    TraceFlags::default(),
-                    true,
-                    TraceState::default(),
-                ))
-            }
+            Some(_) if tracing == Tracing::Unsampled => crate::remote_caller(false),
             Some(t) => {
                 builder = builder.instrumentation(t.clone());
                 use opentelemetry::trace::Tracer;
                 Context::current_with_span(t.tracer("bench").start("caller"))
             }
-            None => Context::new().with_remote_span_context(SpanContext::new(
-                TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
-                SpanId::from(0xb7ad_6b71_6920_3331),
-                TraceFlags::SAMPLED,
-                true,
-                TraceState::default(),
-            )),
+            None => crate::remote_caller(true),
         };
         let system = builder.build();
         let actors: Vec<ActorRef<Counter>> = (0..actors)

@@ -7,7 +7,6 @@
 //! in every tell and makes it active around the (trivial) handling, as our framework does:
 //! the difference between the two is what carrying a context costs in the raw shape.
 
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
 use std::future::Future;
 
 use opentelemetry::Context;
@@ -199,13 +198,7 @@ where
                 .enable_all()
                 .build()
                 .expect("runtime"),
-            caller: Context::new().with_remote_span_context(SpanContext::new(
-                TraceId::from(0x0af7_6519_16cd_43dd_8448_eb21_1c80_319c),
-                SpanId::from(0xb7ad_6b71_6920_3331),
-                TraceFlags::SAMPLED,
-                true,
-                Default::default(),
-            )),
+            caller: crate::remote_caller(true),
         }
     }
 

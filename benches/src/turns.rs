@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{cpu_time, task_cpu, task_cpu_since, Workload};
+use crate::{cpu_time, median, task_cpu, task_cpu_since, Workload};
 
 /// Wall-clock and CPU nanoseconds per operation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -122,11 +122,7 @@ impl Turns {
         self.setups
             .into_iter()
             .map(|s| {
-                let median = |f: fn(&PerOp) -> f64| {
-                    let mut xs: Vec<f64> = s.samples.iter().map(f).collect();
-                    xs.sort_by(f64::total_cmp);
-                    xs[xs.len() / 2]
-                };
+                let median = |f: fn(&PerOp) -> f64| median(s.samples.iter().map(f));
                 let per_op = PerOp {
                     wall: median(|p| p.wall),
                     cpu: median(|p| p.cpu),

@@ -352,11 +352,7 @@ fn main() {
                 eprintln!("round {round} done");
             }
         }
-        let median = |xs: &[f64]| {
-            let mut xs = xs.to_vec();
-            xs.sort_by(f64::total_cmp);
-            xs[xs.len() / 2]
-        };
+        let median = |xs: &[f64]| actor_benches::median(xs.iter().copied());
         // How the tells went out: fewer, larger NATS messages when they were batched (the
         // asks, one message each, are counted in the messages out too).
         println!("| set-up | tells | NATS messages out | batches | tells per NATS message |");

@@ -18,7 +18,6 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Instant;
 
 use actor_core::{Actor, ActorRef, ActorSystem, Ctx, Handler, MailboxSize, Message};
-use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
 use tokio::sync::{mpsc, oneshot};
 
@@ -64,24 +63,13 @@ struct Sides {
     receive: f64,
 }
 
-/// The caller's context: a remote sampled span, as in the other benchmarks.
-fn caller() -> Context {
-    Context::new().with_remote_span_context(SpanContext::new(
-        TraceId::from(1),
-        SpanId::from(1),
-        TraceFlags::SAMPLED,
-        true,
-        TraceState::NONE,
-    ))
-}
-
 fn per(n: u64, since: Instant) -> f64 {
     since.elapsed().as_nanos() as f64 / n as f64
 }
 
 /// One round on our framework.
 fn ours(rt: &tokio::runtime::Runtime, actor: &ActorRef<Counter>, n: u64, seen: &mut u64) -> Sides {
-    let _in_span = caller().attach();
+    let _in_span = actor_benches::remote_caller(true).attach();
     let (release, held) = std_mpsc::channel();
     rt.block_on(async {
         actor.tell(Hold(held)).await.expect("hold");
@@ -114,7 +102,7 @@ fn raw(
     n: u64,
     seen: &mut u64,
 ) -> Sides {
-    let _in_span = caller().attach();
+    let _in_span = actor_benches::remote_caller(true).attach();
     let (release, held) = std_mpsc::channel();
     rt.block_on(async {
         tx.send(RawMsg::Hold(held)).expect("hold");
@@ -155,11 +143,6 @@ fn raw_thread() -> (mpsc::UnboundedSender<RawMsg>, std::thread::JoinHandle<()>) 
         }
     });
     (tx, thread)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {
@@ -205,8 +188,8 @@ fn main() {
     println!("|---|---:|---:|");
     let mut medians = Vec::new();
     for (name, sides) in &results {
-        let send = median(sides.iter().map(|s| s.send).collect());
-        let receive = median(sides.iter().map(|s| s.receive).collect());
+        let send = actor_benches::median(sides.iter().map(|s| s.send));
+        let receive = actor_benches::median(sides.iter().map(|s| s.receive));
         println!("| {name} | {send:.0} | {receive:.0} |");
         medians.push((send, receive));
     }
