@@ -344,18 +344,18 @@ impl Tracing {
         message_type: &'static str,
         from_self: bool,
     ) -> (TraceMeta, Option<SendSpan>) {
-        if self.instrumentation.is_none() {
-            if let Propagation::InProcess = &self.options.propagation {
-                // No SDK: the message carries the caller's context, and nothing else is
-                // made. Kept short and inline, so the context goes straight into the
-                // envelope being built.
-                let meta = TraceMeta {
-                    carrier: TraceCarrier::Context(caller_context()),
-                    stamp: Stamp::new(from_self, self.timed().then(Timestamp::now)),
-                    message_id: 0,
-                };
-                return (meta, None);
-            }
+        if self.instrumentation.is_none()
+            && matches!(self.options.propagation, Propagation::InProcess)
+        {
+            // No SDK: the message carries the caller's context, and nothing else is made.
+            // Kept short and inline, so the context goes straight into the envelope being
+            // built.
+            let meta = TraceMeta {
+                carrier: TraceCarrier::Context(caller_context()),
+                stamp: Stamp::new(from_self, self.timed().then(Timestamp::now)),
+                message_id: 0,
+            };
+            return (meta, None);
         }
         self.capture_instrumented(target, op, message_type, from_self)
     }
