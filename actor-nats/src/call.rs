@@ -223,23 +223,25 @@ where
                     .sum::<usize>()
             })
             .sum();
-        self.over_max_payload(header_bytes, body)
+        self.over_max_payload(header_bytes, body.len())
     }
 
     /// Whether `body` under `header_bytes` of header lines is over the server's
     /// `max_payload`: `(size, max)` when it is.
-    fn over_max_payload(&self, header_bytes: usize, body: &Bytes) -> Option<(usize, usize)> {
+    fn over_max_payload(&self, header_bytes: usize, body_len: usize) -> Option<(usize, usize)> {
         let max = self.nats.max_payload();
         // `NATS/1.0\r\n` before the lines and an empty line after them.
-        let size = body.len() + header_bytes + 12;
+        let size = body_len + header_bytes + 12;
         (size > max).then_some((size, max))
     }
 
-    async fn run_tell(&self, msg: M) -> Result<(), RemoteSendError<M>> {
-        let body = match self.prepare(&msg) {
-            Ok(body) => body,
-            Err(e) => return Err(e.with(msg)),
-        };
+    /// A tell as far as it goes without waiting: `Ok` with its outcome when it is done
+    /// (queued in the outbox, or refused), else what is left to do. The usual batched tell
+    /// ends here, with no future made for it.
+    fn tell_now(&self, msg: M) -> Result<Result<(), RemoteSendError<M>>, TellLater<M>> {
+        if self.outage == Outage::Refuse && !self.nats.is_connected() {
+            return Ok(Err(RemoteSendError::Disconnected(msg)));
+        }
         let outbox = &self.nats.inner.outbox;
         // While disconnected the client's own queue holds tells (its capacity is the
         // limit), unless earlier tells are still in the outbox: they go first.
@@ -247,36 +249,75 @@ where
             && self.destination.is_publishable()
             && (self.nats.is_connected() || !outbox.is_idle());
         if !batched {
-            outbox.drain().await;
-            return self.publish_tell(msg, body).await;
+            return match self.destination.codec.encode(&msg) {
+                Ok(body) => Err(TellLater::Publish(msg, body)),
+                Err(e) => Ok(Err(RemoteSendError::Encode(msg, e.to_string()))),
+            };
         }
-        let mut frame = FrameHeaders::default();
-        let span = self.send_span(body.len(), &mut frame);
-        let to = &self.destination;
-        // As a lone message it carries these header lines (`name: value\r\n`).
-        let type_line = MESSAGE_TYPE.len() + to.message_type.len() + 4;
-        let content_line = match to.codec {
-            Codec::Json => 0,
-            codec => CONTENT_TYPE.len() + codec.content_type().len() + 4,
-        };
-        if let Some((size, max)) =
-            self.over_max_payload(type_line + content_line + frame.0.len(), &body)
-        {
-            span.end(Some("message over max_payload"));
-            return Err(RemoteSendError::TooLarge {
-                message: msg,
-                size,
-                max,
-            });
-        }
-        let queued = outbox.try_push(to, &frame.0, &body)
-            || outbox.push(to, &frame.0, &body, self.send_timeout).await;
-        if queued {
-            span.end(None);
-            Ok(())
-        } else {
-            span.end(Some("outbox full"));
-            Err(RemoteSendError::Timeout(msg))
+        // The body goes straight into the batch: encoded into this thread's scratch buffer.
+        ENCODED.with_borrow_mut(|body| {
+            body.clear();
+            if let Err(e) = self.destination.codec.encode_into(&msg, body) {
+                return Ok(Err(RemoteSendError::Encode(msg, e.to_string())));
+            }
+            let mut frame = FrameHeaders::default();
+            let span = self.send_span(body.len(), &mut frame);
+            let to = &self.destination;
+            // As a lone message it carries these header lines (`name: value\r\n`).
+            let type_line = MESSAGE_TYPE.len() + to.message_type.len() + 4;
+            let content_line = match to.codec {
+                Codec::Json => 0,
+                codec => CONTENT_TYPE.len() + codec.content_type().len() + 4,
+            };
+            if let Some((size, max)) =
+                self.over_max_payload(type_line + content_line + frame.0.len(), body.len())
+            {
+                span.end(Some("message over max_payload"));
+                return Ok(Err(RemoteSendError::TooLarge {
+                    message: msg,
+                    size,
+                    max,
+                }));
+            }
+            if outbox.try_push(to, &frame.0, body) {
+                span.end(None);
+                return Ok(Ok(()));
+            }
+            Err(TellLater::Push(Box::new(QueuedTell {
+                msg,
+                body: Bytes::copy_from_slice(body),
+                frame,
+                span,
+            })))
+        })
+    }
+
+    /// The rest of a tell that [`tell_now`](Self::tell_now) could not finish.
+    async fn tell_later(&self, later: TellLater<M>) -> Result<(), RemoteSendError<M>> {
+        match later {
+            TellLater::Publish(msg, body) => {
+                self.nats.inner.outbox.drain().await;
+                self.publish_tell(msg, body).await
+            }
+            TellLater::Push(queued) => {
+                let QueuedTell {
+                    msg,
+                    body,
+                    frame,
+                    span,
+                } = *queued;
+                let outbox = &self.nats.inner.outbox;
+                if outbox
+                    .push(&self.destination, &frame.0, &body, self.send_timeout)
+                    .await
+                {
+                    span.end(None);
+                    Ok(())
+                } else {
+                    span.end(Some("outbox full"));
+                    Err(RemoteSendError::Timeout(msg))
+                }
+            }
         }
     }
 
@@ -413,6 +454,28 @@ impl PrepareError {
     }
 }
 
+/// What is left of a tell that could not finish at once.
+enum TellLater<M> {
+    /// Published as a message of its own, after the tells queued before it.
+    Publish(M, Bytes),
+    /// Queued in the outbox once it has room.
+    Push(Box<QueuedTell<M>>),
+}
+
+/// A batched tell waiting for room in the outbox: its `send` span started, its frame
+/// written.
+struct QueuedTell<M> {
+    msg: M,
+    body: Bytes,
+    frame: FrameHeaders,
+    span: SendSpan,
+}
+
+thread_local! {
+    /// The body of a batched tell, encoded before it is copied into its batch.
+    static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A pending remote tell; `.await` it. Nothing is sent until the first poll, so the
 /// caller's context then is the parent of its `send` span (`.with_context(cx)` works).
 #[must_use = "a tell does nothing until awaited"]
@@ -448,7 +511,10 @@ where
                     return Poll::Pending;
                 };
                 let recipient: &'a RemoteRecipient<M> = this.recipient;
-                this.running.insert(Box::pin(recipient.run_tell(msg)))
+                match recipient.tell_now(msg) {
+                    Ok(done) => return Poll::Ready(done),
+                    Err(later) => this.running.insert(Box::pin(recipient.tell_later(later))),
+                }
             }
         };
         running.as_mut().poll(cx)

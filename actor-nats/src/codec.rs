@@ -63,6 +63,24 @@ impl Codec {
         })
     }
 
+    /// Writes `value` at the end of `out`.
+    pub(crate) fn encode_into<T: Serialize + ?Sized>(
+        self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
+        let written = match self {
+            Codec::Json => serde_json::to_writer(&mut *out, value).map_err(|e| e.to_string()),
+            Codec::Postcard => postcard::to_io(value, &mut *out)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        written.map_err(|reason| CodecError {
+            codec: self.content_type(),
+            reason,
+        })
+    }
+
     /// Reads a `T`; the whole body must be one value.
     pub fn decode<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, CodecError> {
         let read = match self {
