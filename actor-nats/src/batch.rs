@@ -15,6 +15,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use opentelemetry::propagation::{Extractor, Injector};
+use opentelemetry::trace::SpanContext;
 use smallvec::SmallVec;
 
 /// Bytes a frame adds around its headers and body.
@@ -34,6 +35,24 @@ impl Injector for FrameHeaders {
         self.0.extend_from_slice(b": ");
         self.0.extend_from_slice(value.as_bytes());
         self.0.extend_from_slice(b"\r\n");
+    }
+}
+
+impl FrameHeaders {
+    /// What the W3C propagator injects for `span_context`: its `traceparent` (when it is
+    /// valid) and its `tracestate` (when it has one), written as they are.
+    pub(crate) fn put_trace(&mut self, span_context: &SpanContext) {
+        if !span_context.is_valid() {
+            return;
+        }
+        self.0.extend_from_slice(b"traceparent: ");
+        self.0
+            .extend_from_slice(&actor_core::trace::carrier::traceparent_bytes(span_context));
+        self.0.extend_from_slice(b"\r\n");
+        let state = span_context.trace_state().header();
+        if !state.is_empty() {
+            self.set("tracestate", state);
+        }
     }
 }
 

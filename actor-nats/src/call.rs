@@ -261,7 +261,12 @@ where
                 return Ok(Err(RemoteSendError::Encode(msg, e.to_string())));
             }
             let mut frame = FrameHeaders::default();
-            let span = self.send_span(body.len(), &mut frame);
+            let span = SendSpan::start_in_frame(
+                &self.nats.inner,
+                &self.destination,
+                body.len(),
+                &mut frame,
+            );
             let to = &self.destination;
             // As a lone message it carries these header lines (`name: value\r\n`).
             let type_line = MESSAGE_TYPE.len() + to.message_type.len() + 4;

@@ -415,3 +415,99 @@ async fn a_full_outbox_hands_the_tell_back_after_its_timeout_and_loses_nothing()
     thread.join().unwrap();
     system.shutdown().await;
 }
+
+/// What the serving actor saw of each push: its trace id, trace state and baggage.
+type Observed = Arc<Mutex<Vec<(u64, opentelemetry::trace::TraceId, String, Option<String>)>>>;
+
+/// Records, per push, the context its handler runs in.
+struct Probe(Observed);
+impl Actor for Probe {}
+impl Handler<Push> for Probe {
+    async fn handle(&mut self, Push(n): Push, _cx: &mut Ctx<Self>) {
+        use opentelemetry::baggage::BaggageExt as _;
+        let cx = Context::current();
+        let span = cx.span();
+        let sc = span.span_context();
+        let tenant = cx.baggage().get("tenant").map(|v| v.to_string());
+        self.0
+            .lock()
+            .unwrap()
+            .push((n, sc.trace_id(), sc.trace_state().header(), tenant));
+    }
+}
+
+/// Batched tells with `send` records: each carries its caller's trace state, and the
+/// caller's baggage when it has some (a tell with baggage and one without, in turns, in
+/// the same batches), to the serving actor's handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batched_tell_carries_its_callers_trace_state_and_baggage() {
+    use actor_core::trace::Instrumentation as _;
+    use opentelemetry::baggage::BaggageExt as _;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry::KeyValue;
+
+    let server = server();
+    let telemetry = Telemetry::builder()
+        .service_name("nats-batch-state")
+        .exporter(Exporter::noop())
+        .global(false)
+        .build()
+        .unwrap();
+    let system = ActorSystem::builder()
+        .name("nats-batch-state")
+        .instrumentation(telemetry.clone())
+        .build();
+    let observed = Observed::default();
+    let probe = {
+        let observed = observed.clone();
+        system
+            .spawn("probe", move || Probe(observed.clone()))
+            .unwrap()
+    };
+    let nats = connect(&server).await;
+    let _serving = nats
+        .serve("svc.state")
+        .handle(probe.recipient::<Push>())
+        .start()
+        .await
+        .unwrap();
+    let caller = options(&server)
+        .recorder(telemetry.system_recorder().expect("records are on"))
+        .connect()
+        .await
+        .unwrap();
+    let remote = caller.recipient::<Push>("svc.state");
+    const TELLS: u64 = 400;
+    let trace_of = |n: u64| TraceId::from(u128::from(n) + 1);
+    for n in 0..TELLS {
+        let state = TraceState::from_key_value([("vendor", format!("v{n}"))]).unwrap();
+        let parent = SpanContext::new(
+            trace_of(n),
+            SpanId::from(n + 1),
+            TraceFlags::SAMPLED,
+            true,
+            state,
+        );
+        let mut cx = Context::new().with_remote_span_context(parent);
+        if n % 2 == 0 {
+            cx = cx.with_baggage([KeyValue::new("tenant", format!("t{n}"))]);
+        }
+        remote.tell(Push(n)).with_context(cx).await.unwrap();
+    }
+    assert!(caller.flush(Duration::from_secs(5)).await);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (observed.lock().unwrap().len() as u64) < TELLS && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(caller.stats().batches_sent > 0, "the tells went in batches");
+    let observed = observed.lock().unwrap().clone();
+    assert_eq!(observed.len() as u64, TELLS, "every tell handled");
+    for (n, trace_id, state, tenant) in observed {
+        assert_eq!(trace_id, trace_of(n), "push {n}: the caller's trace");
+        assert_eq!(state, format!("vendor=v{n}"), "push {n}: its trace state");
+        let want = (n % 2 == 0).then(|| format!("t{n}"));
+        assert_eq!(tenant, want, "push {n}: its baggage");
+    }
+    system.shutdown().await;
+    telemetry.shutdown().unwrap();
+}

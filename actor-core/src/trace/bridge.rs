@@ -52,21 +52,51 @@ impl BridgeSend {
         body_size: Option<usize>,
     ) -> (Context, Option<BridgeSend>) {
         use opentelemetry::trace::TraceContextExt as _;
-        let parent = cx.span().span_context().clone();
-        match record::decide(
+        let (carried, open) = Self::start_in(
+            recorder,
+            &cx,
+            name,
+            destination,
+            message_type,
+            delivery,
+            body_size,
+        );
+        match carried {
+            Some(span_context) => (cx.with_remote_span_context(span_context), open),
+            None => (cx, open),
+        }
+    }
+
+    /// [`start`](Self::start) in a borrowed context, with no context made: returns the
+    /// identity to inject into the message (`None`: the caller's context as it is, an
+    /// unsampled trace) and the record, if any. For a bridge that writes the identity
+    /// itself ([`traceparent_bytes`](crate::trace::carrier::traceparent_bytes)).
+    pub fn start_in(
+        recorder: &SharedRecorder,
+        cx: &Context,
+        name: Cow<'static, str>,
+        destination: Value,
+        message_type: &'static str,
+        delivery: Arc<DeliveryParts>,
+        body_size: Option<usize>,
+    ) -> (Option<SpanContext>, Option<BridgeSend>) {
+        use opentelemetry::trace::TraceContextExt as _;
+        let span = cx.span();
+        let parent = span.span_context();
+        match record::decide_ids(
             recorder.as_ref(),
             cx,
-            &parent,
+            parent,
             true,
             &name,
             SpanKind::Producer,
         ) {
-            record::Decision::Unsampled(cx) => (cx, None),
-            record::Decision::Record { cx, span_context } => {
-                let carried = cx.with_remote_span_context(span_context.clone());
-                let (parent_span_id, parent_is_remote) = record::parent_ids(&parent);
+            record::Decided::AsItCame => (None, None),
+            record::Decided::Unsampled(unsampled) => (Some(unsampled), None),
+            record::Decided::Record(span_context) => {
+                let (parent_span_id, parent_is_remote) = record::parent_ids(parent);
                 let open = BridgeSend {
-                    span_context,
+                    span_context: span_context.clone(),
                     parent_span_id,
                     parent_is_remote,
                     start: Timestamp::now(),
@@ -77,7 +107,7 @@ impl BridgeSend {
                     body_size: body_size.map(record::body_size_of),
                     recorder: recorder.clone(),
                 };
-                (carried, Some(open))
+                (Some(span_context), Some(open))
             }
         }
     }

@@ -295,13 +295,41 @@ pub(crate) fn decide(
     name: &str,
     kind: SpanKind,
 ) -> Decision {
+    match decide_ids(recorder, &cx, parent, sampler_sees_cx, name, kind) {
+        Decided::Record(span_context) => Decision::Record { cx, span_context },
+        Decided::Unsampled(unsampled) => {
+            Decision::Unsampled(cx.with_remote_span_context(unsampled))
+        }
+        Decided::AsItCame => Decision::Unsampled(cx),
+    }
+}
+
+/// [`decide`] without a context made: the identities alone.
+pub(crate) enum Decided {
+    /// Sampled: record it, with this identity.
+    Record(SpanContext),
+    /// Unsampled: carry this identity (in the parent's trace, marked unsampled).
+    Unsampled(SpanContext),
+    /// Unsampled, and the parent already was: carry the caller's context as it is.
+    AsItCame,
+}
+
+/// [`decide`] on a borrowed context, giving identities rather than contexts.
+pub(crate) fn decide_ids(
+    recorder: &dyn SpanRecorder,
+    cx: &Context,
+    parent: &SpanContext,
+    sampler_sees_cx: bool,
+    name: &str,
+    kind: SpanKind,
+) -> Decided {
     let under = parent.is_valid();
     let trace_id = if under {
         parent.trace_id()
     } else {
         new_trace_id()
     };
-    let sampled = recorder.sampled(sampler_sees_cx.then_some(&cx), trace_id, name, kind);
+    let sampled = recorder.sampled(sampler_sees_cx.then_some(cx), trace_id, name, kind);
     let state = if under {
         parent.trace_state().clone()
     } else {
@@ -310,14 +338,23 @@ pub(crate) fn decide(
     if !sampled {
         if under && !parent.is_sampled() {
             // Already an unsampled trace: carried as it is.
-            return Decision::Unsampled(cx);
+            return Decided::AsItCame;
         }
-        let unsampled =
-            SpanContext::new(trace_id, new_span_id(), TraceFlags::default(), false, state);
-        return Decision::Unsampled(cx.with_remote_span_context(unsampled));
+        return Decided::Unsampled(SpanContext::new(
+            trace_id,
+            new_span_id(),
+            TraceFlags::default(),
+            false,
+            state,
+        ));
     }
-    let span_context = SpanContext::new(trace_id, new_span_id(), TraceFlags::SAMPLED, false, state);
-    Decision::Record { cx, span_context }
+    Decided::Record(SpanContext::new(
+        trace_id,
+        new_span_id(),
+        TraceFlags::SAMPLED,
+        false,
+        state,
+    ))
 }
 
 /// A record's `parent_span_id` and `parent_is_remote` for a child of `parent` (invalid:

@@ -30,12 +30,20 @@ mod w3c;
 use std::sync::Arc;
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::SpanContext;
 use opentelemetry::Context;
 
 use crate::trace::instrumentation::Instrumentation;
 use crate::trace::options::Propagation;
 
 pub use w3c::W3cPropagator;
+
+/// The W3C `traceparent` value of `span_context` (version 00, only the sampled flag) as
+/// ASCII bytes: what [`W3cPropagator`] injects for it, with no `String` made. For a bridge
+/// that writes its own wire format.
+pub fn traceparent_bytes(span_context: &SpanContext) -> [u8; traceparent::LEN] {
+    traceparent::bytes(span_context)
+}
 
 /// What is accepted from a carrier that came from outside. Values past a limit are ignored
 /// (the rest of the carrier still counts), so a hostile header cannot make a trace adopt

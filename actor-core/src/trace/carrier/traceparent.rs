@@ -5,7 +5,7 @@
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId};
 
 /// Length of a version-00 `traceparent`; later versions may append `-…` fields.
-const LEN: usize = 55;
+pub(crate) const LEN: usize = 55;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -77,16 +77,22 @@ pub(crate) fn parse(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> {
 /// one flag W3C defines).
 pub(crate) fn format(span_context: &SpanContext) -> String {
     // Written into a fixed array by position, then copied once into the `String`.
+    let out = bytes(span_context);
+    // Only hex digits and dashes were written: always UTF-8.
+    std::str::from_utf8(&out)
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
+/// [`format`] as ASCII bytes in a fixed array (no allocation).
+pub(crate) fn bytes(span_context: &SpanContext) -> [u8; LEN] {
     let mut out = [b'-'; LEN];
     out[..2].copy_from_slice(b"00");
     write_hex(&mut out[3..35], &span_context.trace_id().to_bytes());
     write_hex(&mut out[36..52], &span_context.span_id().to_bytes());
     let flags = span_context.trace_flags() & TraceFlags::SAMPLED;
     write_hex(&mut out[53..55], &[flags.to_u8()]);
-    // Only hex digits and dashes were written: always UTF-8.
-    std::str::from_utf8(&out)
-        .map(str::to_owned)
-        .unwrap_or_default()
+    out
 }
 
 /// `bytes` in lower-case hex into `out` (twice as long).
