@@ -18,6 +18,9 @@ use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::SpanContext;
 use smallvec::SmallVec;
 
+/// A version-00 `traceparent` value's length.
+const TRACEPARENT_LEN: usize = 55;
+
 /// Bytes a frame adds around its headers and body.
 pub(crate) const FRAME_OVERHEAD: usize = 8;
 
@@ -83,6 +86,18 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// The value of the frame's one header line when that line is a `traceparent` of the
+    /// W3C length, as [`FrameHeaders::put_trace`] writes it (the usual traced tell).
+    pub(crate) fn lone_traceparent(&self) -> Option<&str> {
+        const NAME: &[u8] = b"traceparent: ";
+        let value = self
+            .headers
+            .strip_prefix(NAME)?
+            .strip_suffix(b"\r\n")
+            .filter(|value| value.len() == TRACEPARENT_LEN)?;
+        std::str::from_utf8(value).ok()
+    }
+
     /// The header lines as `(name, value)` pairs; `None` when they are not UTF-8.
     pub(crate) fn header_lines(&self) -> Option<impl Iterator<Item = (&str, &str)>> {
         let text = std::str::from_utf8(&self.headers).ok()?;
@@ -226,6 +241,49 @@ mod tests {
         assert_eq!(&frames[0].body[..], b"1");
         assert_eq!(FrameExtractor::new(&frames[1]).keys(), Vec::<&str>::new());
         assert_eq!(&frames[1].body[..], b"22");
+    }
+
+    #[test]
+    fn a_frame_with_a_traceparent_alone_gives_it_as_it_was_written() {
+        use opentelemetry::trace::{SpanId, TraceFlags, TraceId, TraceState};
+        let span = |state: TraceState| {
+            SpanContext::new(
+                TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736_u128),
+                SpanId::from(0x00f0_67aa_0ba9_02b7),
+                TraceFlags::SAMPLED,
+                false,
+                state,
+            )
+        };
+        let mut alone = FrameHeaders::default();
+        alone.put_trace(&span(TraceState::NONE));
+        let mut with_state = FrameHeaders::default();
+        with_state.put_trace(&span(TraceState::from_key_value([("k", "v")]).unwrap()));
+        let mut out = BytesMut::new();
+        for headers in [
+            &alone.0[..],
+            &with_state.0[..],
+            b"Traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n",
+            b"traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-011\r\n",
+            b"",
+        ] {
+            write_frame(&mut out, headers, b"1");
+        }
+        let frames: Vec<Frame> = Frames::new(out.freeze(), 5)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let lone: Vec<Option<&str>> = frames.iter().map(Frame::lone_traceparent).collect();
+        let written = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(lone, [Some(written), None, None, None, None]);
+        // Every other frame goes through the extractor, which reads the same parent.
+        assert_eq!(
+            FrameExtractor::new(&frames[1]).get("traceparent"),
+            Some(written)
+        );
+        assert_eq!(
+            FrameExtractor::new(&frames[1]).get("tracestate"),
+            Some("k=v")
+        );
     }
 
     #[test]

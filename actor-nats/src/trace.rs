@@ -193,15 +193,18 @@ pub(crate) fn received_frames(
     frames: &[Frame],
     arrival: Option<&Delivery>,
 ) -> Vec<Received> {
+    // The usual traced frame holds a `traceparent` alone: with the built-in W3C
+    // propagator in effect, it is read once, with no extractor.
+    let w3c = builtin_w3c(inner).then(W3cPropagator::new);
     with_propagator(inner, |propagator| {
         frames
             .iter()
             .map(|frame| {
-                let cx = extract_with(
-                    propagator,
-                    &FrameExtractor::new(frame),
-                    &inner.carrier_policy,
-                );
+                let policy = &inner.carrier_policy;
+                let cx = match (&w3c, frame.lone_traceparent()) {
+                    (Some(w3c), Some(value)) => w3c.extract_traceparent(value, policy),
+                    _ => extract_with(propagator, &FrameExtractor::new(frame), policy),
+                };
                 Received::new(cx, arrival.map(|arrival| (arrival, frame.body.len())))
             })
             .collect()

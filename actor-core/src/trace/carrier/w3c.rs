@@ -66,6 +66,28 @@ impl W3cPropagator {
     }
 }
 
+impl W3cPropagator {
+    /// What [`extract_with`](super::extract_with) gives with this propagator for a carrier
+    /// that holds a `traceparent` of `value` and nothing else, under `policy`; with one
+    /// reading of the value and no extractor. For a bridge that reads its own wire format.
+    pub fn extract_traceparent(&self, value: &str, policy: &super::CarrierPolicy) -> Context {
+        if value.len() > policy.max_traceparent_len {
+            return Context::new();
+        }
+        let Some((trace_id, span_id, flags)) = traceparent::parse(value) else {
+            return Context::new();
+        };
+        // As `span_context` reads it: only the sampled flag, no trace state.
+        let flags = flags & TraceFlags::SAMPLED;
+        let span_context = SpanContext::new(trace_id, span_id, flags, true, TraceState::NONE);
+        if span_context.is_valid() {
+            Context::new().with_remote_span_context(span_context)
+        } else {
+            Context::new()
+        }
+    }
+}
+
 /// The remote span context in `traceparent` (and `tracestate`), if it is well formed.
 fn span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
     let (trace_id, span_id, flags) = traceparent::parse(extractor.get(TRACEPARENT)?)?;
@@ -414,6 +436,23 @@ mod tests {
             if ours.is_valid() {
                 prop_assert_eq!(ours, theirs);
             }
+        }
+
+        #[test]
+        fn a_lone_traceparent_reads_as_through_the_extractor(
+            tp in traceparent(),
+            max in prop_oneof![Just(128usize), 0usize..64],
+        ) {
+            let policy = crate::trace::carrier::CarrierPolicy {
+                max_traceparent_len: max,
+                ..Default::default()
+            };
+            let carrier = headers(&[("traceparent", &tp)]);
+            let general = crate::trace::carrier::extract_with(&W3cPropagator::new(), &carrier, &policy);
+            let lone = W3cPropagator::new().extract_traceparent(&tp, &policy);
+            let (lone_span, general_span) = (lone.span(), general.span());
+            prop_assert_eq!(lone_span.span_context(), general_span.span_context());
+            prop_assert_eq!(lone.has_active_span(), general.has_active_span());
         }
     }
 }
