@@ -17,9 +17,10 @@ use opentelemetry::context::FutureExt as _;
 use opentelemetry::Value;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use smallvec::SmallVec;
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::batch::Frames;
+use crate::batch::{Frame, Frames};
 use crate::codec::Codec;
 use crate::connect::Nats;
 use crate::error::{ErrorKind, ServeError};
@@ -546,24 +547,34 @@ where
         Box::pin(async move {
             let c = &shared.counters;
             let arrival = recipient.makes_spans().then(|| shared.batch_arrival(count));
-            let mut readable = Vec::with_capacity(count);
+            let mut frames = frames.enumerate();
             // From the first frame that cannot be read, nothing further can be.
             let mut unreadable = 0;
-            for (index, frame) in frames.enumerate() {
-                match frame {
-                    Ok(frame) => readable.push(frame),
-                    Err(_) => {
-                        unreadable = count - index;
+            // A chunk at a time (no allocation per batch), its contexts read together.
+            loop {
+                let mut chunk = SmallVec::<[Frame; crate::trace::CHUNK]>::new();
+                for (index, frame) in frames.by_ref() {
+                    match frame {
+                        Ok(frame) => chunk.push(frame),
+                        Err(_) => {
+                            unreadable = count - index;
+                            break;
+                        }
+                    }
+                    if chunk.len() == crate::trace::CHUNK {
                         break;
                     }
                 }
-            }
-            let received =
-                crate::trace::received_frames(&shared.nats.inner, &readable, arrival.as_ref());
-            for (frame, received) in readable.iter().zip(received) {
-                let outcome =
-                    tell_one(&recipient, &frame.body, codec, received, shared.timeout).await;
-                c.count(&outcome);
+                if chunk.is_empty() {
+                    break;
+                }
+                let received =
+                    crate::trace::received_frames(&shared.nats.inner, &chunk, arrival.as_ref());
+                for (frame, received) in chunk.iter().zip(received) {
+                    let outcome =
+                        tell_one(&recipient, &frame.body, codec, received, shared.timeout).await;
+                    c.count(&outcome);
+                }
             }
             c.undecodable
                 .fetch_add(unreadable as u64, Ordering::Relaxed);

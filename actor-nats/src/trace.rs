@@ -17,6 +17,8 @@ use actor_core::trace::attribute::MESSAGE_TYPE;
 use actor_core::trace::carrier::{extract_with, W3cPropagator};
 use actor_core::trace::{BridgeSend, Delivery};
 
+use smallvec::SmallVec;
+
 use crate::batch::{Frame, FrameExtractor, FrameHeaders};
 use crate::connect::Inner;
 use crate::outbox::Destination;
@@ -186,13 +188,17 @@ pub(crate) fn received(
     Received::new(cx, arrival)
 }
 
+/// How many frames of a batch are read at a time (their contexts under one propagator
+/// lookup).
+pub(crate) const CHUNK: usize = 32;
+
 /// [`received`] for each frame of a batch, the propagator looked up once for the batch
 /// (the global one sits behind a lock that every caller's thread takes too).
 pub(crate) fn received_frames(
     inner: &Inner,
     frames: &[Frame],
     arrival: Option<&Delivery>,
-) -> Vec<Received> {
+) -> SmallVec<[Received; CHUNK]> {
     // The usual traced frame holds a `traceparent` alone: with the built-in W3C
     // propagator in effect, it is read once, with no extractor.
     let w3c = builtin_w3c(inner).then(W3cPropagator::new);
