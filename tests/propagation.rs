@@ -468,6 +468,52 @@ async fn the_system_extracts_with_the_propagator_it_knows() {
     system.shutdown().await;
 }
 
+/// A bridge's message from a remote sender alone (`Delivery::send_from`) to a system
+/// that makes no spans: the handler still runs in that sender's context.
+#[tokio::test]
+async fn a_message_from_a_remote_sender_alone_reaches_an_untraced_handler_in_its_context() {
+    use actor_core::trace::Delivery;
+    use actor_core::{Actor, Ctx, Handler, Message};
+
+    struct Look;
+    impl Message for Look {
+        type Reply = ();
+    }
+    struct ContextProbe(std::sync::mpsc::Sender<SpanContext>);
+    impl Actor for ContextProbe {}
+    impl Handler<Look> for ContextProbe {
+        async fn handle(&mut self, _: Look, _cx: &mut Ctx<Self>) {
+            let cx = Context::current();
+            let _ = self.0.send(cx.span().span_context().clone());
+        }
+    }
+
+    let system = ActorSystem::builder().build();
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    let probe = system
+        .spawn("probe", move || ContextProbe(seen_tx.clone()))
+        .unwrap();
+    let sender = SpanContext::new(
+        TraceId::from(0x5eed_u128),
+        SpanId::from(7),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    );
+    Delivery::new("bridge", &Context::new())
+        .for_remote(sender.clone())
+        .send_from(|| probe.try_tell(Look))
+        .unwrap();
+    let handled = seen
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(
+        handled, sender,
+        "the remote sender is the handler's context"
+    );
+    system.shutdown().await;
+}
+
 /// A bridge's `Delivery` (a message handed in from outside), beside the context
 /// (`send_in`, the allocation-free route) or in it (`attach`, for sends that wait): the
 /// `process` span is the remote sender's child and says how the message came, no local
@@ -504,6 +550,13 @@ async fn a_delivery_describes_the_bridge_beside_the_context_or_in_it() {
         .with_context(cx)
         .await
         .unwrap();
+    // From a remote sender alone, no context made on the sending thread.
+    let sender = remote(4).span().span_context().clone();
+    arrival
+        .for_remote(sender)
+        .body_size(44)
+        .send_from(|| worker.try_tell(Work { awaits: 0, tag: 4 }))
+        .unwrap();
     // Sent in the extracted context, but not with its delivery: an ordinary message.
     let plain = remote(3);
     let _guard = plain.clone().attach();
@@ -512,8 +565,13 @@ async fn a_delivery_describes_the_bridge_beside_the_context_or_in_it() {
     system.shutdown().await;
 
     let processes = store.named("process worker");
-    assert_eq!(processes.len(), 3);
-    for (span, size) in [(1u64, Some("11")), (2, Some("22")), (3, None)] {
+    assert_eq!(processes.len(), 4);
+    for (span, size) in [
+        (1u64, Some("11")),
+        (2, Some("22")),
+        (3, None),
+        (4, Some("44")),
+    ] {
         let process = processes
             .iter()
             .find(|p| p.trace_id() == TraceId::from(0xabcd_u128 + u128::from(span)))

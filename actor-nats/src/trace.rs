@@ -5,7 +5,7 @@
 
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{Span, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Span, SpanContext, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_semantic_conventions::attribute::{
     MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_CONSUMER_GROUP_NAME, MESSAGING_DESTINATION_NAME,
@@ -207,20 +207,29 @@ pub(crate) fn received_frames(
             .iter()
             .map(|frame| {
                 let policy = &inner.carrier_policy;
-                let cx = match (&w3c, frame.lone_traceparent()) {
-                    (Some(w3c), Some(value)) => w3c.extract_traceparent(value, policy),
-                    _ => extract_with(propagator, &FrameExtractor::new(frame), policy),
-                };
-                Received::new(cx, arrival.map(|arrival| (arrival, frame.body.len())))
+                let arrival = arrival.map(|arrival| (arrival, frame.body.len()));
+                match (&w3c, frame.lone_traceparent()) {
+                    (Some(w3c), Some(value)) => {
+                        Received::remote(w3c.traceparent_sender(value, policy), arrival)
+                    }
+                    _ => {
+                        let extractor = FrameExtractor::new(frame);
+                        Received::new(extract_with(propagator, &extractor, policy), arrival)
+                    }
+                }
             })
             .collect()
     })
 }
 
-/// A message's sender's context and how it arrived, to send it to the actor with.
-pub(crate) struct Received {
-    pub(crate) cx: Context,
-    pub(crate) delivery: Option<Delivery>,
+/// A message's sender and how it arrived, to send it to the actor with.
+pub(crate) enum Received {
+    /// The sender's context, with a copy of the arrival when the actor makes `process`
+    /// spans.
+    Context(Context, Option<Delivery>),
+    /// A remote sender read straight from its `traceparent`, with the copy of the arrival
+    /// made for it (the actor makes `process` spans).
+    Remote(SpanContext, Delivery),
 }
 
 impl Received {
@@ -229,27 +238,50 @@ impl Received {
     fn new(cx: Context, arrival: Option<(&Delivery, usize)>) -> Self {
         let delivery =
             arrival.map(|(arrival, body_size)| arrival.for_message(&cx).body_size(body_size));
-        Received { cx, delivery }
+        Received::Context(cx, delivery)
+    }
+
+    /// The remote sender `sender` (`None`: no valid one), with a copy of `arrival` for a
+    /// message of its body size: no context made on this thread when the actor makes
+    /// `process` spans.
+    fn remote(sender: Option<SpanContext>, arrival: Option<(&Delivery, usize)>) -> Self {
+        match (sender, arrival) {
+            (Some(sender), Some((arrival, body_size))) => {
+                let delivery = arrival.for_remote(sender.clone()).body_size(body_size);
+                Received::Remote(sender, delivery)
+            }
+            (sender, arrival) => {
+                let cx = match sender {
+                    Some(sender) => Context::new().with_remote_span_context(sender),
+                    None => Context::new(),
+                };
+                Received::new(cx, arrival)
+            }
+        }
     }
 
     /// Runs `send` in the sender's context, with the delivery beside it (no context value
-    /// is made for it).
+    /// is made for it; for a remote sender, no context at all).
     pub(crate) fn send_in<R>(&self, send: impl FnOnce() -> R) -> R {
-        match &self.delivery {
-            Some(delivery) => delivery.send_in(&self.cx, send),
-            None => {
-                let _cx = self.cx.clone().attach();
+        match self {
+            Received::Context(cx, Some(delivery)) => delivery.send_in(cx, send),
+            Received::Context(cx, None) => {
+                let _cx = cx.clone().attach();
                 send()
             }
+            Received::Remote(_, delivery) => delivery.send_from(send),
         }
     }
 
     /// The context to send in from async code (a send that may wait): the delivery
     /// attached to it.
     pub(crate) fn into_context(self) -> Context {
-        match self.delivery {
-            Some(delivery) => delivery.attach(self.cx),
-            None => self.cx,
+        match self {
+            Received::Context(cx, Some(delivery)) => delivery.attach(cx),
+            Received::Context(cx, None) => cx,
+            Received::Remote(sender, delivery) => {
+                delivery.attach(Context::new().with_remote_span_context(sender))
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use opentelemetry::trace::{SpanId, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt};
 use opentelemetry::{Context, KeyValue, Value};
 
 use crate::trace::record::{self, DeliveryParts};
@@ -30,8 +30,17 @@ use crate::trace::record::{self, DeliveryParts};
 /// attributes are shared, not copied.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    parent: SpanId,
+    sender: Sender,
     message: Delivered,
+}
+
+/// Whose message a delivery is.
+#[derive(Debug, Clone)]
+enum Sender {
+    /// The message sent in the context whose span has this id.
+    Parent(SpanId),
+    /// The message sent with [`Delivery::send_from`]: this remote sender's.
+    Remote(SpanContext),
 }
 
 /// A delivery as an envelope carries it to the actor: the parent is the envelope's
@@ -75,7 +84,7 @@ impl Delivery {
     /// A delivery by `system` of a message whose sender's context is `parent`.
     pub fn new(system: impl Into<Value>, parent: &Context) -> Self {
         Delivery {
-            parent: parent.span().span_context().span_id(),
+            sender: Sender::Parent(parent.span().span_context().span_id()),
             message: Delivered {
                 destination: None,
                 parts: Arc::new(DeliveryParts {
@@ -92,7 +101,22 @@ impl Delivery {
     /// kept.
     pub fn for_message(&self, parent: &Context) -> Self {
         Delivery {
-            parent: parent.span().span_context().span_id(),
+            sender: Sender::Parent(parent.span().span_context().span_id()),
+            message: Delivered {
+                body_size: None,
+                ..self.message.clone()
+            },
+        }
+    }
+
+    /// The same delivery for a message from the remote sender `parent` (the span context
+    /// a propagator extracted from its headers), to send with
+    /// [`send_from`](Delivery::send_from): no context is made for the sender on the
+    /// sending thread (the actor's thread makes it). Shared and not kept as in
+    /// [`for_message`](Delivery::for_message).
+    pub fn for_remote(&self, parent: SpanContext) -> Self {
+        Delivery {
+            sender: Sender::Remote(parent),
             message: Delivered {
                 body_size: None,
                 ..self.message.clone()
@@ -141,6 +165,27 @@ impl Delivery {
         SENDING.set(self, send)
     }
 
+    /// Runs `send` with this delivery beside it, the message it sends (a `try_tell`, say)
+    /// coming from the remote sender of [`for_remote`](Delivery::for_remote) as if sent in
+    /// a context that holds that sender alone: `send_in` without a context made on this
+    /// thread. A delivery made otherwise applies as with [`send_in`](Delivery::send_in)
+    /// in the current context.
+    pub fn send_from<R>(&self, send: impl FnOnce() -> R) -> R {
+        SENDING.set(self, send)
+    }
+
+    /// The remote sender and the delivery of a message sent now under
+    /// [`send_from`](Delivery::send_from), if one is being sent so.
+    pub(crate) fn sending_from() -> Option<(SpanContext, Delivered)> {
+        if !SENDING.is_set() {
+            return None;
+        }
+        SENDING.with(|d| match &d.sender {
+            Sender::Remote(parent) => Some((parent.clone(), d.message.clone())),
+            Sender::Parent(_) => None,
+        })
+    }
+
     /// The messaging system.
     #[cfg(test)]
     fn system(&self) -> &Value {
@@ -152,7 +197,14 @@ impl Delivery {
     /// from a handler's context further up).
     pub(crate) fn current(cx: &Context) -> Option<Delivered> {
         let parent = cx.span().span_context().span_id();
-        let of = |d: &Delivery| (d.parent == parent).then(|| d.message.clone());
+        // A remote sender's delivery attached to a context applies as one made for it.
+        let of = |d: &Delivery| {
+            let made_for = match &d.sender {
+                Sender::Parent(id) => *id,
+                Sender::Remote(sender) => sender.span_id(),
+            };
+            (made_for == parent).then(|| d.message.clone())
+        };
         let beside = if SENDING.is_set() {
             SENDING.with(of)
         } else {
@@ -218,6 +270,16 @@ mod tests {
         assert_eq!(here.and_then(|d| d.body_size()), Some(30));
         assert!(elsewhere.is_none(), "another parent");
         assert!(Delivery::current(&second).is_none(), "gone after the send");
+
+        // From a remote sender alone: found under `send_from` whatever the current context;
+        // attached to a context, only in the one holding that sender.
+        let sender = remote(4).span().span_context().clone();
+        let from = batch.for_remote(sender.clone()).body_size(40);
+        let found = from.send_from(|| Delivery::sending_from().map(|(s, d)| (s, d.body_size())));
+        assert_eq!(found, Some((sender, Some(40))));
+        assert!(Delivery::sending_from().is_none(), "gone after the send");
+        assert!(Delivery::current(&from.clone().attach(remote(4))).is_some());
+        assert!(Delivery::current(&remote(5).with_value(from)).is_none());
     }
 
     #[test]

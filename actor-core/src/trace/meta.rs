@@ -39,6 +39,10 @@ pub(crate) enum TraceCarrier {
     /// context, so the envelope stays small: one allocation where a context value costs
     /// three).
     Delivered(Box<(Context, Delivered)>),
+    /// In-process, a message a bridge handed in with
+    /// [`Delivery::send_from`](crate::trace::Delivery::send_from): the remote sender's
+    /// span context alone (the actor's thread makes its context) and how it arrived.
+    Remote(Box<(SpanContext, Delivered)>),
     /// Text headers injected by the configured propagator.
     // Boxed so the common in-process envelope stays small (the map is 48 bytes inline).
     #[allow(clippy::box_collection)]

@@ -141,6 +141,11 @@ impl ReceiveTracing {
                         let (parent, delivered) = *delivered;
                         (parent, None, Some(delivered))
                     }
+                    TraceCarrier::Remote(remote) => {
+                        let (sender, delivered) = *remote;
+                        let parent = Context::new().with_remote_span_context(sender);
+                        (parent, None, Some(delivered))
+                    }
                     carrier => (restore(&self.propagation, carrier), None, None),
                 };
                 let message = Arrived {
@@ -256,6 +261,7 @@ fn restore(propagation: &Propagation, carrier: TraceCarrier) -> Context {
     match carrier {
         TraceCarrier::Context(cx) => cx,
         TraceCarrier::Delivered(delivered) => delivered.0,
+        TraceCarrier::Remote(remote) => Context::new().with_remote_span_context(remote.0),
         TraceCarrier::Send(cx, send) => {
             let sender = TraceCarrier::sender_of(&cx, send);
             cx.with_remote_span_context(sender)

@@ -87,6 +87,10 @@ thread_local! {
 /// The caller's context as a send captures it: the active OpenTelemetry context (with the
 /// `tracing` feature, the current `tracing` span's when it has one).
 pub(crate) fn caller_context() -> Context {
+    // A bridge's message from a remote sender (`Delivery::send_from`): that sender's.
+    if let Some((sender, _)) = Delivery::sending_from() {
+        return Context::new().with_remote_span_context(sender);
+    }
     let cx = Context::current();
     #[cfg(feature = "tracing")]
     let cx = crate::trace::tracing_bridge::caller::caller_context(cx);
@@ -368,7 +372,16 @@ impl Tracing {
         message_type: &'static str,
         from_self: bool,
     ) -> (TraceMeta, Option<SendSpan>) {
-        let mut cx = caller_context();
+        // A bridge's message from a remote sender (`Delivery::send_from`) carries that
+        // sender alone: no context is made for it here.
+        let (remote, mut remote_delivered) = match Delivery::sending_from() {
+            Some((sender, delivered)) => (Some(sender), Some(delivered)),
+            None => (None, None),
+        };
+        let mut cx = match remote {
+            Some(_) => Context::new(),
+            None => caller_context(),
+        };
         let mut send_span = None;
         let mut message_id = 0;
         // One reading of the clock for the `send` record's start and the stamp.
@@ -387,7 +400,7 @@ impl Tracing {
             };
             // A message a bridge hands in from outside (with its `Delivery`) was sent by
             // the remote caller's own `send` span: its `process` span follows that one.
-            delivered = Delivery::current(&cx);
+            delivered = remote_delivered.take().or_else(|| Delivery::current(&cx));
             let wanted = wanted && delivered.is_none();
             if wanted {
                 match self.caller_recorder() {
@@ -420,17 +433,21 @@ impl Tracing {
         }
         let carrier = match (&self.options.propagation, send_id) {
             (Propagation::InProcess, Some(id)) => TraceCarrier::Send(cx, id),
-            (Propagation::InProcess, None) => match delivered {
-                Some(delivered) => TraceCarrier::Delivered(Box::new((cx, delivered))),
-                None => TraceCarrier::Context(cx),
+            (Propagation::InProcess, None) => match (delivered, remote) {
+                (Some(delivered), Some(sender)) => {
+                    TraceCarrier::Remote(Box::new((sender, delivered)))
+                }
+                (Some(delivered), None) => TraceCarrier::Delivered(Box::new((cx, delivered))),
+                (None, _) => TraceCarrier::Context(cx),
             },
             (Propagation::Carrier(propagator), _) => {
-                let cx = match send_id {
-                    Some(id) => {
+                let cx = match (send_id, remote) {
+                    (Some(id), _) => {
                         let sender = TraceCarrier::sender_of(&cx, id);
                         cx.with_remote_span_context(sender)
                     }
-                    None => cx,
+                    (None, Some(sender)) => cx.with_remote_span_context(sender),
+                    (None, None) => cx,
                 };
                 let mut headers = HashMap::new();
                 propagator.inject_context(&cx, &mut headers);

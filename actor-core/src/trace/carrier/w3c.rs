@@ -71,20 +71,28 @@ impl W3cPropagator {
     /// that holds a `traceparent` of `value` and nothing else, under `policy`; with one
     /// reading of the value and no extractor. For a bridge that reads its own wire format.
     pub fn extract_traceparent(&self, value: &str, policy: &super::CarrierPolicy) -> Context {
-        if value.len() > policy.max_traceparent_len {
-            return Context::new();
+        match self.traceparent_sender(value, policy) {
+            Some(sender) => Context::new().with_remote_span_context(sender),
+            None => Context::new(),
         }
-        let Some((trace_id, span_id, flags)) = traceparent::parse(value) else {
-            return Context::new();
-        };
+    }
+
+    /// The remote span context [`extract_traceparent`](Self::extract_traceparent) puts into
+    /// its context, if any: for a bridge that hands it in without a context
+    /// ([`Delivery::send_from`](crate::trace::Delivery::send_from)).
+    pub fn traceparent_sender(
+        &self,
+        value: &str,
+        policy: &super::CarrierPolicy,
+    ) -> Option<SpanContext> {
+        if value.len() > policy.max_traceparent_len {
+            return None;
+        }
+        let (trace_id, span_id, flags) = traceparent::parse(value)?;
         // As `span_context` reads it: only the sampled flag, no trace state.
         let flags = flags & TraceFlags::SAMPLED;
         let span_context = SpanContext::new(trace_id, span_id, flags, true, TraceState::NONE);
-        if span_context.is_valid() {
-            Context::new().with_remote_span_context(span_context)
-        } else {
-            Context::new()
-        }
+        span_context.is_valid().then_some(span_context)
     }
 }
 
