@@ -40,11 +40,21 @@ fn with_propagator<T>(inner: &Inner, mut f: impl FnMut(&dyn TextMapPropagator) -
     })
 }
 
-/// Whether the propagator in effect is the built-in W3C one: no propagator of the
-/// connection's own, and none installed globally.
+/// Whether the propagator in effect is the built-in W3C one ([`W3cPropagator::is`]): the
+/// connection's own, else the global one (as `Telemetry` installs it), else the fallback
+/// when none is installed.
 fn builtin_w3c(inner: &Inner) -> bool {
-    inner.propagator.is_none()
-        && opentelemetry::global::get_text_map_propagator(|global| global.fields().next().is_none())
+    w3c_in_effect(inner.propagator.as_deref())
+}
+
+/// [`builtin_w3c`] for a connection whose own propagator is `own`.
+fn w3c_in_effect(own: Option<&(dyn TextMapPropagator + Send + Sync)>) -> bool {
+    match own {
+        Some(own) => W3cPropagator::is(own),
+        None => opentelemetry::global::get_text_map_propagator(|global| {
+            global.fields().next().is_none() || W3cPropagator::is(global)
+        }),
+    }
 }
 
 /// The caller's side of one message: its `send` span (a compact record, or an SDK span
@@ -104,8 +114,7 @@ impl SendSpan {
     }
 
     /// [`start`](Self::start) into a batch frame. With a recorder and the built-in W3C
-    /// propagator in effect (no propagator of the connection's own, none installed
-    /// globally), and no baggage to carry, the record's identity is written into the
+    /// propagator in effect ([`builtin_w3c`]), and no baggage to carry, the record's identity is written into the
     /// frame as it is: no context and no header string made per tell. Otherwise as
     /// [`start`](Self::start).
     pub(crate) fn start_in_frame(
@@ -282,6 +291,51 @@ impl Received {
             Received::Remote(sender, delivery) => {
                 delivery.attach(Context::new().with_remote_span_context(sender))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use opentelemetry::propagation::TextMapCompositePropagator;
+
+    use super::*;
+
+    /// The only test of this crate's library that sets the global propagator.
+    #[test]
+    fn the_built_in_w3c_propagator_is_known_wherever_it_is_in_effect() {
+        let sdk = || {
+            TextMapCompositePropagator::new(vec![Box::new(
+                opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+            )])
+        };
+        // None installed: the fallback is W3C.
+        assert!(w3c_in_effect(None));
+        assert!(w3c_in_effect(Some(&W3cPropagator::new())));
+        assert!(!w3c_in_effect(Some(&sdk())));
+        opentelemetry::global::set_text_map_propagator(sdk());
+        assert!(!w3c_in_effect(None));
+        assert!(w3c_in_effect(Some(&W3cPropagator::new())));
+        // As `Telemetry` installs it: the global one behind a wrapper.
+        let shared: Arc<dyn TextMapPropagator + Send + Sync> = Arc::new(W3cPropagator::new());
+        opentelemetry::global::set_text_map_propagator(Wrapped(shared));
+        assert!(w3c_in_effect(None));
+    }
+
+    /// A propagator behind an `Arc`, its fields handed over.
+    #[derive(Debug)]
+    struct Wrapped(Arc<dyn TextMapPropagator + Send + Sync>);
+    impl TextMapPropagator for Wrapped {
+        fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+            self.0.inject_context(cx, injector)
+        }
+        fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+            self.0.extract_with_context(cx, extractor)
+        }
+        fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
+            self.0.fields()
         }
     }
 }

@@ -9,16 +9,13 @@ mod signals;
 
 use std::sync::{Arc, Mutex};
 
-use actor_core::trace::carrier::CarrierPolicy;
+use actor_core::trace::carrier::{CarrierPolicy, W3cPropagator};
 use actor_core::trace::SharedRecorder;
 use opentelemetry::propagation::text_map_propagator::FieldIter;
-use opentelemetry::propagation::{
-    Extractor, Injector, TextMapCompositePropagator, TextMapPropagator,
-};
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, ShouldSample};
 use opentelemetry_sdk::Resource;
 use opentelemetry_semantic_conventions::resource::{
@@ -151,11 +148,10 @@ impl TelemetryBuilder {
             .with_sampler(sampling.sdk_sampler())
             .with_span_processor(processor)
             .build();
-        let propagator: Arc<dyn TextMapPropagator + Send + Sync> =
-            Arc::new(TextMapCompositePropagator::new(vec![
-                Box::new(TraceContextPropagator::new()),
-                Box::new(BaggagePropagator::new()),
-            ]));
+        // W3C Trace Context + Baggage, as the SDK's two propagators read and write them
+        // (actor-core's tests check both ways); a bridge that knows it (`W3cPropagator::is`)
+        // writes and reads the headers itself.
+        let propagator: Arc<dyn TextMapPropagator + Send + Sync> = Arc::new(W3cPropagator::new());
         if self.global {
             opentelemetry::global::set_tracer_provider(provider.clone());
             opentelemetry::global::set_text_map_propagator(SharedPropagator(propagator.clone()));

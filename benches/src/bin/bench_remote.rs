@@ -10,8 +10,10 @@
 //!   (`Actor-Message-Type`, `traceparent`): what the wire format itself costs.
 //!
 //! Ours runs untraced (no SDK) and traced (a `send` record per message on the caller's side,
-//! a `process` span per message in the serving system; spans go to a no-op exporter); with
-//! tells batched (the default) and one message per tell; with the serving system's default
+//! a `process` span per message in the serving system; spans go to a no-op exporter); traced
+//! with the built-in W3C propagator (no global one installed) and with the SDK's W3C
+//! propagators set on both connections (what a global one installed by `Telemetry` does);
+//! with tells batched (the default) and one message per tell; with the serving system's default
 //! spin (20 µs) and a spin above the loopback round trip (150 µs), which lets a remote ask
 //! skip the serving side's thread wake-ups.
 //!
@@ -106,12 +108,31 @@ struct Served {
 #[derive(Clone, Copy)]
 struct Setting {
     traced: bool,
+    /// Both connections carry the trace through the SDK's W3C propagators (as a global
+    /// one installed by `Telemetry`) instead of the built-in one.
+    sdk_propagator: bool,
     /// The serving system's spin (`None`: the default, 20 µs).
     spin: Option<Duration>,
 }
 
 async fn served(server: &NatsServer, subject: &str, setting: Setting) -> (Served, Nats) {
-    let Setting { traced, spin } = setting;
+    let Setting {
+        traced,
+        sdk_propagator,
+        spin,
+    } = setting;
+    let options = |server: &NatsServer| {
+        let options = options(server);
+        if !sdk_propagator {
+            return options;
+        }
+        use opentelemetry::propagation::TextMapCompositePropagator;
+        use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+        options.propagator(Arc::new(TextMapCompositePropagator::new(vec![
+            Box::new(TraceContextPropagator::new()),
+            Box::new(BaggagePropagator::new()),
+        ])))
+    };
     let telemetry = traced.then(|| {
         Telemetry::builder()
             .service_name("bench-remote")
@@ -230,12 +251,22 @@ fn main() {
             ("raw", SetUp::Raw),
             ("raw + headers", SetUp::RawWithHeaders),
         ];
+        // (name, subject, traced, SDK propagator, spin, batching)
         let ours = [
-            ("untraced", "svc.plain", false, None, true),
-            ("traced", "svc.traced", true, None, true),
+            ("untraced", "svc.plain", false, false, None, true),
+            ("traced", "svc.traced", true, false, None, true),
+            (
+                "traced, SDK propagator",
+                "svc.traced-sdk",
+                true,
+                true,
+                None,
+                true,
+            ),
             (
                 "untraced, one message per tell",
                 "svc.unbatched",
+                false,
                 false,
                 None,
                 false,
@@ -244,6 +275,7 @@ fn main() {
                 "untraced, spin 150 µs",
                 "svc.spin",
                 false,
+                false,
                 Some(REMOTE_SPIN),
                 true,
             ),
@@ -251,6 +283,7 @@ fn main() {
                 "traced, spin 150 µs",
                 "svc.traced-spin",
                 true,
+                false,
                 Some(REMOTE_SPIN),
                 true,
             ),
@@ -260,11 +293,16 @@ fn main() {
             Err(_) => true,
         };
         setups.retain(|(name, _)| wanted(name));
-        for (name, subject, traced, spin, batching) in ours {
+        for (name, subject, traced, sdk_propagator, spin, batching) in ours {
             if !wanted(name) {
                 continue;
             }
-            let (served, caller) = served(&server, subject, Setting { traced, spin }).await;
+            let setting = Setting {
+                traced,
+                sdk_propagator,
+                spin,
+            };
+            let (served, caller) = served(&server, subject, setting).await;
             let remote = caller.recipient::<Add>(subject).batching(batching);
             setups.push((
                 name,

@@ -67,6 +67,17 @@ impl W3cPropagator {
 }
 
 impl W3cPropagator {
+    /// Whether `propagator` is this propagator: it reports this propagator's own field
+    /// names (the same strings, not equal ones), as it does behind an `Arc` or a wrapper
+    /// that hands over its fields. For a bridge that writes and reads the W3C headers
+    /// itself when they are what the propagator in effect would write and read.
+    pub fn is(propagator: &dyn TextMapPropagator) -> bool {
+        propagator
+            .fields()
+            .next()
+            .is_some_and(|first| std::ptr::eq(first.as_ptr(), fields()[0].as_ptr()))
+    }
+
     /// What [`extract_with`](super::extract_with) gives with this propagator for a carrier
     /// that holds a `traceparent` of `value` and nothing else, under `policy`; with one
     /// reading of the value and no extractor. For a bridge that reads its own wire format.
@@ -404,6 +415,37 @@ mod tests {
             "[0-9a-fA-F+ ]{2}-[0-9a-fA-F+]{30,34}-[0-9a-fA-F+]{14,18}-[0-9a-fA-F+]{1,3}(-.{0,4})?",
             any::<String>(),
         ]
+    }
+
+    /// Known by its own field names: behind an `Arc` or a wrapper that hands them over,
+    /// not by a propagator that names the same fields.
+    #[test]
+    fn is_known_by_its_own_fields_only() {
+        use opentelemetry::propagation::text_map_propagator::FieldIter;
+        use opentelemetry::propagation::{Extractor, Injector};
+
+        #[derive(Debug)]
+        struct Wrapper(std::sync::Arc<dyn TextMapPropagator + Send + Sync>);
+        impl TextMapPropagator for Wrapper {
+            fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+                self.0.inject_context(cx, injector)
+            }
+            fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+                self.0.extract_with_context(cx, extractor)
+            }
+            fn fields(&self) -> FieldIter<'_> {
+                self.0.fields()
+            }
+        }
+        let w3c = W3cPropagator::new();
+        assert!(W3cPropagator::is(&w3c));
+        assert!(W3cPropagator::is(&Wrapper(std::sync::Arc::new(w3c))));
+        assert!(!W3cPropagator::is(&sdk()));
+        assert!(!W3cPropagator::is(&TraceContextPropagator::new()));
+        assert!(!W3cPropagator::is(&Wrapper(std::sync::Arc::new(sdk()))));
+        assert!(!W3cPropagator::is(
+            &opentelemetry::propagation::TextMapCompositePropagator::new(vec![])
+        ));
     }
 
     proptest! {
