@@ -123,31 +123,26 @@ impl SendSpan {
         body_size: usize,
         frame: &mut FrameHeaders,
     ) -> SendSpan {
-        if let Some(recorder) = &inner.recorder {
-            if builtin_w3c(inner) {
-                let started = Context::map_current(|cx| {
-                    if !cx.baggage().is_empty() {
-                        return None;
-                    }
-                    let (carried, record) = BridgeSend::start_in(
-                        recorder,
-                        cx,
-                        to.span_name.clone(),
-                        to.subject_value.clone(),
-                        to.message_type,
-                        to.delivery.clone(),
-                        Some(body_size),
-                    );
-                    let span = cx.span();
-                    frame.put_trace(carried.as_ref().unwrap_or(span.span_context()));
-                    Some(SendSpan::Record(record))
-                });
-                if let Some(span) = started {
-                    return span;
-                }
-            }
+        let Some(recorder) = &inner.recorder else {
+            return Self::start(inner, to, body_size, frame);
+        };
+        // A clone, not a borrow: the sampler may attach contexts of its own.
+        let cx = Context::current();
+        if !builtin_w3c(inner) || !cx.baggage().is_empty() {
+            return Self::start(inner, to, body_size, frame);
         }
-        Self::start(inner, to, body_size, frame)
+        let (carried, record) = BridgeSend::start_in(
+            recorder,
+            &cx,
+            to.span_name.clone(),
+            to.subject_value.clone(),
+            to.message_type,
+            to.delivery.clone(),
+            Some(body_size),
+        );
+        let span = cx.span();
+        frame.put_trace(carried.as_ref().unwrap_or(span.span_context()));
+        SendSpan::Record(record)
     }
 
     /// Ends the span; `failure` marks it as an error.
