@@ -7,39 +7,18 @@
 //! it is what lets `Context::current().span()` enrich the record), no attribute vector, no
 //! record box; the SDK spans they replace allocate several times more.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
 use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
 use actor_otel::{BatchConfig, Exporter, PipelineMode, Telemetry};
 
-struct Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static HERE: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the count is a const thread-local cell.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = HERE.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's layout, as given.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: allocated by `System` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use counting_alloc::{here, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-fn here() -> u64 {
-    HERE.with(|n| n.get())
-}
 
 struct Counter;
 impl Actor for Counter {}

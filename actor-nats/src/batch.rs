@@ -18,9 +18,6 @@ use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::SpanContext;
 use smallvec::SmallVec;
 
-/// A version-00 `traceparent` value's length.
-const TRACEPARENT_LEN: usize = 55;
-
 /// Bytes a frame adds around its headers and body.
 pub(crate) const FRAME_OVERHEAD: usize = 8;
 
@@ -94,7 +91,7 @@ impl Frame {
             .headers
             .strip_prefix(NAME)?
             .strip_suffix(b"\r\n")
-            .filter(|value| value.len() == TRACEPARENT_LEN)?;
+            .filter(|value| value.len() == actor_core::trace::carrier::TRACEPARENT_LEN)?;
         std::str::from_utf8(value).ok()
     }
 

@@ -16,7 +16,6 @@ use opentelemetry_semantic_conventions::attribute::{
 use actor_core::trace::attribute::MESSAGE_TYPE;
 use actor_core::trace::carrier::{extract_with, W3cPropagator};
 use actor_core::trace::{BridgeSend, Delivery};
-
 use smallvec::SmallVec;
 
 use crate::batch::{Frame, FrameExtractor, FrameHeaders};
@@ -114,9 +113,9 @@ impl SendSpan {
     }
 
     /// [`start`](Self::start) into a batch frame. With a recorder and the built-in W3C
-    /// propagator in effect ([`builtin_w3c`]), and no baggage to carry, the record's identity is written into the
-    /// frame as it is: no context and no header string made per tell. Otherwise as
-    /// [`start`](Self::start).
+    /// propagator in effect ([`builtin_w3c`]), and no baggage to carry, the record's
+    /// identity is written into the frame as it is: no context and no header string made
+    /// per tell. Otherwise as [`start`](Self::start).
     pub(crate) fn start_in_frame(
         inner: &Inner,
         to: &Destination,
@@ -196,8 +195,8 @@ pub(crate) fn received(
 /// lookup).
 pub(crate) const CHUNK: usize = 32;
 
-/// [`received`] for each frame of a batch, the propagator looked up once for the batch
-/// (the global one sits behind a lock that every caller's thread takes too).
+/// [`received`] for each of a chunk of a batch's frames, the propagator looked up once for
+/// the chunk (the global one sits behind a lock that every caller's thread takes too).
 pub(crate) fn received_frames(
     inner: &Inner,
     frames: &[Frame],
@@ -292,8 +291,6 @@ impl Received {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use opentelemetry::propagation::TextMapCompositePropagator;
 
     use super::*;
@@ -313,24 +310,12 @@ mod tests {
         opentelemetry::global::set_text_map_propagator(sdk());
         assert!(!w3c_in_effect(None));
         assert!(w3c_in_effect(Some(&W3cPropagator::new())));
-        // As `Telemetry` installs it: the global one behind a wrapper.
-        let shared: Arc<dyn TextMapPropagator + Send + Sync> = Arc::new(W3cPropagator::new());
-        opentelemetry::global::set_text_map_propagator(Wrapped(shared));
+        // As `Telemetry` installs it, by default.
+        let telemetry = actor_otel::Telemetry::builder()
+            .exporter(actor_otel::Exporter::noop())
+            .build()
+            .expect("a no-op pipeline");
         assert!(w3c_in_effect(None));
-    }
-
-    /// A propagator behind an `Arc`, its fields handed over.
-    #[derive(Debug)]
-    struct Wrapped(Arc<dyn TextMapPropagator + Send + Sync>);
-    impl TextMapPropagator for Wrapped {
-        fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-            self.0.inject_context(cx, injector)
-        }
-        fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-            self.0.extract_with_context(cx, extractor)
-        }
-        fn fields(&self) -> opentelemetry::propagation::text_map_propagator::FieldIter<'_> {
-            self.0.fields()
-        }
+        telemetry.shutdown().expect("shut down");
     }
 }

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,32 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use common::{options, server};
 
-struct Counting;
+#[path = "../../tests/support/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static HERE: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; the count is a const thread-local cell.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = HERE.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller's layout, as given.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: allocated by `System` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use counting_alloc::{here, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-fn here() -> u64 {
-    HERE.with(|n| n.get())
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Note(u64);

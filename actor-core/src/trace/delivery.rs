@@ -112,8 +112,9 @@ impl Delivery {
     /// The same delivery for a message from the remote sender `parent` (the span context
     /// a propagator extracted from its headers), to send with
     /// [`send_from`](Delivery::send_from): no context is made for the sender on the
-    /// sending thread (the actor's thread makes it). Shared and not kept as in
-    /// [`for_message`](Delivery::for_message).
+    /// sending thread (the actor's thread makes it). As with
+    /// [`for_message`](Delivery::for_message), the system, destination and attributes are
+    /// shared and the body size is not kept.
     pub fn for_remote(&self, parent: SpanContext) -> Self {
         Delivery {
             sender: Sender::Remote(parent),

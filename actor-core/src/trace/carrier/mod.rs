@@ -38,10 +38,13 @@ use crate::trace::options::Propagation;
 
 pub use w3c::W3cPropagator;
 
+/// The length of a version-00 W3C `traceparent` value.
+pub const TRACEPARENT_LEN: usize = traceparent::LEN;
+
 /// The W3C `traceparent` value of `span_context` (version 00, only the sampled flag) as
 /// ASCII bytes: what [`W3cPropagator`] injects for it, with no `String` made. For a bridge
 /// that writes its own wire format.
-pub fn traceparent_bytes(span_context: &SpanContext) -> [u8; traceparent::LEN] {
+pub fn traceparent_bytes(span_context: &SpanContext) -> [u8; TRACEPARENT_LEN] {
     traceparent::bytes(span_context)
 }
 

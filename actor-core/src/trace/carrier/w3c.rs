@@ -64,9 +64,7 @@ impl W3cPropagator {
     pub const fn new() -> Self {
         W3cPropagator { _private: () }
     }
-}
 
-impl W3cPropagator {
     /// Whether `propagator` is this propagator: it reports this propagator's own field
     /// names (the same strings, not equal ones), as it does behind an `Arc` or a wrapper
     /// that hands over its fields. For a bridge that writes and reads the W3C headers
