@@ -557,6 +557,18 @@ async fn a_delivery_describes_the_bridge_beside_the_context_or_in_it() {
         .body_size(44)
         .send_from(|| worker.try_tell(Work { awaits: 0, tag: 4 }))
         .unwrap();
+    // The same from an unsampled remote sender: followed, nothing recorded in its trace.
+    let unsampled = SpanContext::new(
+        TraceId::from(0xabcd_u128 + 5),
+        SpanId::from(5),
+        TraceFlags::default(),
+        true,
+        TraceState::NONE,
+    );
+    arrival
+        .for_remote(unsampled)
+        .send_from(|| worker.try_tell(Work { awaits: 1, tag: 5 }))
+        .unwrap();
     // Sent in the extracted context, but not with its delivery: an ordinary message.
     let plain = remote(3);
     let _guard = plain.clone().attach();
@@ -604,6 +616,11 @@ async fn a_delivery_describes_the_bridge_beside_the_context_or_in_it() {
             .expect("the handler's span");
         assert!(inner.is_child_of(process));
     }
+    let trace_5 = TraceId::from(0xabcd_u128 + 5);
+    assert!(
+        store.spans().iter().all(|span| span.trace_id() != trace_5),
+        "nothing recorded under the unsampled remote sender"
+    );
     // Only the plain message had a local `send` span.
     assert_eq!(store.named("send worker").len(), 1);
     assert_all_exported(&telemetry, &store);

@@ -85,9 +85,8 @@ impl BridgeSend {
         let parent = span.span_context();
         match record::decide_ids(
             recorder.as_ref(),
-            cx,
+            record::SamplerSees::Context(cx),
             parent,
-            true,
             &name,
             SpanKind::Producer,
         ) {

@@ -135,18 +135,22 @@ impl ReceiveTracing {
                     // The sender's span travelled apart: no context is made for it.
                     TraceCarrier::Send(parent, send) => {
                         let sender = TraceCarrier::sender_of(&parent, send);
-                        (parent, Some(sender), None)
+                        (Parent::Context(parent), Some(sender), None)
                     }
                     TraceCarrier::Delivered(delivered) => {
                         let (parent, delivered) = *delivered;
-                        (parent, None, Some(delivered))
+                        (Parent::Context(parent), None, Some(delivered))
                     }
+                    // The remote sender alone: its context is made only if needed.
                     TraceCarrier::Remote(remote) => {
                         let (sender, delivered) = *remote;
-                        let parent = Context::new().with_remote_span_context(sender);
-                        (parent, None, Some(delivered))
+                        (Parent::Remote(sender), None, Some(delivered))
                     }
-                    carrier => (restore(&self.propagation, carrier), None, None),
+                    carrier => (
+                        Parent::Context(restore(&self.propagation, carrier)),
+                        None,
+                        None,
+                    ),
                 };
                 let message = Arrived {
                     stamp,
@@ -273,6 +277,33 @@ fn restore(propagation: &Propagation, carrier: TraceCarrier) -> Context {
     }
 }
 
+/// The sender's side of a message as the receive loop has it.
+enum Parent {
+    /// The sender's context.
+    Context(Context),
+    /// A remote sender's span context alone (`Delivery::send_from`): its context is made
+    /// only when the handler runs in it.
+    Remote(SpanContext),
+}
+
+impl Parent {
+    /// The span context of the sender's span.
+    fn span_context(&self) -> SpanContext {
+        match self {
+            Parent::Context(cx) => cx.span().span_context().clone(),
+            Parent::Remote(sender) => sender.clone(),
+        }
+    }
+
+    /// The sender's context.
+    fn into_context(self) -> Context {
+        match self {
+            Parent::Context(cx) => cx,
+            Parent::Remote(sender) => Context::new().with_remote_span_context(sender),
+        }
+    }
+}
+
 /// What the `process` span of a message needs to know of it besides its sender.
 struct Arrived {
     stamp: Stamp,
@@ -332,15 +363,15 @@ impl ProcessSpans {
     /// context says so and nothing is recorded. Without one, an SDK span.
     fn start(
         &self,
-        parent: Context,
+        parent: Parent,
         sender: Option<SpanContext>,
         relation: Relation,
         message: Arrived,
     ) -> (Context, Open) {
         let Some(recorder) = &self.recorder else {
             let parent = match sender {
-                Some(sender) => parent.with_remote_span_context(sender),
-                None => parent,
+                Some(sender) => parent.into_context().with_remote_span_context(sender),
+                None => parent.into_context(),
             };
             let cx = self.start_sdk(parent, relation, message);
             return (cx, Open::Sdk);
@@ -351,24 +382,40 @@ impl ProcessSpans {
             message_type,
             delivered,
         } = message;
-        let sender = sender.unwrap_or_else(|| parent.span().span_context().clone());
+        let sender = sender.unwrap_or_else(|| parent.span_context());
         // Parented, the record is the sender's child; linked, it starts a trace of its own
         // and the sampler sees no parent.
         let none = SpanContext::NONE;
-        let (parent_span, sampler_sees_parent) = match relation {
-            Relation::Parent => (&sender, true),
-            Relation::Link => (&none, false),
+        let (parent_span, sees) = match (relation, &parent) {
+            (Relation::Parent, Parent::Context(cx)) => (&sender, record::SamplerSees::Context(cx)),
+            (Relation::Parent, Parent::Remote(remote)) => {
+                (&sender, record::SamplerSees::Remote(remote))
+            }
+            (Relation::Link, _) => (&none, record::SamplerSees::Nothing),
         };
-        let (parent, span_context) = match record::decide(
+        let decided = record::decide_ids(
             recorder.as_ref(),
-            parent,
+            sees,
             parent_span,
-            sampler_sees_parent,
             &self.span_name,
             SpanKind::Consumer,
-        ) {
-            record::Decision::Record { cx, span_context } => (cx, span_context),
-            record::Decision::Unsampled(cx) => return (cx, Open::Unsampled),
+        );
+        let span_context = match decided {
+            record::Decided::Record(span_context) => span_context,
+            // Unsampled: the handler runs in the parent's trace, marked so.
+            record::Decided::Unsampled(unsampled) => {
+                let cx = match parent {
+                    Parent::Context(cx) => cx,
+                    Parent::Remote(_) => Context::new(),
+                };
+                return (cx.with_remote_span_context(unsampled), Open::Unsampled);
+            }
+            record::Decided::AsItCame => return (parent.into_context(), Open::Unsampled),
+        };
+        let parent = match parent {
+            Parent::Context(cx) => cx,
+            // Its span is replaced by the record's below: nothing else to carry.
+            Parent::Remote(_) => Context::new(),
         };
         let under = parent_span.is_valid();
         let (parent_span_id, parent_is_remote) = record::parent_ids(parent_span);

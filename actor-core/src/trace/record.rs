@@ -260,6 +260,21 @@ pub trait SpanRecorder: Send + Sync + 'static {
         kind: SpanKind,
     ) -> bool;
 
+    /// [`sampled`](SpanRecorder::sampled) for a child of the remote span context `parent`
+    /// alone, as with a context that holds only it. Override it to decide without making
+    /// that context (a message from a remote sender, handed in with
+    /// [`Delivery::send_from`](crate::trace::Delivery::send_from)).
+    fn sampled_under_remote(
+        &self,
+        parent: &SpanContext,
+        trace_id: TraceId,
+        name: &str,
+        kind: SpanKind,
+    ) -> bool {
+        let cx = Context::new().with_remote_span_context(parent.clone());
+        self.sampled(Some(&cx), trace_id, name, kind)
+    }
+
     /// Takes a finished span.
     fn record(&self, record: SpanRecord);
 }
@@ -283,19 +298,17 @@ pub(crate) enum Decision {
 }
 
 /// Asks `recorder` whether a record `name` of `kind` starts as a child of `parent` (invalid:
-/// in a trace of its own), in the caller's context `cx`. The sampler is shown `cx` as the
-/// parent context when `sampler_sees_cx`, else none (a record linked to its sender, not
-/// parented). The framework's `send` and `process` records and a bridge's `send` record all
-/// start here.
+/// in a trace of its own), in the caller's context `cx`, which the sampler is shown as the
+/// parent context. The framework's `send` records start here; `process` records and a
+/// bridge's `send` record start at [`decide_ids`], which makes no context.
 pub(crate) fn decide(
     recorder: &dyn SpanRecorder,
     cx: Context,
     parent: &SpanContext,
-    sampler_sees_cx: bool,
     name: &str,
     kind: SpanKind,
 ) -> Decision {
-    match decide_ids(recorder, &cx, parent, sampler_sees_cx, name, kind) {
+    match decide_ids(recorder, SamplerSees::Context(&cx), parent, name, kind) {
         Decided::Record(span_context) => Decision::Record { cx, span_context },
         Decided::Unsampled(unsampled) => {
             Decision::Unsampled(cx.with_remote_span_context(unsampled))
@@ -314,12 +327,23 @@ pub(crate) enum Decided {
     AsItCame,
 }
 
-/// [`decide`] on a borrowed context, giving identities rather than contexts.
+/// What the sampler is shown as a record's parent.
+pub(crate) enum SamplerSees<'a> {
+    /// No parent: a new trace.
+    Nothing,
+    /// This context.
+    Context(&'a Context),
+    /// A context that holds this remote span context alone (made only if the sampler
+    /// needs one).
+    Remote(&'a SpanContext),
+}
+
+/// [`decide`] without a context made: the sampler is shown `sees`, and the identities
+/// come back rather than contexts.
 pub(crate) fn decide_ids(
     recorder: &dyn SpanRecorder,
-    cx: &Context,
+    sees: SamplerSees<'_>,
     parent: &SpanContext,
-    sampler_sees_cx: bool,
     name: &str,
     kind: SpanKind,
 ) -> Decided {
@@ -329,7 +353,11 @@ pub(crate) fn decide_ids(
     } else {
         new_trace_id()
     };
-    let sampled = recorder.sampled(sampler_sees_cx.then_some(cx), trace_id, name, kind);
+    let sampled = match sees {
+        SamplerSees::Nothing => recorder.sampled(None, trace_id, name, kind),
+        SamplerSees::Context(cx) => recorder.sampled(Some(cx), trace_id, name, kind),
+        SamplerSees::Remote(sender) => recorder.sampled_under_remote(sender, trace_id, name, kind),
+    };
     let state = if under {
         parent.trace_state().clone()
     } else {

@@ -242,17 +242,11 @@ fn start_send_record(
 ) -> (Context, Option<SpanId>, Option<SendSpan>) {
     let parent = cx.span().span_context().clone();
     let name = &target.span_name;
-    let (cx, span_context) = match record::decide(
-        recorder.as_ref(),
-        cx,
-        &parent,
-        true,
-        name,
-        SpanKind::Producer,
-    ) {
-        record::Decision::Record { cx, span_context } => (cx, span_context),
-        record::Decision::Unsampled(carried) => return (carried, None, None),
-    };
+    let (cx, span_context) =
+        match record::decide(recorder.as_ref(), cx, &parent, name, SpanKind::Producer) {
+            record::Decision::Record { cx, span_context } => (cx, span_context),
+            record::Decision::Unsampled(carried) => return (carried, None, None),
+        };
     let valid = parent.is_valid();
     let start = *clock.get_or_insert_with(Timestamp::now);
     // Under a sampled local span, the receiver can tell the sender from the caller's

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use actor_core::trace::{SpanRecord, SpanRecorder};
-use opentelemetry::trace::{SpanKind, TraceContextExt as _, TraceId};
+use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt as _, TraceId};
 use opentelemetry::Context;
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, ShouldSample};
 
@@ -62,17 +62,38 @@ impl Sampling {
         kind: SpanKind,
     ) -> bool {
         match self {
-            Sampling::ParentBasedAlwaysOn => parent.is_none_or(|cx| {
-                let span = cx.span();
-                let parent = span.span_context();
-                !parent.is_valid() || parent.is_sampled()
-            }),
+            Sampling::ParentBasedAlwaysOn => {
+                parent.is_none_or(|cx| follows(cx.span().span_context()))
+            }
             Sampling::Sdk(sampler) => {
                 let result = sampler.should_sample(parent, trace_id, name, &kind, &[], &[]);
                 result.decision == SamplingDecision::RecordAndSample
             }
         }
     }
+
+    /// [`sampled`](Sampling::sampled) under a context that holds the remote span context
+    /// `parent` alone; the default rule makes no context for it.
+    fn sampled_under_remote(
+        &self,
+        parent: &SpanContext,
+        trace_id: TraceId,
+        name: &str,
+        kind: SpanKind,
+    ) -> bool {
+        match self {
+            Sampling::ParentBasedAlwaysOn => follows(parent),
+            Sampling::Sdk(_) => {
+                let cx = Context::new().with_remote_span_context(parent.clone());
+                self.sampled(Some(&cx), trace_id, name, kind)
+            }
+        }
+    }
+}
+
+/// The default rule: a child follows its parent's sampled flag; a root is sampled.
+fn follows(parent: &SpanContext) -> bool {
+    !parent.is_valid() || parent.is_sampled()
 }
 
 impl HubRecorder {
@@ -92,6 +113,18 @@ impl SpanRecorder for HubRecorder {
         kind: SpanKind,
     ) -> bool {
         self.sampling.sampled(parent, trace_id, name, kind)
+    }
+
+    #[inline]
+    fn sampled_under_remote(
+        &self,
+        parent: &SpanContext,
+        trace_id: TraceId,
+        name: &str,
+        kind: SpanKind,
+    ) -> bool {
+        self.sampling
+            .sampled_under_remote(parent, trace_id, name, kind)
     }
 
     #[inline]
@@ -135,11 +168,27 @@ mod tests {
                 let args = (parent.as_ref(), TraceId::from(9), "send x", kind.clone());
                 let expected = sdk.sampled(args.0, args.1, args.2, args.3.clone());
                 assert_eq!(
-                    rule.sampled(args.0, args.1, args.2, args.3),
+                    rule.sampled(args.0, args.1, args.2, args.3.clone()),
                     expected,
                     "{parent:?}"
                 );
                 unsampled += usize::from(!expected);
+                // A remote sender alone: the same decision, with no context made by the rule.
+                if let Some(cx) = parent.as_ref().filter(|cx| cx.has_active_span()) {
+                    let span = cx.span();
+                    for sampling in [&rule, &sdk] {
+                        assert_eq!(
+                            sampling.sampled_under_remote(
+                                span.span_context(),
+                                args.1,
+                                args.2,
+                                args.3.clone()
+                            ),
+                            expected,
+                            "{parent:?} alone"
+                        );
+                    }
+                }
             }
         }
         assert_eq!(unsampled, 4, "the unsampled parents are followed");
