@@ -302,6 +302,15 @@ impl Parent {
             Parent::Remote(sender) => Context::new().with_remote_span_context(sender),
         }
     }
+
+    /// The sender's context for a span that takes its span's place: a remote sender alone
+    /// leaves nothing else to carry.
+    fn beneath(self) -> Context {
+        match self {
+            Parent::Context(cx) => cx,
+            Parent::Remote(_) => Context::new(),
+        }
+    }
 }
 
 /// What the `process` span of a message needs to know of it besides its sender.
@@ -404,19 +413,12 @@ impl ProcessSpans {
             record::Decided::Record(span_context) => span_context,
             // Unsampled: the handler runs in the parent's trace, marked so.
             record::Decided::Unsampled(unsampled) => {
-                let cx = match parent {
-                    Parent::Context(cx) => cx,
-                    Parent::Remote(_) => Context::new(),
-                };
-                return (cx.with_remote_span_context(unsampled), Open::Unsampled);
+                let cx = parent.beneath().with_remote_span_context(unsampled);
+                return (cx, Open::Unsampled);
             }
             record::Decided::AsItCame => return (parent.into_context(), Open::Unsampled),
         };
-        let parent = match parent {
-            Parent::Context(cx) => cx,
-            // Its span is replaced by the record's below: nothing else to carry.
-            Parent::Remote(_) => Context::new(),
-        };
+        let parent = parent.beneath();
         let under = parent_span.is_valid();
         let (parent_span_id, parent_is_remote) = record::parent_ids(parent_span);
         let start = Timestamp::now();
