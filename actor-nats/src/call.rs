@@ -182,15 +182,23 @@ where
 
     /// Encodes `msg` and checks what can be checked before sending.
     fn prepare(&self, msg: &M) -> Result<Bytes, PrepareError> {
-        if self.outage == Outage::Refuse && !self.nats.is_connected() {
+        if self.refuses_now() {
             return Err(PrepareError::Disconnected);
         }
-        let body = self
-            .destination
+        self.encode(msg)
+    }
+
+    /// Whether sends are refused now: disconnected, with [`Outage::Refuse`].
+    fn refuses_now(&self) -> bool {
+        self.outage == Outage::Refuse && !self.nats.is_connected()
+    }
+
+    /// `msg` in this recipient's codec.
+    fn encode(&self, msg: &M) -> Result<Bytes, PrepareError> {
+        self.destination
             .codec
             .encode(msg)
-            .map_err(|e| PrepareError::Encode(e.to_string()))?;
-        Ok(body)
+            .map_err(|e| PrepareError::Encode(e.to_string()))
     }
 
     /// The request headers, with the trace; starts the `send` span.
@@ -239,7 +247,7 @@ where
     /// (queued in the outbox, or refused), else what is left to do. The usual batched tell
     /// ends here, with no future made for it.
     fn tell_now(&self, msg: M) -> Result<Result<(), RemoteSendError<M>>, TellLater<M>> {
-        if self.outage == Outage::Refuse && !self.nats.is_connected() {
+        if self.refuses_now() {
             return Ok(Err(RemoteSendError::Disconnected(msg)));
         }
         let outbox = &self.nats.inner.outbox;
@@ -249,9 +257,9 @@ where
             && self.destination.is_publishable()
             && (self.nats.is_connected() || !outbox.is_idle());
         if !batched {
-            return match self.destination.codec.encode(&msg) {
+            return match self.encode(&msg) {
                 Ok(body) => Err(TellLater::Publish(msg, body)),
-                Err(e) => Ok(Err(RemoteSendError::Encode(msg, e.to_string()))),
+                Err(e) => Ok(Err(e.with(msg))),
             };
         }
         // The body goes straight into the batch: encoded into this thread's scratch buffer.

@@ -53,14 +53,10 @@ impl Codec {
 
     /// Writes `value`.
     pub fn encode<T: Serialize + ?Sized>(self, value: &T) -> Result<Bytes, CodecError> {
-        let written = match self {
-            Codec::Json => serde_json::to_vec(value).map_err(|e| e.to_string()),
-            Codec::Postcard => postcard::to_stdvec(value).map_err(|e| e.to_string()),
-        };
-        written.map(Bytes::from).map_err(|reason| CodecError {
-            codec: self.content_type(),
-            reason,
-        })
+        // As `serde_json::to_vec` starts.
+        let mut out = Vec::with_capacity(128);
+        self.encode_into(value, &mut out)?;
+        Ok(Bytes::from(out))
     }
 
     /// Writes `value` at the end of `out`.

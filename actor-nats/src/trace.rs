@@ -26,9 +26,17 @@ pub use crate::names::{MESSAGING_SYSTEM_NATS, SCOPE};
 
 /// Runs `f` with the propagator this connection uses: its own, else the global one, else
 /// W3C (the global default reads nothing).
-fn with_propagator<T>(inner: &Inner, mut f: impl FnMut(&dyn TextMapPropagator) -> T) -> T {
-    if let Some(own) = &inner.propagator {
-        return f(own.as_ref());
+fn with_propagator<T>(inner: &Inner, f: impl FnMut(&dyn TextMapPropagator) -> T) -> T {
+    propagator_in_effect(inner.propagator.as_deref(), f)
+}
+
+/// [`with_propagator`] for a connection whose own propagator is `own`.
+fn propagator_in_effect<T>(
+    own: Option<&(dyn TextMapPropagator + Send + Sync)>,
+    mut f: impl FnMut(&dyn TextMapPropagator) -> T,
+) -> T {
+    if let Some(own) = own {
+        return f(own);
     }
     opentelemetry::global::get_text_map_propagator(|global| {
         if global.fields().next().is_none() {
@@ -39,21 +47,10 @@ fn with_propagator<T>(inner: &Inner, mut f: impl FnMut(&dyn TextMapPropagator) -
     })
 }
 
-/// Whether the propagator in effect is the built-in W3C one ([`W3cPropagator::is`]): the
-/// connection's own, else the global one (as `Telemetry` installs it), else the fallback
-/// when none is installed.
+/// Whether the propagator in effect ([`with_propagator`]) is the built-in W3C one
+/// ([`W3cPropagator::is`]): the fallback, or as `Telemetry` installs it.
 fn builtin_w3c(inner: &Inner) -> bool {
-    w3c_in_effect(inner.propagator.as_deref())
-}
-
-/// [`builtin_w3c`] for a connection whose own propagator is `own`.
-fn w3c_in_effect(own: Option<&(dyn TextMapPropagator + Send + Sync)>) -> bool {
-    match own {
-        Some(own) => W3cPropagator::is(own),
-        None => opentelemetry::global::get_text_map_propagator(|global| {
-            global.fields().next().is_none() || W3cPropagator::is(global)
-        }),
-    }
+    with_propagator(inner, W3cPropagator::is)
 }
 
 /// The caller's side of one message: its `send` span (a compact record, or an SDK span
@@ -202,10 +199,10 @@ pub(crate) fn received_frames(
     frames: &[Frame],
     arrival: Option<&Delivery>,
 ) -> SmallVec<[Received; CHUNK]> {
-    // The usual traced frame holds a `traceparent` alone: with the built-in W3C
-    // propagator in effect, it is read once, with no extractor.
-    let w3c = builtin_w3c(inner).then(W3cPropagator::new);
     with_propagator(inner, |propagator| {
+        // The usual traced frame holds a `traceparent` alone: with the built-in W3C
+        // propagator in effect, it is read once, with no extractor.
+        let w3c = W3cPropagator::is(propagator).then(W3cPropagator::new);
         frames
             .iter()
             .map(|frame| {
@@ -302,6 +299,9 @@ mod tests {
             TextMapCompositePropagator::new(vec![Box::new(
                 opentelemetry_sdk::propagation::TraceContextPropagator::new(),
             )])
+        };
+        let w3c_in_effect = |own: Option<&(dyn TextMapPropagator + Send + Sync)>| {
+            propagator_in_effect(own, W3cPropagator::is)
         };
         // None installed: the fallback is W3C.
         assert!(w3c_in_effect(None));

@@ -175,14 +175,26 @@ impl Delivery {
         SENDING.set(self, send)
     }
 
+    /// The remote sender of a message sent now under [`send_from`](Delivery::send_from),
+    /// if one is being sent so (its delivery not copied).
+    pub(crate) fn remote_sender() -> Option<SpanContext> {
+        Self::from_remote(|sender, _| sender.clone())
+    }
+
     /// The remote sender and the delivery of a message sent now under
     /// [`send_from`](Delivery::send_from), if one is being sent so.
     pub(crate) fn sending_from() -> Option<(SpanContext, Delivered)> {
+        Self::from_remote(|sender, delivered| (sender.clone(), delivered.clone()))
+    }
+
+    /// `read` of the remote sender and delivery of [`send_from`](Delivery::send_from), if
+    /// one is running with a delivery made by [`for_remote`](Delivery::for_remote).
+    fn from_remote<T>(read: impl FnOnce(&SpanContext, &Delivered) -> T) -> Option<T> {
         if !SENDING.is_set() {
             return None;
         }
         SENDING.with(|d| match &d.sender {
-            Sender::Remote(parent) => Some((parent.clone(), d.message.clone())),
+            Sender::Remote(sender) => Some(read(sender, &d.message)),
             Sender::Parent(_) => None,
         })
     }

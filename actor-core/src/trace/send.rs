@@ -87,10 +87,6 @@ thread_local! {
 /// The caller's context as a send captures it: the active OpenTelemetry context (with the
 /// `tracing` feature, the current `tracing` span's when it has one).
 pub(crate) fn caller_context() -> Context {
-    // A bridge's message from a remote sender (`Delivery::send_from`): that sender's.
-    if let Some((sender, _)) = Delivery::sending_from() {
-        return Context::new().with_remote_span_context(sender);
-    }
     let cx = Context::current();
     #[cfg(feature = "tracing")]
     let cx = crate::trace::tracing_bridge::caller::caller_context(cx);
@@ -348,8 +344,13 @@ impl Tracing {
             // No SDK: the message carries the caller's context, and nothing else is made.
             // Kept short and inline, so the context goes straight into the envelope being
             // built.
+            // A bridge's message from a remote sender (`Delivery::send_from`): that sender's.
+            let cx = match Delivery::remote_sender() {
+                Some(sender) => Context::new().with_remote_span_context(sender),
+                None => caller_context(),
+            };
             let meta = TraceMeta {
-                carrier: TraceCarrier::Context(caller_context()),
+                carrier: TraceCarrier::Context(cx),
                 stamp: Stamp::new(from_self, self.timed().then(Timestamp::now)),
                 message_id: 0,
             };
