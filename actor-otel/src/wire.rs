@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+use prost::encoding::{encode_varint, encoded_len_varint, WireType};
 use prost::Message as _;
 
 use actor_core::trace::attribute::{
@@ -83,6 +83,9 @@ const KIND_CONSUMER: u64 = 5;
 /// `Status.StatusCode` values.
 const STATUS_OK: u64 = 1;
 const STATUS_ERROR: u64 = 2;
+/// The bytes kept for a span's length: two hold up to 16 KiB, more than a span of the
+/// usual shapes takes (about 300 bytes).
+const SPAN_LEN_BYTES: usize = 2;
 
 /// One OTLP `ExportTraceServiceRequest` (one resource, one scope) built from span records.
 /// Reusable: [`finish`](TraceRequest::finish) writes the request and empties it, keeping
@@ -98,9 +101,6 @@ pub struct TraceRequest {
     /// The spans so far, each as a `ScopeSpans.spans` field.
     spans: Vec<u8>,
     count: usize,
-    /// One span, one attribute list or one link at a time, before its length is known.
-    span: Vec<u8>,
-    nested: Vec<u8>,
     /// Attribute runs already encoded.
     repeats: Repeats,
 }
@@ -116,8 +116,6 @@ impl TraceRequest {
             scope_schema_url: scope.schema_url().unwrap_or_default().to_owned(),
             spans: Vec::new(),
             count: 0,
-            span: Vec::new(),
-            nested: Vec::new(),
             repeats: Repeats::default(),
         };
         request.set_resource(resource);
@@ -150,9 +148,13 @@ impl TraceRequest {
     /// Adds the span `record` stands for, as the SDK would have exported it (sampled, not
     /// remote; its parent's remoteness in the flags).
     pub fn push(&mut self, record: &SpanRecord) {
-        self.span.clear();
-        write_span(&mut self.span, &mut self.nested, &mut self.repeats, record);
-        put_bytes(&mut self.spans, field::SCOPE_SPANS_SPANS, &self.span);
+        let repeats = &mut self.repeats;
+        put_message(
+            &mut self.spans,
+            field::SCOPE_SPANS_SPANS,
+            SPAN_LEN_BYTES,
+            |out| write_span(out, repeats, record),
+        );
         self.count += 1;
     }
 
@@ -195,17 +197,17 @@ impl TraceRequest {
     }
 }
 
-/// The `Span` message of `record` into `out` (`nested`: scratch for its nested messages).
-fn write_span(out: &mut Vec<u8>, nested: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecord) {
+/// The `Span` message of `record` into `out`.
+fn write_span(out: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecord) {
     let sc = &record.span_context;
-    put_bytes(out, field::SPAN_TRACE_ID, &sc.trace_id().to_bytes());
-    put_bytes(out, field::SPAN_SPAN_ID, &sc.span_id().to_bytes());
+    put_array(out, field::SPAN_TRACE_ID, sc.trace_id().to_bytes());
+    put_array(out, field::SPAN_SPAN_ID, sc.span_id().to_bytes());
     put_trace_state(out, field::SPAN_TRACE_STATE, sc.trace_state());
     if record.parent_span_id != SpanId::INVALID {
-        put_bytes(
+        put_array(
             out,
             field::SPAN_PARENT_SPAN_ID,
-            &record.parent_span_id.to_bytes(),
+            record.parent_span_id.to_bytes(),
         );
     }
     put_string(out, field::SPAN_NAME, &record.name);
@@ -216,27 +218,26 @@ fn write_span(out: &mut Vec<u8>, nested: &mut Vec<u8>, repeats: &mut Repeats, re
     put_varint(out, field::SPAN_KIND, kind);
     put_fixed64(out, field::SPAN_START, record.start.unix_nanos());
     put_fixed64(out, field::SPAN_END, record.end.unix_nanos());
-    write_attributes(out, nested, repeats, record);
+    write_attributes(out, repeats, record);
     if let Some(extras) = &record.extras {
         for event in &extras.events {
-            nested.clear();
-            let time = actor_core::trace::Timestamp::from_system_time(event.timestamp);
-            put_fixed64(nested, field::EVENT_TIME, time.unix_nanos());
-            put_string(nested, field::EVENT_NAME, &event.name);
-            for kv in &event.attributes {
-                put_key_value(nested, field::EVENT_ATTRIBUTES, kv.key.as_str(), &kv.value);
-            }
-            put_uint32(
-                nested,
-                field::EVENT_DROPPED_ATTRIBUTES,
-                event.dropped_attributes_count,
-            );
-            put_bytes(out, field::SPAN_EVENTS, nested);
+            put_message(out, field::SPAN_EVENTS, 1, |out| {
+                let time = actor_core::trace::Timestamp::from_system_time(event.timestamp);
+                put_fixed64(out, field::EVENT_TIME, time.unix_nanos());
+                put_string(out, field::EVENT_NAME, &event.name);
+                for kv in &event.attributes {
+                    put_key_value(out, field::EVENT_ATTRIBUTES, kv.key.as_str(), &kv.value);
+                }
+                put_uint32(
+                    out,
+                    field::EVENT_DROPPED_ATTRIBUTES,
+                    event.dropped_attributes_count,
+                );
+            });
         }
     }
-    write_links(out, nested, record);
+    write_links(out, record);
     if let Some(extras) = &record.extras {
-        nested.clear();
         let (code, message) = match &extras.status {
             opentelemetry::trace::Status::Unset => (0, ""),
             opentelemetry::trace::Status::Ok => (STATUS_OK, ""),
@@ -244,9 +245,10 @@ fn write_span(out: &mut Vec<u8>, nested: &mut Vec<u8>, repeats: &mut Repeats, re
                 (STATUS_ERROR, description.as_ref())
             }
         };
-        put_string(nested, field::STATUS_MESSAGE, message);
-        put_varint(nested, field::STATUS_CODE, code);
-        put_bytes(out, field::SPAN_STATUS, nested);
+        put_message(out, field::SPAN_STATUS, 1, |out| {
+            put_string(out, field::STATUS_MESSAGE, message);
+            put_varint(out, field::STATUS_CODE, code);
+        });
     } else {
         // An unset status is an empty message, present (as the SDK path writes it).
         put_bytes(out, field::SPAN_STATUS, &[]);
@@ -262,57 +264,47 @@ fn write_span(out: &mut Vec<u8>, nested: &mut Vec<u8>, repeats: &mut Repeats, re
 /// The record's attributes, in the order `SpanRecord::attributes` lists them. The runs that
 /// repeat from span to span (the five fixed attributes, the thread pair) come encoded from
 /// `repeats`.
-fn write_attributes(
-    out: &mut Vec<u8>,
-    nested: &mut Vec<u8>,
-    repeats: &mut Repeats,
-    record: &SpanRecord,
-) {
-    out.extend_from_slice(repeats.fixed(record, nested));
-    let mut thread = |out: &mut Vec<u8>, nested: &mut Vec<u8>| {
+fn write_attributes(out: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecord) {
+    out.extend_from_slice(repeats.fixed(record));
+    let mut thread = |out: &mut Vec<u8>| {
         if let Some((name, id)) = &record.thread {
-            out.extend_from_slice(repeats.thread(name, *id, nested));
+            out.extend_from_slice(repeats.thread(name, *id));
         }
     };
-    let message_id = |out: &mut Vec<u8>, nested: &mut Vec<u8>| {
+    let message_id = |out: &mut Vec<u8>| {
         if record.message_id != 0 {
             let id = AttributeValue::U64Text(record.message_id);
-            put_attribute(out, nested, MESSAGING_MESSAGE_ID, id);
+            put_attribute(out, MESSAGING_MESSAGE_ID, id);
         }
     };
     match record.mailbox_wait_ns {
         Some(wait) => {
-            put_attribute(out, nested, MAILBOX_WAIT_NS, AttributeValue::I64(wait));
-            thread(out, nested);
-            message_id(out, nested);
+            put_attribute(out, MAILBOX_WAIT_NS, AttributeValue::I64(wait));
+            thread(out);
+            message_id(out);
         }
         None => {
-            message_id(out, nested);
-            thread(out, nested);
+            message_id(out);
+            thread(out);
         }
     }
     if let Some(size) = record.body_size {
         let size = AttributeValue::I64(i64::from(size));
-        put_attribute(out, nested, MESSAGING_MESSAGE_BODY_SIZE, size);
+        put_attribute(out, MESSAGING_MESSAGE_BODY_SIZE, size);
     }
     let delivered = record.delivery.iter().flat_map(|d| &d.attributes);
     let extra = record.extras.iter().flat_map(|e| &e.attributes);
     for kv in delivered.chain(extra) {
-        put_attribute(
-            out,
-            nested,
-            kv.key.as_str(),
-            AttributeValue::Value(&kv.value),
-        );
+        put_attribute(out, kv.key.as_str(), AttributeValue::Value(&kv.value));
     }
 }
 
-/// One attribute as a `Span.attributes` field (`nested`: scratch for the `KeyValue`).
-fn put_attribute(out: &mut Vec<u8>, nested: &mut Vec<u8>, key: &str, value: AttributeValue<'_>) {
-    nested.clear();
-    put_string(nested, field::KEY_VALUE_KEY, key);
-    value.write(nested);
-    put_bytes(out, field::SPAN_ATTRIBUTES, nested);
+/// One attribute as a `Span.attributes` field.
+fn put_attribute(out: &mut Vec<u8>, key: &str, value: AttributeValue<'_>) {
+    put_message(out, field::SPAN_ATTRIBUTES, 1, |out| {
+        put_string(out, field::KEY_VALUE_KEY, key);
+        value.write(out);
+    });
 }
 
 /// Attribute runs that repeat from span to span, encoded once and copied: the five fixed
@@ -340,8 +332,24 @@ impl FixedKey {
         self.operation == record.operation
             && (std::ptr::eq(self.message_type, record.message_type)
                 || self.message_type == record.message_type)
-            && self.destination == record.destination
-            && self.system.as_ref() == record.delivery.as_ref().map(|d| &d.system)
+            && same_value(&self.destination, &record.destination)
+            && match (&self.system, &record.delivery) {
+                (Some(system), Some(delivery)) => same_value(system, &delivery.system),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+}
+
+/// Whether two values are equal, found without comparing the text of a string shared by
+/// both (the interned names and destinations that records share).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => {
+            let (a, b) = (a.as_str(), b.as_str());
+            std::ptr::eq(a, b) || a == b
+        }
+        _ => a == b,
     }
 }
 
@@ -350,7 +358,7 @@ impl Repeats {
     const MAX: usize = 64;
 
     /// The encoded fixed attributes of `record`.
-    fn fixed(&mut self, record: &SpanRecord, nested: &mut Vec<u8>) -> &[u8] {
+    fn fixed(&mut self, record: &SpanRecord) -> &[u8] {
         cached(
             &mut self.fixed,
             |key| key.matches(record),
@@ -360,16 +368,16 @@ impl Repeats {
                     Some(d) => AttributeValue::Value(&d.system),
                     None => AttributeValue::Str(MESSAGING_SYSTEM_VALUE),
                 };
-                put_attribute(&mut bytes, nested, MESSAGING_SYSTEM, system);
+                put_attribute(&mut bytes, MESSAGING_SYSTEM, system);
                 let destination = AttributeValue::Value(&record.destination);
-                put_attribute(&mut bytes, nested, MESSAGING_DESTINATION_NAME, destination);
+                put_attribute(&mut bytes, MESSAGING_DESTINATION_NAME, destination);
                 let operation = record.operation;
                 let kind = AttributeValue::Str(operation.operation_type());
-                put_attribute(&mut bytes, nested, MESSAGING_OPERATION_TYPE, kind);
+                put_attribute(&mut bytes, MESSAGING_OPERATION_TYPE, kind);
                 let name = AttributeValue::Str(operation.operation_name());
-                put_attribute(&mut bytes, nested, MESSAGING_OPERATION_NAME, name);
+                put_attribute(&mut bytes, MESSAGING_OPERATION_NAME, name);
                 let message_type = AttributeValue::Str(record.message_type);
-                put_attribute(&mut bytes, nested, MESSAGE_TYPE, message_type);
+                put_attribute(&mut bytes, MESSAGE_TYPE, message_type);
                 let key = FixedKey {
                     system: record.delivery.as_ref().map(|d| d.system.clone()),
                     destination: record.destination.clone(),
@@ -382,14 +390,14 @@ impl Repeats {
     }
 
     /// The encoded `thread.name`, `thread.id` pair.
-    fn thread(&mut self, name: &Value, id: i64, nested: &mut Vec<u8>) -> &[u8] {
+    fn thread(&mut self, name: &Value, id: i64) -> &[u8] {
         cached(
             &mut self.threads,
-            |(n, i)| *i == id && n == name,
+            |(n, i)| *i == id && same_value(n, name),
             || {
                 let mut bytes = Vec::new();
-                put_attribute(&mut bytes, nested, THREAD_NAME, AttributeValue::Value(name));
-                put_attribute(&mut bytes, nested, THREAD_ID, AttributeValue::I64(id));
+                put_attribute(&mut bytes, THREAD_NAME, AttributeValue::Value(name));
+                put_attribute(&mut bytes, THREAD_ID, AttributeValue::I64(id));
                 ((name.clone(), id), bytes)
             },
         )
@@ -417,32 +425,23 @@ fn cached<K>(
 }
 
 /// The record's links: the sender's first, then those added while it was open.
-fn write_links(out: &mut Vec<u8>, nested: &mut Vec<u8>, record: &SpanRecord) {
+fn write_links(out: &mut Vec<u8>, record: &SpanRecord) {
     let sc = &record.span_context;
     match &record.link {
-        SenderLink::Parent(flags) => {
-            nested.clear();
-            put_bytes(nested, field::LINK_TRACE_ID, &sc.trace_id().to_bytes());
-            put_bytes(
-                nested,
-                field::LINK_SPAN_ID,
-                &record.parent_span_id.to_bytes(),
-            );
-            put_trace_state(nested, field::LINK_TRACE_STATE, sc.trace_state());
+        SenderLink::Parent(flags) => put_message(out, field::SPAN_LINKS, 1, |out| {
+            put_array(out, field::LINK_TRACE_ID, sc.trace_id().to_bytes());
+            put_array(out, field::LINK_SPAN_ID, record.parent_span_id.to_bytes());
+            put_trace_state(out, field::LINK_TRACE_STATE, sc.trace_state());
             let flags = remote_flags(u32::from(flags.to_u8()), record.parent_is_remote);
-            put_fixed32(nested, field::LINK_FLAGS, flags);
-            put_bytes(out, field::SPAN_LINKS, nested);
-        }
-        SenderLink::Other(other) => {
-            write_link(out, nested, other, &[], 0);
-        }
+            put_fixed32(out, field::LINK_FLAGS, flags);
+        }),
+        SenderLink::Other(other) => write_link(out, other, &[], 0),
         _ => {}
     }
     if let Some(extras) = &record.extras {
         for link in &extras.links {
             write_link(
                 out,
-                nested,
                 &link.span_context,
                 &link.attributes,
                 link.dropped_attributes_count,
@@ -453,30 +452,29 @@ fn write_links(out: &mut Vec<u8>, nested: &mut Vec<u8>, record: &SpanRecord) {
 
 fn write_link(
     out: &mut Vec<u8>,
-    nested: &mut Vec<u8>,
     sc: &opentelemetry::trace::SpanContext,
     attributes: &[KeyValue],
     dropped: u32,
 ) {
-    nested.clear();
-    put_bytes(nested, field::LINK_TRACE_ID, &sc.trace_id().to_bytes());
-    put_bytes(nested, field::LINK_SPAN_ID, &sc.span_id().to_bytes());
-    put_trace_state(nested, field::LINK_TRACE_STATE, sc.trace_state());
-    for kv in attributes {
-        put_key_value(nested, field::LINK_ATTRIBUTES, kv.key.as_str(), &kv.value);
-    }
-    put_uint32(nested, field::LINK_DROPPED_ATTRIBUTES, dropped);
-    let flags = remote_flags(u32::from(sc.trace_flags().to_u8()), sc.is_remote());
-    put_fixed32(nested, field::LINK_FLAGS, flags);
-    put_bytes(out, field::SPAN_LINKS, nested);
+    put_message(out, field::SPAN_LINKS, 1, |out| {
+        put_array(out, field::LINK_TRACE_ID, sc.trace_id().to_bytes());
+        put_array(out, field::LINK_SPAN_ID, sc.span_id().to_bytes());
+        put_trace_state(out, field::LINK_TRACE_STATE, sc.trace_state());
+        for kv in attributes {
+            put_key_value(out, field::LINK_ATTRIBUTES, kv.key.as_str(), &kv.value);
+        }
+        put_uint32(out, field::LINK_DROPPED_ATTRIBUTES, dropped);
+        let flags = remote_flags(u32::from(sc.trace_flags().to_u8()), sc.is_remote());
+        put_fixed32(out, field::LINK_FLAGS, flags);
+    });
 }
 
 /// A `KeyValue` message in field `tag` (of an event or a link: rare, users' additions).
 fn put_key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: &Value) {
-    let mut kv = Vec::new();
-    put_string(&mut kv, field::KEY_VALUE_KEY, key);
-    write_value(&mut kv, field::KEY_VALUE_VALUE, value);
-    put_bytes(out, tag, &kv);
+    put_message(out, tag, 1, |out| {
+        put_string(out, field::KEY_VALUE_KEY, key);
+        write_value(out, field::KEY_VALUE_VALUE, value);
+    });
 }
 
 /// Span or link flags: the trace flags and whether the parent (or linked span) is remote.
@@ -507,7 +505,7 @@ impl AttributeValue<'_> {
             }
             AttributeValue::I64(n) => write_int(out, *n),
             AttributeValue::U64Text(n) => {
-                AttributeValue::Str(&n.to_string()).write(out);
+                AttributeValue::Str(itoa::Buffer::new().format(*n)).write(out);
             }
             AttributeValue::Value(value) => write_value(out, field::KEY_VALUE_VALUE, value),
         }
@@ -523,55 +521,43 @@ fn write_int(out: &mut Vec<u8>, n: i64) {
 
 /// `value` as an `AnyValue` message in field `tag`.
 fn write_value(out: &mut Vec<u8>, tag: u32, value: &Value) {
-    let mut any = Vec::new();
-    let inner: &mut Vec<u8> = &mut any;
     match value {
         Value::String(s) => {
             let s = s.as_str();
             put_header(out, tag, field_len(field::ANY_STRING, s.len()));
             put_bytes(out, field::ANY_STRING, s.as_bytes());
-            return;
         }
         Value::I64(n) => {
             put_header(out, tag, 1 + encoded_len_varint(*n as u64));
             put_varint_always(out, field::ANY_INT, *n as u64);
-            return;
         }
-        Value::Bool(b) => put_varint_always(inner, field::ANY_BOOL, u64::from(*b)),
-        Value::F64(f) => {
-            encode_key(field::ANY_DOUBLE, WireType::SixtyFourBit, inner);
-            inner.extend_from_slice(&f.to_le_bytes());
-        }
-        Value::Array(array) => {
-            let mut values = Vec::new();
-            match array {
+        Value::Bool(b) => put_message(out, tag, 1, |out| {
+            put_varint_always(out, field::ANY_BOOL, u64::from(*b))
+        }),
+        Value::F64(f) => put_message(out, tag, 1, |out| {
+            put_key(out, field::ANY_DOUBLE, WireType::SixtyFourBit);
+            out.extend_from_slice(&f.to_le_bytes());
+        }),
+        Value::Array(array) => put_message(out, tag, 1, |out| {
+            put_message(out, field::ANY_ARRAY, 1, |values| match array {
                 Array::Bool(items) => items
                     .iter()
-                    .for_each(|b| write_value(&mut values, field::ARRAY_VALUES, &Value::Bool(*b))),
+                    .for_each(|b| write_value(values, field::ARRAY_VALUES, &Value::Bool(*b))),
                 Array::I64(items) => items
                     .iter()
-                    .for_each(|n| write_value(&mut values, field::ARRAY_VALUES, &Value::I64(*n))),
+                    .for_each(|n| write_value(values, field::ARRAY_VALUES, &Value::I64(*n))),
                 Array::F64(items) => items
                     .iter()
-                    .for_each(|f| write_value(&mut values, field::ARRAY_VALUES, &Value::F64(*f))),
+                    .for_each(|f| write_value(values, field::ARRAY_VALUES, &Value::F64(*f))),
                 Array::String(items) => items.iter().for_each(|s| {
-                    write_value(&mut values, field::ARRAY_VALUES, &Value::String(s.clone()))
+                    write_value(values, field::ARRAY_VALUES, &Value::String(s.clone()))
                 }),
-                other => write_value(
-                    &mut values,
-                    field::ARRAY_VALUES,
-                    &Value::from(other.to_string()),
-                ),
-            }
-            put_bytes(inner, field::ANY_ARRAY, &values);
-        }
+                other => write_value(values, field::ARRAY_VALUES, &Value::from(other.to_string())),
+            })
+        }),
         // A kind of value newer than this encoder: its text.
-        other => {
-            write_value(out, tag, &Value::from(other.to_string()));
-            return;
-        }
+        other => write_value(out, tag, &Value::from(other.to_string())),
     }
-    put_bytes(out, tag, &any);
 }
 
 /// The trace state as its header text, when it has one.
@@ -581,12 +567,60 @@ fn put_trace_state(out: &mut Vec<u8>, tag: u32, state: &TraceState) {
     }
 }
 
-/// A length-delimited field's key and length (its bytes follow).
-fn put_header(out: &mut Vec<u8>, tag: u32, len: usize) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(len as u64, out);
+/// A length-delimited field whose bytes `write` appends to `out` in place. Its length,
+/// known only after, goes into the `len_bytes` bytes kept for it before them (the usual
+/// size of that length: one byte for an attribute, two for a span); the bytes move over
+/// when it needs more or fewer.
+fn put_message(out: &mut Vec<u8>, tag: u32, len_bytes: usize, write: impl FnOnce(&mut Vec<u8>)) {
+    put_key(out, tag, WireType::LengthDelimited);
+    let at = out.len();
+    let body = at + len_bytes;
+    out.resize(body, 0);
+    write(out);
+    let len = out.len() - body;
+    let needed = encoded_len_varint(len as u64);
+    if needed > len_bytes {
+        out.resize(out.len() + needed - len_bytes, 0);
+        out.copy_within(body..body + len, at + needed);
+    } else if needed < len_bytes {
+        out.copy_within(body.., at + needed);
+        out.truncate(at + needed + len);
+    }
+    encode_varint(len as u64, &mut &mut out[at..at + needed]);
 }
 
+/// A length-delimited field's key and length (its bytes follow).
+#[inline]
+fn put_header(out: &mut Vec<u8>, tag: u32, len: usize) {
+    put_key(out, tag, WireType::LengthDelimited);
+    put_raw_varint(out, len as u64);
+}
+
+/// A field of fixed-size bytes (an id): copied without a call to `memcpy`.
+#[inline]
+fn put_array<const N: usize>(out: &mut Vec<u8>, tag: u32, bytes: [u8; N]) {
+    put_header(out, tag, N);
+    out.extend_from_slice(&bytes);
+}
+
+/// A field's key.
+#[inline]
+fn put_key(out: &mut Vec<u8>, tag: u32, wire_type: WireType) {
+    put_raw_varint(out, u64::from(tag << 3 | wire_type as u32));
+}
+
+/// A varint, as `prost::encoding::encode_varint` writes it, inlined for the one-byte case
+/// that most keys and lengths here are.
+#[inline]
+fn put_raw_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+#[inline]
 fn put_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
     put_header(out, tag, bytes.len());
     out.extend_from_slice(bytes);
@@ -608,8 +642,8 @@ fn put_varint(out: &mut Vec<u8>, tag: u32, value: u64) {
 
 /// A varint field inside a `oneof` (written even when zero).
 fn put_varint_always(out: &mut Vec<u8>, tag: u32, value: u64) {
-    encode_key(tag, WireType::Varint, out);
-    encode_varint(value, out);
+    put_key(out, tag, WireType::Varint);
+    put_raw_varint(out, value);
 }
 
 fn put_uint32(out: &mut Vec<u8>, tag: u32, value: u32) {
@@ -618,14 +652,14 @@ fn put_uint32(out: &mut Vec<u8>, tag: u32, value: u32) {
 
 fn put_fixed64(out: &mut Vec<u8>, tag: u32, value: u64) {
     if value != 0 {
-        encode_key(tag, WireType::SixtyFourBit, out);
+        put_key(out, tag, WireType::SixtyFourBit);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }
 
 fn put_fixed32(out: &mut Vec<u8>, tag: u32, value: u32) {
     if value != 0 {
-        encode_key(tag, WireType::ThirtyTwoBit, out);
+        put_key(out, tag, WireType::ThirtyTwoBit);
         out.extend_from_slice(&value.to_le_bytes());
     }
 }
@@ -739,6 +773,8 @@ pub(crate) mod tests {
                 KeyValue::new("ratio", 0.25),
                 KeyValue::new("count", -3_i64),
                 KeyValue::new("empty", ""),
+                // Longer than the one byte kept for an attribute's length.
+                KeyValue::new("long", "x".repeat(300)),
                 KeyValue::new("bools", Value::Array(Array::Bool(vec![true, false]))),
                 KeyValue::new("ints", Value::Array(Array::I64(vec![0, 1, -1]))),
                 KeyValue::new("floats", Value::Array(Array::F64(vec![1.5]))),
@@ -844,6 +880,22 @@ pub(crate) mod tests {
             assert_eq!(ours, sdk, "span {:?}", sdk.name);
         }
         assert_eq!(decoded, expected);
+    }
+
+    /// A message written in place has the bytes `prost` gives it, whether its length takes
+    /// the bytes kept for it, fewer or more.
+    #[test]
+    fn a_message_written_in_place_is_encoded_as_prost_encodes_it() {
+        for kept in [1, 2] {
+            for len in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
+                let body = vec![7u8; len];
+                let mut ours = vec![0xAA];
+                super::put_message(&mut ours, 9, kept, |out| out.extend_from_slice(&body));
+                let mut expected = vec![0xAA];
+                prost::encoding::bytes::encode(9, &body, &mut expected);
+                assert_eq!(ours, expected, "{len} bytes, {kept} kept for the length");
+            }
+        }
     }
 
     #[test]
