@@ -9,6 +9,7 @@
 //! Tests decode its output with those types and compare it, message by message, with what
 //! the SDK path (`SpanData`, `opentelemetry-proto`'s transform) makes of the same records.
 
+use bytes::Bytes;
 use opentelemetry::trace::{SpanId, TraceFlags, TraceState};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
@@ -89,7 +90,9 @@ const SPAN_LEN_BYTES: usize = 2;
 
 /// One OTLP `ExportTraceServiceRequest` (one resource, one scope) built from span records.
 /// Reusable: [`finish`](TraceRequest::finish) writes the request and empties it, keeping
-/// its buffers, so a steady stream of batches allocates nothing per span.
+/// its buffers, so a steady stream of batches allocates nothing per span;
+/// [`encode_batch`](TraceRequest::encode_batch) hands its buffer over as the request, with
+/// the head written into room kept before the spans (no copy of the spans).
 #[derive(Debug)]
 pub struct TraceRequest {
     /// The encoded `Resource` message and the resource's schema URL.
@@ -98,8 +101,10 @@ pub struct TraceRequest {
     /// The encoded `InstrumentationScope` message and the scope's schema URL.
     scope: Vec<u8>,
     scope_schema_url: String,
-    /// The spans so far, each as a `ScopeSpans.spans` field.
+    /// The spans so far, each as a `ScopeSpans.spans` field, after `room` bytes kept for
+    /// the request's head.
     spans: Vec<u8>,
+    room: usize,
     count: usize,
     /// Attribute runs already encoded.
     repeats: Repeats,
@@ -115,6 +120,7 @@ impl TraceRequest {
             scope: scope_message.encode_to_vec(),
             scope_schema_url: scope.schema_url().unwrap_or_default().to_owned(),
             spans: Vec::new(),
+            room: 0,
             count: 0,
             repeats: Repeats::default(),
         };
@@ -148,6 +154,13 @@ impl TraceRequest {
     /// Adds the span `record` stands for, as the SDK would have exported it (sampled, not
     /// remote; its parent's remoteness in the flags).
     pub fn push(&mut self, record: &SpanRecord) {
+        if self.count == 0 {
+            // The most the head can take: four one-byte keys, four lengths, the resource
+            // and the scope.
+            self.room = 4 * (1 + 10) + self.resource.len() + self.scope.len();
+            self.spans.clear();
+            self.spans.resize(self.room, 0);
+        }
         let repeats = &mut self.repeats;
         put_message(
             &mut self.spans,
@@ -164,36 +177,67 @@ impl TraceRequest {
         if self.count == 0 {
             return;
         }
+        self.write_head(out);
+        out.extend_from_slice(&self.spans[self.room..]);
+        self.write_tail(out);
+        self.spans.clear();
+        self.count = 0;
+    }
+
+    /// `records` as one encoded request (empty for none), leaving the vector empty to be
+    /// filled again: [`push`](TraceRequest::push) each, then
+    /// [`finish_bytes`](TraceRequest::finish_bytes).
+    pub fn encode_batch(&mut self, records: &mut Vec<SpanRecord>) -> Bytes {
+        for record in records.iter() {
+            self.push(record);
+        }
+        records.clear();
+        self.finish_bytes()
+    }
+
+    /// The encoded request (empty for none), emptying this one: its buffer is handed over
+    /// with the head written into the room kept before the spans, so the spans are not
+    /// copied again.
+    pub fn finish_bytes(&mut self) -> Bytes {
+        if self.count == 0 {
+            return Bytes::new();
+        }
+        let mut head = Vec::with_capacity(self.room);
+        self.write_head(&mut head);
+        let Some(start) = self.room.checked_sub(head.len()) else {
+            // A resource larger than the room kept at the first span: copied after all.
+            let mut body = Vec::new();
+            self.finish(&mut body);
+            return Bytes::from(body);
+        };
+        self.spans[start..self.room].copy_from_slice(&head);
+        let capacity = self.spans.capacity();
+        let mut body = std::mem::replace(&mut self.spans, Vec::with_capacity(capacity));
+        self.write_tail(&mut body);
+        self.count = 0;
+        Bytes::from(body).slice(start..)
+    }
+
+    /// What comes before the spans: the `ResourceSpans` and `ScopeSpans` headers, the
+    /// resource and the scope.
+    fn write_head(&self, out: &mut Vec<u8>) {
         let scope_spans_len = field_len(field::SCOPE_SPANS_SCOPE, self.scope.len())
-            + self.spans.len()
+            + (self.spans.len() - self.room)
             + string_field_len(field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url);
         let resource_spans_len = field_len(field::RESOURCE_SPANS_RESOURCE, self.resource.len())
             + field_len(field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len)
             + string_field_len(field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url);
         out.reserve(field_len(field::REQUEST_RESOURCE_SPANS, resource_spans_len));
-
         put_header(out, field::REQUEST_RESOURCE_SPANS, resource_spans_len);
         put_bytes(out, field::RESOURCE_SPANS_RESOURCE, &self.resource);
         put_header(out, field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len);
         put_bytes(out, field::SCOPE_SPANS_SCOPE, &self.scope);
-        out.extend_from_slice(&self.spans);
-        put_string(out, field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url);
-        put_string(out, field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url);
-
-        self.spans.clear();
-        self.count = 0;
     }
 
-    /// `records` as one encoded request (nothing for none), leaving the vector empty to be
-    /// filled again: [`push`](TraceRequest::push) each, then [`finish`](TraceRequest::finish).
-    pub fn encode_batch(&mut self, records: &mut Vec<SpanRecord>) -> Vec<u8> {
-        for record in records.iter() {
-            self.push(record);
-        }
-        records.clear();
-        let mut body = Vec::new();
-        self.finish(&mut body);
-        body
+    /// What comes after the spans: the scope's and the resource's schema URLs.
+    fn write_tail(&self, out: &mut Vec<u8>) {
+        put_string(out, field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url);
+        put_string(out, field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url);
     }
 }
 
@@ -903,15 +947,45 @@ pub(crate) mod tests {
         let scope = InstrumentationScope::builder("actor-core").build();
         let mut request = TraceRequest::new(&resource(), &scope);
         let records = records();
-        let mut batch = records.clone();
-        let bytes = request.encode_batch(&mut batch);
-        assert!(batch.is_empty() && request.is_empty());
-        let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
-        assert_eq!(decoded, through_sdk(&records, &scope));
+        let mut batch = Vec::new();
+        for round in 0..2 {
+            // The second round fills the buffer that replaced the one handed over.
+            let mut batch = records.clone();
+            let bytes = request.encode_batch(&mut batch);
+            assert!(batch.is_empty() && request.is_empty(), "round {round}");
+            let decoded = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+            assert_eq!(decoded, through_sdk(&records, &scope), "round {round}");
+        }
         assert!(
             request.encode_batch(&mut batch).is_empty(),
             "no records, no bytes"
         );
+    }
+
+    /// A resource larger than the room kept for the head when the first span came: the
+    /// request is still whole, under the new resource.
+    #[test]
+    fn a_batch_under_a_grown_resource_is_encoded_whole() {
+        let scope = InstrumentationScope::builder("actor-core").build();
+        let small = Resource::builder_empty().build();
+        let mut request = TraceRequest::new(&small, &scope);
+        let records = records();
+        request.push(&records[0]);
+        let grown = Resource::builder_empty()
+            .with_attribute(KeyValue::new("service.name", "x".repeat(500)))
+            .build();
+        request.set_resource(&grown);
+        let bytes = request.encode_batch(&mut records[1..2].to_vec());
+        let decoded = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+        let mut expected = through_sdk(&records[..2], &scope);
+        expected.resource_spans[0].resource =
+            Some(opentelemetry_proto::tonic::resource::v1::Resource {
+                attributes: ResourceAttributesWithSchema::from(&grown).attributes.0,
+                dropped_attributes_count: 0,
+                entity_refs: Vec::new(),
+            });
+        expected.resource_spans[0].schema_url = String::new();
+        assert_eq!(decoded, expected);
     }
 
     #[test]
@@ -1011,9 +1085,7 @@ pub(crate) mod tests {
             for record in &batch {
                 request.push(record);
             }
-            bytes.clear();
-            request.finish(&mut bytes);
-            std::hint::black_box(&bytes);
+            std::hint::black_box(request.finish_bytes());
         }
         let direct = per_span(start, batch.len());
 

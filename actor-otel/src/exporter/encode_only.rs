@@ -55,7 +55,7 @@ impl SpanOutput for EncodeOnly {
 
     /// As the OTLP/HTTP output encodes records.
     fn prepare(&mut self, records: &mut Vec<SpanRecord>) -> Bytes {
-        Bytes::from(self.request.encode_batch(records))
+        self.request.encode_batch(records)
     }
 
     async fn export_prepared(&self, body: Bytes) -> OTelSdkResult {

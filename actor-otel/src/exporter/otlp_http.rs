@@ -124,7 +124,7 @@ impl SpanOutput for OtlpHttpOutput {
     }
 
     fn prepare(&mut self, records: &mut Vec<SpanRecord>) -> Bytes {
-        Bytes::from(self.request.encode_batch(records))
+        self.request.encode_batch(records)
     }
 
     async fn export_prepared(&self, body: Bytes) -> OTelSdkResult {
