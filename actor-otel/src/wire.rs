@@ -977,15 +977,24 @@ pub(crate) mod tests {
         request.set_resource(&grown);
         let bytes = request.encode_batch(&mut records[1..2].to_vec());
         let decoded = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
-        let mut expected = through_sdk(&records[..2], &scope);
+        assert_eq!(decoded, through_sdk_under(&records[..2], &scope, &grown));
+    }
+
+    /// What the SDK path makes of `records` under `resource` (which has no schema URL).
+    fn through_sdk_under(
+        records: &[SpanRecord],
+        scope: &InstrumentationScope,
+        resource: &Resource,
+    ) -> ExportTraceServiceRequest {
+        let mut expected = through_sdk(records, scope);
         expected.resource_spans[0].resource =
             Some(opentelemetry_proto::tonic::resource::v1::Resource {
-                attributes: ResourceAttributesWithSchema::from(&grown).attributes.0,
+                attributes: ResourceAttributesWithSchema::from(resource).attributes.0,
                 dropped_attributes_count: 0,
                 entity_refs: Vec::new(),
             });
         expected.resource_spans[0].schema_url = String::new();
-        assert_eq!(decoded, expected);
+        expected
     }
 
     #[test]
@@ -1017,15 +1026,7 @@ pub(crate) mod tests {
         let mut bytes = Vec::new();
         request.finish(&mut bytes);
         let decoded = ExportTraceServiceRequest::decode(bytes.as_slice()).unwrap();
-        let mut expected = through_sdk(&records[..1], &scope);
-        expected.resource_spans[0].resource =
-            Some(opentelemetry_proto::tonic::resource::v1::Resource {
-                attributes: ResourceAttributesWithSchema::from(&other).attributes.0,
-                dropped_attributes_count: 0,
-                entity_refs: Vec::new(),
-            });
-        expected.resource_spans[0].schema_url = String::new();
-        assert_eq!(decoded, expected);
+        assert_eq!(decoded, through_sdk_under(&records[..1], &scope, &other));
     }
 
     /// `record` as the usual in-process message has it: no trace state, not remote (the
