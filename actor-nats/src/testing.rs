@@ -134,6 +134,11 @@ impl NatsServer {
         self.port
     }
 
+    /// The server process's id, while it runs (for measurements of its CPU time).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the server (as a crash would) and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -137,7 +137,21 @@ pub fn thread_cpu() -> std::collections::BTreeMap<String, ThreadCpu> {
 /// CPU time of each thread of this process so far, in ns: its id, its name and the time
 /// (`/proc/self/task/*/schedstat`; empty where there is no `/proc`).
 pub fn task_cpu() -> Vec<(u32, String, u64)> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    task_cpu_in("/proc/self/task")
+}
+
+/// CPU time used so far by every thread of process `pid`, in ns (0 when it cannot be read,
+/// as for [`task_cpu`]).
+pub fn process_cpu(pid: u32) -> u64 {
+    task_cpu_in(&format!("/proc/{pid}/task"))
+        .iter()
+        .map(|(_, _, ns)| ns)
+        .sum()
+}
+
+/// [`task_cpu`] for the threads listed in `dir`.
+fn task_cpu_in(dir: &str) -> Vec<(u32, String, u64)> {
+    let Ok(tasks) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     tasks

@@ -26,10 +26,10 @@
 //!
 //! `BENCH_SETUPS` (names separated by commas) keeps only those set-ups, for profiles; the
 //! ratios are then to the first one kept. `BENCH_ASKS=0` leaves the asks out.
-//! `BENCH_THREAD_CPU=1` prints the CPU each thread spent per tell; `BENCH_EXPORTER=noop`
-//! gives the traced set-ups the no-op SDK exporter (`Exporter::noop`, for which records are
-//! built into SDK `SpanData` first; the exporter of the earlier figures in BENCHMARKS.md) in
-//! place of the OTLP encoding (`Exporter::otlp_encode_only`).
+//! `BENCH_THREAD_CPU=1` prints the CPU each thread spent per tell, and `nats-server`'s.
+//! `BENCH_EXPORTER=noop` gives the traced set-ups the no-op SDK exporter (`Exporter::noop`,
+//! for which records are built into SDK `SpanData` first; the exporter of the earlier
+//! figures in BENCHMARKS.md) in place of the OTLP encoding (`Exporter::otlp_encode_only`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -320,6 +320,9 @@ fn main() {
         // `BENCH_THREAD_CPU=1`: the CPU each thread spent during the tells, per tell.
         let per_thread = std::env::var_os("BENCH_THREAD_CPU").is_some();
         let mut tell_cpu = vec![BTreeMap::<(String, u32), u64>::new(); setups.len()];
+        // `nats-server`'s CPU time in each set-up's tells (its own process).
+        let mut server_cpu = vec![0u64; setups.len()];
+        let server_pid = server.pid();
         // The headers ours sends, traced (JSON: no content type): type and traceparent.
         let headers = || {
             let mut h = async_nats::HeaderMap::new();
@@ -367,6 +370,7 @@ fn main() {
                 };
                 let before = counter.load(Ordering::Relaxed);
                 let cpu_before = per_thread.then(actor_benches::task_cpu);
+                let server_before = server_pid.map(actor_benches::process_cpu);
                 let started = Instant::now();
                 for _ in 0..TELLS {
                     match setup {
@@ -381,6 +385,9 @@ fn main() {
                 wait_for(counter, before + TELLS).await;
                 if round > 0 {
                     tell[i].push(started.elapsed().as_nanos() as f64 / TELLS as f64);
+                    if let (Some(pid), Some(before)) = (server_pid, server_before) {
+                        server_cpu[i] += actor_benches::process_cpu(pid).saturating_sub(before);
+                    }
                     if let Some(cpu_before) = cpu_before {
                         for (id, name, ns) in actor_benches::task_cpu_since(&cpu_before) {
                             *tell_cpu[i].entry((name, id)).or_default() += ns;
@@ -436,10 +443,13 @@ fn main() {
                     .max_by_key(|(_, &ns)| ns)
                     .map(|((thread, _), &ns)| format!("{thread} {:.0}", ns as f64 / tells))
                     .unwrap_or_default();
+                // On two vCPUs, throughput follows the CPU of every thread, the server's too.
+                let server = server_cpu[i] as f64 / tells;
                 eprintln!(
-                    "CPU per tell, {name}: {:.0} ns ({}); busiest thread: {busiest}",
+                    "CPU per tell, {name}: {:.0} ns ({}); nats-server {server:.0}, with it {:.0}; busiest thread: {busiest}",
                     total as f64 / tells,
-                    threads.join(", ")
+                    threads.join(", "),
+                    total as f64 / tells + server
                 );
             }
         }
