@@ -43,7 +43,9 @@ async fn a_server_restart_fails_asks_in_time_then_calls_work_again() {
         .outage(Outage::Refuse);
     assert_eq!(remote.ask(Add(1)).await.unwrap(), 1);
 
+    assert!(server.pid().is_some(), "a running server has a process");
     server.stop();
+    assert_eq!(server.pid(), None, "a stopped server has none");
     assert!(eventually(Duration::from_secs(5), || !caller.is_connected()).await);
     // During the outage every ask ends within its timeout with a typed error.
     let limit = Duration::from_millis(300);
@@ -80,6 +82,10 @@ async fn a_server_restart_fails_asks_in_time_then_calls_work_again() {
     }
 
     server.restart().unwrap();
+    assert!(
+        server.pid().is_some(),
+        "a restarted server has a process again"
+    );
     assert!(
         eventually(Duration::from_secs(10), || caller.is_connected()
             && serving_side.is_connected())
