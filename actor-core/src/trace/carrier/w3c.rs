@@ -97,24 +97,27 @@ impl W3cPropagator {
         if value.len() > policy.max_traceparent_len {
             return None;
         }
-        let (trace_id, span_id, flags) = traceparent::parse(value)?;
-        // As `span_context` reads it: only the sampled flag, no trace state.
-        let flags = flags & TraceFlags::SAMPLED;
-        let span_context = SpanContext::new(trace_id, span_id, flags, true, TraceState::NONE);
-        span_context.is_valid().then_some(span_context)
+        remote_parent(value, || TraceState::NONE)
     }
 }
 
 /// The remote span context in `traceparent` (and `tracestate`), if it is well formed.
 fn span_context(extractor: &dyn Extractor) -> Option<SpanContext> {
-    let (trace_id, span_id, flags) = traceparent::parse(extractor.get(TRACEPARENT)?)?;
+    remote_parent(extractor.get(TRACEPARENT)?, || {
+        extractor
+            .get(TRACESTATE)
+            .and_then(|s| TraceState::from_str(s).ok())
+            .unwrap_or_default()
+    })
+}
+
+/// The remote span context of the `traceparent` value `value`, with the trace state
+/// `trace_state` gives (read only when the value is well formed), if it is valid.
+fn remote_parent(value: &str, trace_state: impl FnOnce() -> TraceState) -> Option<SpanContext> {
+    let (trace_id, span_id, flags) = traceparent::parse(value)?;
     // Only the sampled bit is defined; the others are zeroed (W3C "other flags").
     let flags = flags & TraceFlags::SAMPLED;
-    let trace_state = extractor
-        .get(TRACESTATE)
-        .and_then(|s| TraceState::from_str(s).ok())
-        .unwrap_or_default();
-    let span_context = SpanContext::new(trace_id, span_id, flags, true, trace_state);
+    let span_context = SpanContext::new(trace_id, span_id, flags, true, trace_state());
     span_context.is_valid().then_some(span_context)
 }
 
