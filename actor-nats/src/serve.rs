@@ -17,10 +17,9 @@ use opentelemetry::context::FutureExt as _;
 use opentelemetry::Value;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use smallvec::SmallVec;
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::batch::{Frame, Frames};
+use crate::batch::Frames;
 use crate::codec::Codec;
 use crate::connect::Nats;
 use crate::error::{ErrorKind, ServeError};
@@ -550,9 +549,11 @@ where
             let mut frames = frames.enumerate();
             // From the first frame that cannot be read, nothing further can be.
             let mut unreadable = 0;
-            // A chunk at a time (no allocation per batch), its contexts read together.
+            // A chunk at a time, its contexts read together, in two vectors kept for the
+            // batch (each element moved once; a chunk held inline would be moved whole).
+            let mut chunk = Vec::with_capacity(crate::trace::CHUNK);
+            let mut received = Vec::with_capacity(crate::trace::CHUNK);
             loop {
-                let mut chunk = SmallVec::<[Frame; crate::trace::CHUNK]>::new();
                 for (index, frame) in frames.by_ref() {
                     match frame {
                         Ok(frame) => chunk.push(frame),
@@ -568,9 +569,9 @@ where
                 if chunk.is_empty() {
                     break;
                 }
-                let received =
-                    crate::trace::received_frames(&shared.nats.inner, &chunk, arrival.as_ref());
-                for (frame, received) in chunk.iter().zip(received) {
+                let inner = &shared.nats.inner;
+                crate::trace::received_frames(inner, &chunk, arrival.as_ref(), &mut received);
+                for (frame, received) in chunk.drain(..).zip(received.drain(..)) {
                     let outcome =
                         tell_one(&recipient, &frame.body, codec, received, shared.timeout).await;
                     c.count(&outcome);

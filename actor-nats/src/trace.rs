@@ -16,7 +16,6 @@ use opentelemetry_semantic_conventions::attribute::{
 use actor_core::trace::attribute::MESSAGE_TYPE;
 use actor_core::trace::carrier::{extract_with, W3cPropagator};
 use actor_core::trace::{BridgeSend, Delivery};
-use smallvec::SmallVec;
 
 use crate::batch::{Frame, FrameExtractor, FrameHeaders};
 use crate::connect::Inner;
@@ -192,33 +191,32 @@ pub(crate) fn received(
 /// lookup).
 pub(crate) const CHUNK: usize = 32;
 
-/// [`received`] for each of a chunk of a batch's frames, the propagator looked up once for
-/// the chunk (the global one sits behind a lock that every caller's thread takes too).
+/// [`received`] for each of a chunk of a batch's frames, appended to `out`, the propagator
+/// looked up once for the chunk (the global one sits behind a lock that every caller's
+/// thread takes too).
 pub(crate) fn received_frames(
     inner: &Inner,
     frames: &[Frame],
     arrival: Option<&Delivery>,
-) -> SmallVec<[Received; CHUNK]> {
+    out: &mut Vec<Received>,
+) {
     with_propagator(inner, |propagator| {
         // The usual traced frame holds a `traceparent` alone: with the built-in W3C
         // propagator in effect, it is read once, with no extractor.
         let w3c = W3cPropagator::is(propagator).then(W3cPropagator::new);
-        frames
-            .iter()
-            .map(|frame| {
-                let policy = &inner.carrier_policy;
-                let arrival = arrival.map(|arrival| (arrival, frame.body.len()));
-                match (&w3c, frame.lone_traceparent()) {
-                    (Some(w3c), Some(value)) => {
-                        Received::remote(w3c.traceparent_sender(value, policy), arrival)
-                    }
-                    _ => {
-                        let extractor = FrameExtractor::new(frame);
-                        Received::new(extract_with(propagator, &extractor, policy), arrival)
-                    }
+        out.extend(frames.iter().map(|frame| {
+            let policy = &inner.carrier_policy;
+            let arrival = arrival.map(|arrival| (arrival, frame.body.len()));
+            match (&w3c, frame.lone_traceparent()) {
+                (Some(w3c), Some(value)) => {
+                    Received::remote(w3c.traceparent_sender(value, policy), arrival)
                 }
-            })
-            .collect()
+                _ => {
+                    let extractor = FrameExtractor::new(frame);
+                    Received::new(extract_with(propagator, &extractor, policy), arrival)
+                }
+            }
+        }));
     })
 }
 
