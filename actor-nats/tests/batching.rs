@@ -511,3 +511,69 @@ async fn a_batched_tell_carries_its_callers_trace_state_and_baggage() {
     system.shutdown().await;
     telemetry.shutdown().unwrap();
 }
+
+/// A batch longer than the serving side reads at a time (its frames' contexts are read a
+/// chunk at a time), each frame with a lone `traceparent`, to an actor that makes
+/// `process` records: every push is handled once, in order, in its own caller's trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_frame_of_a_long_batch_is_handled_in_its_own_trace() {
+    use opentelemetry::trace::TraceId;
+
+    let server = server();
+    let telemetry = Telemetry::builder()
+        .service_name("nats-long-batch")
+        .exporter(Exporter::noop())
+        .global(false)
+        .build()
+        .unwrap();
+    let system = ActorSystem::builder()
+        .name("nats-long-batch")
+        .instrumentation(telemetry.clone())
+        .build();
+    let observed = Observed::default();
+    let probe = {
+        let observed = observed.clone();
+        system
+            .spawn("probe", move || Probe(observed.clone()))
+            .unwrap()
+    };
+    let nats = connect(&server).await;
+    let _serving = nats
+        .serve("svc.long")
+        .handle(probe.recipient::<Push>())
+        .start()
+        .await
+        .unwrap();
+
+    const FRAMES: u64 = 100;
+    let trace_of = |n: u64| TraceId::from(u128::from(n) + 1);
+    let mut body = Vec::new();
+    for n in 0..FRAMES {
+        let headers = format!("traceparent: 00-{}-{:016x}-01\r\n", trace_of(n), n + 1);
+        let message = n.to_string();
+        // A frame: the header block's length and the block, the body's length and the body.
+        body.extend_from_slice(&(headers.len() as u32).to_be_bytes());
+        body.extend_from_slice(headers.as_bytes());
+        body.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        body.extend_from_slice(message.as_bytes());
+    }
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert(MESSAGE_TYPE, "Push");
+    headers.insert(BATCH, FRAMES.to_string().as_str());
+    nats.client()
+        .publish_with_headers("svc.long", headers, body.into())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while (observed.lock().unwrap().len() as u64) < FRAMES && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let observed = observed.lock().unwrap().clone();
+    let order: Vec<u64> = observed.iter().map(|(n, ..)| *n).collect();
+    assert_in_order(&order, FRAMES);
+    for (n, trace_id, ..) in observed {
+        assert_eq!(trace_id, trace_of(n), "push {n}: its caller's trace");
+    }
+    system.shutdown().await;
+    telemetry.shutdown().unwrap();
+}
