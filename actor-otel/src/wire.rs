@@ -9,6 +9,8 @@
 //! Tests decode its output with those types and compare it, message by message, with what
 //! the SDK path (`SpanData`, `opentelemetry-proto`'s transform) makes of the same records.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use opentelemetry::trace::{SpanId, TraceFlags, TraceState};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
@@ -24,7 +26,7 @@ use actor_core::trace::attribute::{
     MESSAGING_MESSAGE_ID, MESSAGING_OPERATION_NAME, MESSAGING_OPERATION_TYPE, MESSAGING_SYSTEM,
     MESSAGING_SYSTEM_VALUE, THREAD_ID, THREAD_NAME,
 };
-use actor_core::trace::{Operation, SenderLink, SpanRecord};
+use actor_core::trace::{DeliveryParts, Operation, SenderLink, SpanRecord};
 
 /// Field numbers of the OTLP trace messages this module writes.
 mod field {
@@ -336,9 +338,12 @@ fn write_attributes(out: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecor
         let size = AttributeValue::I64(i64::from(size));
         put_attribute(out, MESSAGING_MESSAGE_BODY_SIZE, size);
     }
-    let delivered = record.delivery.iter().flat_map(|d| &d.attributes);
-    let extra = record.extras.iter().flat_map(|e| &e.attributes);
-    for kv in delivered.chain(extra) {
+    if let Some(delivery) = &record.delivery {
+        if !delivery.attributes.is_empty() {
+            out.extend_from_slice(repeats.delivered(delivery));
+        }
+    }
+    for kv in record.extras.iter().flat_map(|e| &e.attributes) {
         put_attribute(out, kv.key.as_str(), AttributeValue::Value(&kv.value));
     }
 }
@@ -352,13 +357,16 @@ fn put_attribute(out: &mut Vec<u8>, key: &str, value: AttributeValue<'_>) {
 }
 
 /// Attribute runs that repeat from span to span, encoded once and copied: the five fixed
-/// attributes of a system, destination, operation and message type, and the `thread.name`,
-/// `thread.id` pair of a thread. A batch holds few of each (one actor's spans, or the
-/// senders' to a few actors); past [`Repeats::MAX`] entries a kind starts over.
+/// attributes of a system, destination, operation and message type; the `thread.name`,
+/// `thread.id` pair of a thread; a bridge's attributes, shared by the records of a batch or
+/// a destination. A batch holds few of each (one actor's spans, or the senders' to a few
+/// actors); past [`Repeats::MAX`] entries a kind starts over.
 #[derive(Debug, Default)]
 struct Repeats {
     fixed: Vec<(FixedKey, Vec<u8>)>,
     threads: Vec<((Value, i64), Vec<u8>)>,
+    /// Keyed by the shared parts themselves: held, so no other parts can take their address.
+    delivered: Vec<(Arc<DeliveryParts>, Vec<u8>)>,
 }
 
 /// What the five fixed attributes of a record depend on.
@@ -429,6 +437,22 @@ impl Repeats {
                     message_type: record.message_type,
                 };
                 (key, bytes)
+            },
+        )
+    }
+
+    /// The encoded attributes of a bridge's `delivery`.
+    fn delivered(&mut self, delivery: &Arc<DeliveryParts>) -> &[u8] {
+        cached(
+            &mut self.delivered,
+            |parts| Arc::ptr_eq(parts, delivery),
+            || {
+                let mut bytes = Vec::new();
+                for kv in &delivery.attributes {
+                    let value = AttributeValue::Value(&kv.value);
+                    put_attribute(&mut bytes, kv.key.as_str(), value);
+                }
+                (delivery.clone(), bytes)
             },
         )
     }
