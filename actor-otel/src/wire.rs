@@ -896,7 +896,26 @@ pub(crate) mod tests {
             same_thread_other_type.thread = Some((name.clone(), id + 1));
         }
 
-        vec![send, process, linked, root, other, same_thread_other_type]
+        // Another message of the send's batch (the same shared parts), and one of another
+        // batch, whose parts say something else.
+        let mut same_batch = send.clone();
+        same_batch.body_size = Some(7);
+        let mut other_batch = send.clone();
+        other_batch.delivery = Some(Arc::new(DeliveryParts {
+            system: Value::from("nats"),
+            attributes: vec![KeyValue::new("messaging.batch.message_count", 3_i64)],
+        }));
+
+        vec![
+            send,
+            process,
+            linked,
+            root,
+            other,
+            same_thread_other_type,
+            same_batch,
+            other_batch,
+        ]
     }
 
     fn resource() -> Resource {
