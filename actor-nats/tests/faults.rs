@@ -174,6 +174,56 @@ async fn a_payload_over_max_payload_is_refused_before_sending() {
     system.shutdown().await;
 }
 
+/// A send refused before it left (over `max_payload`) ends its `send` span with status
+/// Error and the reason, as an SDK span and as a compact record alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_send_ends_its_span_with_the_reason() {
+    use actor_otel::testing::OtlpReceiver;
+    use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
+    use opentelemetry::global::BoxedTracer;
+    use opentelemetry::trace::TracerProvider as _;
+
+    let server = server_with("max_payload: 2048");
+    for records in [false, true] {
+        let receiver = OtlpReceiver::http().unwrap();
+        let telemetry = Telemetry::builder()
+            .service_name("refused-send")
+            .exporter(Exporter::otlp(
+                OtlpProtocol::HttpProtobuf,
+                Some(receiver.endpoint().to_owned()),
+            ))
+            .batch(BatchConfig {
+                scheduled_delay: Duration::from_millis(20),
+                ..BatchConfig::default()
+            })
+            .global(false)
+            .build()
+            .unwrap();
+        let mut caller =
+            options(&server).tracer(BoxedTracer::new(Box::new(telemetry.tracer("actor-nats"))));
+        if records {
+            use actor_core::trace::Instrumentation as _;
+            caller = caller.recorder(telemetry.system_recorder().expect("records are on"));
+        }
+        let nats = caller.connect().await.unwrap();
+        let remote = nats.recipient::<Big>("svc.refused");
+        match remote.tell(Big("y".repeat(3000))).await {
+            Err(RemoteSendError::TooLarge { .. }) => {}
+            other => panic!("expected TooLarge, got {other:?}"),
+        }
+        telemetry.shutdown().unwrap();
+        assert!(receiver.wait_for(1, Duration::from_secs(10)));
+        let spans = receiver.spans();
+        let send = spans
+            .iter()
+            .find(|s| s.name() == "send svc.refused")
+            .unwrap_or_else(|| panic!("no send span (records: {records}): {spans:?}"));
+        let status = send.span.status.clone().expect("a status");
+        assert_eq!(status.code, 2, "Error (records: {records})");
+        assert_eq!(status.message, "message over max_payload");
+    }
+}
+
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Big(String);
 impl actor_core::Message for Big {

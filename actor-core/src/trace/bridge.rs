@@ -10,7 +10,7 @@ use opentelemetry::{Context, Value};
 use crate::trace::clock::Timestamp;
 use crate::trace::record::{self, DeliveryParts, Operation, SenderLink, SharedRecorder};
 use crate::trace::send::thread_stamp;
-use crate::trace::SpanRecord;
+use crate::trace::{SpanExtras, SpanRecord};
 
 /// A bridge's `send` record in flight: started under the caller's context, ended when the
 /// message has left (or failed to).
@@ -114,7 +114,14 @@ impl BridgeSend {
     /// Ends the record now (`failure`: its status is Error with that description) and hands
     /// it to its recorder.
     pub fn end(self, failure: Option<&str>) {
-        let mut record = SpanRecord {
+        let extras = failure.map(|text| {
+            Box::new(SpanExtras {
+                status: Status::error(text.to_owned()),
+                ..SpanExtras::default()
+            })
+        });
+        // Made in place as the argument: the record is copied once, into the buffer.
+        self.recorder.record(SpanRecord {
             span_context: self.span_context,
             parent_span_id: self.parent_span_id,
             parent_is_remote: self.parent_is_remote,
@@ -130,11 +137,7 @@ impl BridgeSend {
             thread: thread_stamp(),
             delivery: Some(self.delivery),
             body_size: self.body_size,
-            extras: None,
-        };
-        if let Some(text) = failure {
-            record.extras_mut().status = Status::error(text.to_owned());
-        }
-        self.recorder.record(record);
+            extras,
+        });
     }
 }

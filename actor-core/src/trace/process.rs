@@ -463,7 +463,33 @@ impl ProcessSpans {
             None => (self.name.clone(), None),
             Some((destination, parts)) => (destination, Some(parts)),
         };
-        let mut record = SpanRecord {
+        let failure = match (outcome.panic(), outcome.error()) {
+            (Some(panic), _) => Some(("panic", panic)),
+            (None, Some(err)) => Some((err.error_type, err.message.as_str())),
+            (None, None) => None,
+        };
+        let mut extras = record::open::end();
+        if let Some((error_type, text)) = failure {
+            let extras = extras.get_or_insert_with(Default::default);
+            extras
+                .attributes
+                .push(KeyValue::new(ERROR_TYPE, error_type));
+            extras.events.push(Event::new(
+                "exception",
+                end.to_system_time(),
+                vec![
+                    KeyValue::new(EXCEPTION_TYPE, error_type),
+                    KeyValue::new(EXCEPTION_MESSAGE, text.to_owned()),
+                ],
+                0,
+            ));
+            let status = Status::error(text.to_owned());
+            if status > extras.status {
+                extras.status = status;
+            }
+        }
+        // Made in place as the argument: the record is copied once, into the buffer.
+        recorder.record(SpanRecord {
             span_context: open.span_context,
             parent_span_id: open.parent_span_id,
             parent_is_remote: open.parent_is_remote,
@@ -480,34 +506,8 @@ impl ProcessSpans {
             thread: Some((self.name.clone(), self.thread_id)),
             delivery,
             body_size: open.body_size,
-            extras: record::open::end().map(Box::new),
-        };
-        let failure = match (outcome.panic(), outcome.error()) {
-            (Some(panic), _) => Some(("panic", panic)),
-            (None, Some(err)) => Some((err.error_type, err.message.as_str())),
-            (None, None) => None,
-        };
-        if let Some((error_type, text)) = failure {
-            let end = record.end.to_system_time();
-            let extras = record.extras_mut();
-            extras
-                .attributes
-                .push(KeyValue::new(ERROR_TYPE, error_type));
-            extras.events.push(Event::new(
-                "exception",
-                end,
-                vec![
-                    KeyValue::new(EXCEPTION_TYPE, error_type),
-                    KeyValue::new(EXCEPTION_MESSAGE, text.to_owned()),
-                ],
-                0,
-            ));
-            let status = Status::error(text.to_owned());
-            if status > extras.status {
-                extras.status = status;
-            }
-        }
-        recorder.record(record);
+            extras: extras.map(Box::new),
+        });
     }
 
     /// Starts the `process` span through the SDK tracer.

@@ -219,11 +219,6 @@ impl SpanRecord {
         }
         links
     }
-
-    /// The extras, made on first use.
-    pub(crate) fn extras_mut(&mut self) -> &mut SpanExtras {
-        self.extras.get_or_insert_with(Default::default)
-    }
 }
 
 /// A bridge's attributes as every span of a delivered message lists them (record or SDK

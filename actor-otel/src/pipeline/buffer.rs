@@ -53,12 +53,10 @@ impl Buffer {
         Some((self.resource(), batch))
     }
 
-    /// Adds a span record; returns how many records the buffer holds now.
+    /// The span records, locked, to push onto.
     #[inline]
-    pub(crate) fn push_record(&self, record: SpanRecord) -> usize {
-        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.push(record);
-        records.len()
+    pub(crate) fn records(&self) -> std::sync::MutexGuard<'_, Vec<SpanRecord>> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes the buffered span records, if any, with their resource.

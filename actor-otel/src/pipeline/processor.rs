@@ -103,10 +103,29 @@ impl SpanSink {
             Stats::add(&self.stats.dropped_after_shutdown, 1);
             return;
         }
-        if self.buffer.push_record(record) >= self.max_batch {
+        // Pushed here, not through a call that takes the record by value (each such hop
+        // is one more copy of it); with room known to be there, the record is copied once,
+        // straight into its place (a push that may grow first copies it aside).
+        let len = {
+            let mut records = self.buffer.records();
+            if records.len() < records.capacity() {
+                records.push(record);
+            } else {
+                push_growing(&mut records, record);
+            }
+            records.len()
+        };
+        if len >= self.max_batch {
             self.hand_over();
         }
     }
+}
+
+/// A push onto `records` that grows them first (rare: a full batch is handed over before).
+#[cold]
+#[inline(never)]
+fn push_growing(records: &mut Vec<SpanRecord>, record: SpanRecord) {
+    records.push(record);
 }
 
 // What this file takes from actor-core: its numbering of threads, and whether a thread is
