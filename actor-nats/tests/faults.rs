@@ -181,7 +181,6 @@ async fn a_refused_send_ends_its_span_with_the_reason() {
     use actor_otel::testing::OtlpReceiver;
     use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
     use opentelemetry::global::BoxedTracer;
-    use opentelemetry::trace::TracerProvider as _;
 
     let server = server_with("max_payload: 2048");
     for records in [false, true] {
