@@ -12,7 +12,7 @@ use actor_core::{Actor, ActorSystem, Ctx, Handler, Message};
 use actor_nats::async_nats;
 use actor_nats::headers::{BATCH, MESSAGE_TYPE};
 use actor_otel::testing::OtlpReceiver;
-use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
+use actor_otel::{Exporter, Telemetry};
 use futures::StreamExt as _;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::global::BoxedTracer;
@@ -251,19 +251,7 @@ async fn each_tell_of_a_batch_keeps_its_own_trace_with_send_records() {
 async fn each_tell_keeps_its_own_trace(records: bool) {
     let server = server();
     let receiver = OtlpReceiver::http().unwrap();
-    let telemetry = Telemetry::builder()
-        .service_name("nats-batches")
-        .exporter(Exporter::otlp(
-            OtlpProtocol::HttpProtobuf,
-            Some(receiver.endpoint().to_owned()),
-        ))
-        .batch(BatchConfig {
-            scheduled_delay: Duration::from_millis(20),
-            ..BatchConfig::default()
-        })
-        .global(false)
-        .build()
-        .unwrap();
+    let telemetry = common::telemetry_to(&receiver, "nats-batches");
     let system = ActorSystem::builder()
         .name("nats-batches")
         .instrumentation(telemetry.clone())
@@ -436,6 +424,40 @@ impl Handler<Push> for Probe {
     }
 }
 
+/// A `Probe` in a system of its own, instrumented (compact `process` records, spans
+/// dropped), served on `subject`.
+async fn serve_probe(
+    server: &actor_nats::testing::NatsServer,
+    name: &str,
+    subject: &str,
+) -> (Telemetry, ActorSystem, actor_nats::Serving, Observed) {
+    let telemetry = Telemetry::builder()
+        .service_name(name)
+        .exporter(Exporter::noop())
+        .global(false)
+        .build()
+        .unwrap();
+    let system = ActorSystem::builder()
+        .name(name)
+        .instrumentation(telemetry.clone())
+        .build();
+    let observed = Observed::default();
+    let probe = {
+        let observed = observed.clone();
+        system
+            .spawn("probe", move || Probe(observed.clone()))
+            .unwrap()
+    };
+    let serving = connect(server)
+        .await
+        .serve(subject)
+        .handle(probe.recipient::<Push>())
+        .start()
+        .await
+        .unwrap();
+    (telemetry, system, serving, observed)
+}
+
 /// Batched tells with `send` records: each carries its caller's trace state, and the
 /// caller's baggage when it has some (a tell with baggage and one without, in turns, in
 /// the same batches), to the serving actor's handler.
@@ -447,30 +469,8 @@ async fn a_batched_tell_carries_its_callers_trace_state_and_baggage() {
     use opentelemetry::KeyValue;
 
     let server = server();
-    let telemetry = Telemetry::builder()
-        .service_name("nats-batch-state")
-        .exporter(Exporter::noop())
-        .global(false)
-        .build()
-        .unwrap();
-    let system = ActorSystem::builder()
-        .name("nats-batch-state")
-        .instrumentation(telemetry.clone())
-        .build();
-    let observed = Observed::default();
-    let probe = {
-        let observed = observed.clone();
-        system
-            .spawn("probe", move || Probe(observed.clone()))
-            .unwrap()
-    };
-    let nats = connect(&server).await;
-    let _serving = nats
-        .serve("svc.state")
-        .handle(probe.recipient::<Push>())
-        .start()
-        .await
-        .unwrap();
+    let (telemetry, system, _serving, observed) =
+        serve_probe(&server, "nats-batch-state", "svc.state").await;
     let caller = options(&server)
         .recorder(telemetry.system_recorder().expect("records are on"))
         .connect()
@@ -520,30 +520,9 @@ async fn every_frame_of_a_long_batch_is_handled_in_its_own_trace() {
     use opentelemetry::trace::TraceId;
 
     let server = server();
-    let telemetry = Telemetry::builder()
-        .service_name("nats-long-batch")
-        .exporter(Exporter::noop())
-        .global(false)
-        .build()
-        .unwrap();
-    let system = ActorSystem::builder()
-        .name("nats-long-batch")
-        .instrumentation(telemetry.clone())
-        .build();
-    let observed = Observed::default();
-    let probe = {
-        let observed = observed.clone();
-        system
-            .spawn("probe", move || Probe(observed.clone()))
-            .unwrap()
-    };
+    let (telemetry, system, _serving, observed) =
+        serve_probe(&server, "nats-long-batch", "svc.long").await;
     let nats = connect(&server).await;
-    let _serving = nats
-        .serve("svc.long")
-        .handle(probe.recipient::<Push>())
-        .start()
-        .await
-        .unwrap();
 
     const FRAMES: u64 = 100;
     let trace_of = |n: u64| TraceId::from(u128::from(n) + 1);

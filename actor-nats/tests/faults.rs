@@ -179,25 +179,12 @@ async fn a_payload_over_max_payload_is_refused_before_sending() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_send_ends_its_span_with_the_reason() {
     use actor_otel::testing::OtlpReceiver;
-    use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
     use opentelemetry::global::BoxedTracer;
 
     let server = server_with("max_payload: 2048");
     for records in [false, true] {
         let receiver = OtlpReceiver::http().unwrap();
-        let telemetry = Telemetry::builder()
-            .service_name("refused-send")
-            .exporter(Exporter::otlp(
-                OtlpProtocol::HttpProtobuf,
-                Some(receiver.endpoint().to_owned()),
-            ))
-            .batch(BatchConfig {
-                scheduled_delay: Duration::from_millis(20),
-                ..BatchConfig::default()
-            })
-            .global(false)
-            .build()
-            .unwrap();
+        let telemetry = common::telemetry_to(&receiver, "refused-send");
         let mut caller =
             options(&server).tracer(BoxedTracer::new(Box::new(telemetry.tracer("actor-nats"))));
         if records {
@@ -259,7 +246,10 @@ async fn a_slow_consumer_keeps_memory_bounded_and_drops_are_counted() {
         .start()
         .await
         .unwrap();
-    let remote = caller.recipient::<Wait>("svc.slow");
+    // A message per tell: the flood is 3,000 NATS messages however busy the machine is
+    // (batched tells that queue up share a message, and a busy caller makes fewer, larger
+    // batches: too few messages to fill the client's buffer).
+    let remote = caller.recipient::<Wait>("svc.slow").batching(false);
     let sent = 3_000u64;
     for _ in 0..sent {
         remote.tell(Wait(2)).await.unwrap();

@@ -9,6 +9,8 @@ use std::time::Duration;
 use actor_core::{Actor, Ctx, Handler, Message};
 use actor_nats::testing::NatsServer;
 use actor_nats::{Nats, NatsOptions, ReconnectPolicy};
+use actor_otel::testing::OtlpReceiver;
+use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
 use serde::{Deserialize, Serialize};
 
 /// A server, or a failure that says how to install one.
@@ -22,6 +24,24 @@ pub fn server_with(config: &str) -> NatsServer {
         Ok(server) => server,
         Err(e) => panic!("{e}"),
     }
+}
+
+/// Telemetry for `service` exporting to `receiver` over OTLP/HTTP every 20 ms, not
+/// installed as the global SDK.
+pub fn telemetry_to(receiver: &OtlpReceiver, service: &str) -> Telemetry {
+    Telemetry::builder()
+        .service_name(service)
+        .exporter(Exporter::otlp(
+            OtlpProtocol::HttpProtobuf,
+            Some(receiver.endpoint().to_owned()),
+        ))
+        .batch(BatchConfig {
+            scheduled_delay: Duration::from_millis(20),
+            ..BatchConfig::default()
+        })
+        .global(false)
+        .build()
+        .expect("telemetry")
 }
 
 /// Options for `server` that reconnect quickly (tests restart servers).
