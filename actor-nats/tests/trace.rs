@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use actor_core::{Actor, ActorRef, ActorSystem, Ctx, Handler, Message};
 use actor_otel::testing::{OtlpReceiver, ReceivedSpan};
-use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{TraceContextExt, Tracer};
 use opentelemetry::Context;
@@ -53,16 +52,7 @@ const CONSUMER: i32 = 5;
 async fn the_process_span_is_the_child_of_the_remote_send_span_and_says_nats() {
     let server = common::server();
     let receiver = OtlpReceiver::http().unwrap();
-    let telemetry = Telemetry::builder()
-        .service_name("nats-trace")
-        .exporter(Exporter::otlp(
-            OtlpProtocol::HttpProtobuf,
-            Some(receiver.endpoint().to_owned()),
-        ))
-        .batch(BatchConfig {
-            scheduled_delay: Duration::from_millis(20),
-            ..BatchConfig::default()
-        })
+    let telemetry = common::exporting_to(&receiver, "nats-trace")
         .build()
         .unwrap();
     let system = ActorSystem::builder()

@@ -10,7 +10,7 @@ use actor_core::{Actor, Ctx, Handler, Message};
 use actor_nats::testing::NatsServer;
 use actor_nats::{Nats, NatsOptions, ReconnectPolicy};
 use actor_otel::testing::OtlpReceiver;
-use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry};
+use actor_otel::{BatchConfig, Exporter, OtlpProtocol, Telemetry, TelemetryBuilder};
 use serde::{Deserialize, Serialize};
 
 /// A server, or a failure that says how to install one.
@@ -26,9 +26,9 @@ pub fn server_with(config: &str) -> NatsServer {
     }
 }
 
-/// Telemetry for `service` exporting to `receiver` over OTLP/HTTP every 20 ms, not
-/// installed as the global SDK.
-pub fn telemetry_to(receiver: &OtlpReceiver, service: &str) -> Telemetry {
+/// Telemetry for `service` exporting to `receiver` over OTLP/HTTP every 20 ms (to build,
+/// as the global SDK or not).
+pub fn exporting_to(receiver: &OtlpReceiver, service: &str) -> TelemetryBuilder {
     Telemetry::builder()
         .service_name(service)
         .exporter(Exporter::otlp(
@@ -39,6 +39,11 @@ pub fn telemetry_to(receiver: &OtlpReceiver, service: &str) -> Telemetry {
             scheduled_delay: Duration::from_millis(20),
             ..BatchConfig::default()
         })
+}
+
+/// [`exporting_to`], not installed as the global SDK.
+pub fn telemetry_to(receiver: &OtlpReceiver, service: &str) -> Telemetry {
+    exporting_to(receiver, service)
         .global(false)
         .build()
         .expect("telemetry")
