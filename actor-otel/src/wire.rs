@@ -308,8 +308,8 @@ fn write_span(out: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecord) {
 }
 
 /// The record's attributes, in the order `SpanRecord::attributes` lists them. The runs that
-/// repeat from span to span (the five fixed attributes, the thread pair) come encoded from
-/// `repeats`.
+/// repeat from span to span (the five fixed attributes, the thread pair, a bridge's
+/// attributes) come encoded from `repeats`.
 fn write_attributes(out: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecord) {
     out.extend_from_slice(repeats.fixed(record));
     let mut thread = |out: &mut Vec<u8>| {
@@ -563,15 +563,8 @@ impl AttributeValue<'_> {
     /// The `KeyValue.value` field (an `AnyValue` message).
     fn write(&self, out: &mut Vec<u8>) {
         match self {
-            AttributeValue::Str(s) => {
-                put_header(
-                    out,
-                    field::KEY_VALUE_VALUE,
-                    field_len(field::ANY_STRING, s.len()),
-                );
-                put_bytes(out, field::ANY_STRING, s.as_bytes());
-            }
-            AttributeValue::I64(n) => write_int(out, *n),
+            AttributeValue::Str(s) => write_string(out, field::KEY_VALUE_VALUE, s),
+            AttributeValue::I64(n) => write_int(out, field::KEY_VALUE_VALUE, *n),
             AttributeValue::U64Text(n) => {
                 AttributeValue::Str(itoa::Buffer::new().format(*n)).write(out);
             }
@@ -580,25 +573,23 @@ impl AttributeValue<'_> {
     }
 }
 
-/// An `AnyValue` holding `n`, as field `KeyValue.value`.
-fn write_int(out: &mut Vec<u8>, n: i64) {
-    let len = 1 + encoded_len_varint(n as u64);
-    put_header(out, field::KEY_VALUE_VALUE, len);
+/// An `AnyValue` holding the string `s`, as field `tag`.
+fn write_string(out: &mut Vec<u8>, tag: u32, s: &str) {
+    put_header(out, tag, field_len(field::ANY_STRING, s.len()));
+    put_bytes(out, field::ANY_STRING, s.as_bytes());
+}
+
+/// An `AnyValue` holding `n`, as field `tag`.
+fn write_int(out: &mut Vec<u8>, tag: u32, n: i64) {
+    put_header(out, tag, 1 + encoded_len_varint(n as u64));
     put_varint_always(out, field::ANY_INT, n as u64);
 }
 
 /// `value` as an `AnyValue` message in field `tag`.
 fn write_value(out: &mut Vec<u8>, tag: u32, value: &Value) {
     match value {
-        Value::String(s) => {
-            let s = s.as_str();
-            put_header(out, tag, field_len(field::ANY_STRING, s.len()));
-            put_bytes(out, field::ANY_STRING, s.as_bytes());
-        }
-        Value::I64(n) => {
-            put_header(out, tag, 1 + encoded_len_varint(*n as u64));
-            put_varint_always(out, field::ANY_INT, *n as u64);
-        }
+        Value::String(s) => write_string(out, tag, s.as_str()),
+        Value::I64(n) => write_int(out, tag, *n),
         Value::Bool(b) => put_message(out, tag, 1, |out| {
             put_varint_always(out, field::ANY_BOOL, u64::from(*b))
         }),
