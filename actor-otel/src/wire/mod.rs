@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
-use prost::encoding::{encode_varint, encoded_len_varint, WireType};
+use prost::encoding::encoded_len_varint;
 use prost::Message as _;
 
 use actor_core::trace::attribute::{
@@ -27,6 +27,10 @@ use actor_core::trace::attribute::{
     MESSAGING_SYSTEM_VALUE, THREAD_ID, THREAD_NAME,
 };
 use actor_core::trace::{DeliveryParts, Operation, SenderLink, SpanRecord};
+
+use cursor::{append_in_room, encoded, field_len, string_field_len, Cursor, Written};
+
+mod cursor;
 
 /// Field numbers of the OTLP trace messages this module writes.
 mod field {
@@ -89,6 +93,9 @@ const STATUS_ERROR: u64 = 2;
 /// The bytes kept for a span's length: two hold up to 16 KiB, more than a span of the
 /// usual shapes takes (about 300 bytes).
 const SPAN_LEN_BYTES: usize = 2;
+/// The room made ready for spans at a time: zeroed just ahead of the spans written into it,
+/// while it is in the cache.
+const SPANS_STEP: usize = 16 * 1024;
 
 /// One OTLP `ExportTraceServiceRequest` (one resource, one scope) built from span records.
 /// Reusable: [`finish`](TraceRequest::finish) writes the request and empties it, keeping
@@ -104,9 +111,10 @@ pub struct TraceRequest {
     scope: Vec<u8>,
     scope_schema_url: String,
     /// The spans so far, each as a `ScopeSpans.spans` field, after `room` bytes kept for
-    /// the request's head.
+    /// the request's head; they end at `end`, and room kept for more follows.
     spans: Vec<u8>,
     room: usize,
+    end: usize,
     count: usize,
     /// Attribute runs already encoded.
     repeats: Repeats,
@@ -123,6 +131,7 @@ impl TraceRequest {
             scope_schema_url: scope.schema_url().unwrap_or_default().to_owned(),
             spans: Vec::new(),
             room: 0,
+            end: 0,
             count: 0,
             repeats: Repeats::default(),
         };
@@ -160,16 +169,14 @@ impl TraceRequest {
             // The most the head can take: four one-byte keys, four lengths, the resource
             // and the scope.
             self.room = 4 * (1 + 10) + self.resource.len() + self.scope.len();
-            self.spans.clear();
-            self.spans.resize(self.room, 0);
+            self.end = self.room;
         }
         let repeats = &mut self.repeats;
-        put_message(
-            &mut self.spans,
-            field::SCOPE_SPANS_SPANS,
-            SPAN_LEN_BYTES,
-            |out| write_span(out, repeats, record),
-        );
+        append_in_room(&mut self.spans, &mut self.end, SPANS_STEP, |out| {
+            out.message(field::SCOPE_SPANS_SPANS, SPAN_LEN_BYTES, |out| {
+                write_span(out, repeats, record)
+            })
+        });
         self.count += 1;
     }
 
@@ -179,10 +186,9 @@ impl TraceRequest {
         if self.count == 0 {
             return;
         }
-        self.write_head(out);
-        out.extend_from_slice(&self.spans[self.room..]);
-        self.write_tail(out);
-        self.spans.clear();
+        out.extend_from_slice(&self.head());
+        out.extend_from_slice(&self.spans[self.room..self.end]);
+        out.extend_from_slice(&self.tail());
         self.count = 0;
     }
 
@@ -204,8 +210,7 @@ impl TraceRequest {
         if self.count == 0 {
             return Bytes::new();
         }
-        let mut head = Vec::with_capacity(self.room);
-        self.write_head(&mut head);
+        let head = self.head();
         let Some(start) = self.room.checked_sub(head.len()) else {
             // A resource larger than the room kept at the first span: copied after all.
             let mut body = Vec::new();
@@ -213,76 +218,75 @@ impl TraceRequest {
             return Bytes::from(body);
         };
         self.spans[start..self.room].copy_from_slice(&head);
+        self.spans.truncate(self.end);
         let capacity = self.spans.capacity();
         let mut body = std::mem::replace(&mut self.spans, Vec::with_capacity(capacity));
-        self.write_tail(&mut body);
+        body.extend_from_slice(&self.tail());
         self.count = 0;
         Bytes::from(body).slice(start..)
     }
 
     /// What comes before the spans: the `ResourceSpans` and `ScopeSpans` headers, the
     /// resource and the scope.
-    fn write_head(&self, out: &mut Vec<u8>) {
+    fn head(&self) -> Vec<u8> {
         let scope_spans_len = field_len(field::SCOPE_SPANS_SCOPE, self.scope.len())
-            + (self.spans.len() - self.room)
+            + (self.end - self.room)
             + string_field_len(field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url);
         let resource_spans_len = field_len(field::RESOURCE_SPANS_RESOURCE, self.resource.len())
             + field_len(field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len)
             + string_field_len(field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url);
-        out.reserve(field_len(field::REQUEST_RESOURCE_SPANS, resource_spans_len));
-        put_header(out, field::REQUEST_RESOURCE_SPANS, resource_spans_len);
-        put_bytes(out, field::RESOURCE_SPANS_RESOURCE, &self.resource);
-        put_header(out, field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len);
-        put_bytes(out, field::SCOPE_SPANS_SCOPE, &self.scope);
+        encoded(|out| {
+            out.header(field::REQUEST_RESOURCE_SPANS, resource_spans_len)?;
+            out.bytes(field::RESOURCE_SPANS_RESOURCE, &self.resource)?;
+            out.header(field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len)?;
+            out.bytes(field::SCOPE_SPANS_SCOPE, &self.scope)
+        })
     }
 
     /// What comes after the spans: the scope's and the resource's schema URLs.
-    fn write_tail(&self, out: &mut Vec<u8>) {
-        put_string(out, field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url);
-        put_string(out, field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url);
+    fn tail(&self) -> Vec<u8> {
+        encoded(|out| {
+            out.string(field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url)?;
+            out.string(field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url)
+        })
     }
 }
 
 /// The `Span` message of `record` into `out`.
-fn write_span(out: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecord) {
+fn write_span(out: &mut Cursor<'_>, repeats: &mut Repeats, record: &SpanRecord) -> Written {
     let sc = &record.span_context;
-    put_array(out, field::SPAN_TRACE_ID, sc.trace_id().to_bytes());
-    put_array(out, field::SPAN_SPAN_ID, sc.span_id().to_bytes());
-    put_trace_state(out, field::SPAN_TRACE_STATE, sc.trace_state());
+    out.array(field::SPAN_TRACE_ID, sc.trace_id().to_bytes())?;
+    out.array(field::SPAN_SPAN_ID, sc.span_id().to_bytes())?;
+    write_trace_state(out, field::SPAN_TRACE_STATE, sc.trace_state())?;
     if record.parent_span_id != SpanId::INVALID {
-        put_array(
-            out,
-            field::SPAN_PARENT_SPAN_ID,
-            record.parent_span_id.to_bytes(),
-        );
+        out.array(field::SPAN_PARENT_SPAN_ID, record.parent_span_id.to_bytes())?;
     }
-    put_string(out, field::SPAN_NAME, &record.name);
+    out.string(field::SPAN_NAME, &record.name)?;
     let kind = match record.operation {
         Operation::Process => KIND_CONSUMER,
         _ => KIND_PRODUCER,
     };
-    put_varint(out, field::SPAN_KIND, kind);
-    put_fixed64(out, field::SPAN_START, record.start.unix_nanos());
-    put_fixed64(out, field::SPAN_END, record.end.unix_nanos());
-    write_attributes(out, repeats, record);
+    out.varint(field::SPAN_KIND, kind)?;
+    out.fixed64(field::SPAN_START, record.start.unix_nanos())?;
+    out.fixed64(field::SPAN_END, record.end.unix_nanos())?;
+    write_attributes(out, repeats, record)?;
     if let Some(extras) = &record.extras {
         for event in &extras.events {
-            put_message(out, field::SPAN_EVENTS, 1, |out| {
+            out.message(field::SPAN_EVENTS, 1, |out| {
                 let time = actor_core::trace::Timestamp::from_system_time(event.timestamp);
-                put_fixed64(out, field::EVENT_TIME, time.unix_nanos());
-                put_string(out, field::EVENT_NAME, &event.name);
+                out.fixed64(field::EVENT_TIME, time.unix_nanos())?;
+                out.string(field::EVENT_NAME, &event.name)?;
                 for kv in &event.attributes {
-                    put_key_value(out, field::EVENT_ATTRIBUTES, kv.key.as_str(), &kv.value);
+                    write_key_value(out, field::EVENT_ATTRIBUTES, kv.key.as_str(), &kv.value)?;
                 }
-                put_uint32(
-                    out,
+                out.varint(
                     field::EVENT_DROPPED_ATTRIBUTES,
-                    event.dropped_attributes_count,
-                );
-            });
+                    u64::from(event.dropped_attributes_count),
+                )
+            })?;
         }
     }
-    write_links(out, record);
+    write_links(out, record)?;
     if let Some(extras) = &record.extras {
         let (code, message) = match &extras.status {
             opentelemetry::trace::Status::Unset => (0, ""),
@@ -291,69 +295,70 @@ fn write_span(out: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecord) {
                 (STATUS_ERROR, description.as_ref())
             }
         };
-        put_message(out, field::SPAN_STATUS, 1, |out| {
-            put_string(out, field::STATUS_MESSAGE, message);
-            put_varint(out, field::STATUS_CODE, code);
-        });
+        out.message(field::SPAN_STATUS, 1, |out| {
+            out.string(field::STATUS_MESSAGE, message)?;
+            out.varint(field::STATUS_CODE, code)
+        })?;
     } else {
         // An unset status is an empty message, present (as the SDK path writes it).
-        put_bytes(out, field::SPAN_STATUS, &[]);
+        out.bytes(field::SPAN_STATUS, &[])?;
     }
     let flags = u32::from((sc.trace_flags() | TraceFlags::SAMPLED).to_u8());
-    put_fixed32(
-        out,
+    out.fixed32(
         field::SPAN_FLAGS,
         remote_flags(flags, record.parent_is_remote),
-    );
+    )
 }
 
 /// The record's attributes, in the order `SpanRecord::attributes` lists them. The runs that
 /// repeat from span to span (the five fixed attributes, the thread pair, a bridge's
 /// attributes) come encoded from `repeats`.
-fn write_attributes(out: &mut Vec<u8>, repeats: &mut Repeats, record: &SpanRecord) {
-    out.extend_from_slice(repeats.fixed(record));
-    let mut thread = |out: &mut Vec<u8>| {
-        if let Some((name, id)) = &record.thread {
-            out.extend_from_slice(repeats.thread(name, *id));
-        }
+fn write_attributes(out: &mut Cursor<'_>, repeats: &mut Repeats, record: &SpanRecord) -> Written {
+    out.raw(repeats.fixed(record))?;
+    let mut thread = |out: &mut Cursor<'_>| match &record.thread {
+        Some((name, id)) => out.raw(repeats.thread(name, *id)),
+        None => Ok(()),
     };
-    let message_id = |out: &mut Vec<u8>| {
-        if record.message_id != 0 {
-            let id = AttributeValue::U64Text(record.message_id);
-            put_attribute(out, MESSAGING_MESSAGE_ID, id);
+    let message_id = |out: &mut Cursor<'_>| {
+        if record.message_id == 0 {
+            return Ok(());
         }
+        let id = AttributeValue::U64Text(record.message_id);
+        write_attribute(out, MESSAGING_MESSAGE_ID, id)
     };
     match record.mailbox_wait_ns {
         Some(wait) => {
-            put_attribute(out, MAILBOX_WAIT_NS, AttributeValue::I64(wait));
-            thread(out);
-            message_id(out);
+            write_attribute(out, MAILBOX_WAIT_NS, AttributeValue::I64(wait))?;
+            thread(out)?;
+            message_id(out)?;
         }
         None => {
-            message_id(out);
-            thread(out);
+            message_id(out)?;
+            thread(out)?;
         }
     }
     if let Some(size) = record.body_size {
         let size = AttributeValue::I64(i64::from(size));
-        put_attribute(out, MESSAGING_MESSAGE_BODY_SIZE, size);
+        write_attribute(out, MESSAGING_MESSAGE_BODY_SIZE, size)?;
     }
     if let Some(delivery) = &record.delivery {
         if !delivery.attributes.is_empty() {
-            out.extend_from_slice(repeats.delivered(delivery));
+            out.raw(repeats.delivered(delivery))?;
         }
     }
     for kv in record.extras.iter().flat_map(|e| &e.attributes) {
-        put_attribute(out, kv.key.as_str(), AttributeValue::Value(&kv.value));
+        write_attribute(out, kv.key.as_str(), AttributeValue::Value(&kv.value))?;
     }
+    Ok(())
 }
 
 /// One attribute as a `Span.attributes` field.
-fn put_attribute(out: &mut Vec<u8>, key: &str, value: AttributeValue<'_>) {
-    put_message(out, field::SPAN_ATTRIBUTES, 1, |out| {
-        put_string(out, field::KEY_VALUE_KEY, key);
-        value.write(out);
-    });
+#[inline]
+fn write_attribute(out: &mut Cursor<'_>, key: &str, value: AttributeValue<'_>) -> Written {
+    out.message(field::SPAN_ATTRIBUTES, 1, |out| {
+        out.string(field::KEY_VALUE_KEY, key)?;
+        value.write(out)
+    })
 }
 
 /// Attribute runs that repeat from span to span, encoded once and copied: the five fixed
@@ -395,6 +400,7 @@ impl FixedKey {
 
 /// Whether two values are equal, found without comparing the text of a string shared by
 /// both (the interned names and destinations that records share).
+#[inline]
 fn same_value(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::String(a), Value::String(b)) => {
@@ -415,21 +421,22 @@ impl Repeats {
             &mut self.fixed,
             |key| key.matches(record),
             || {
-                let mut bytes = Vec::new();
                 let system = match &record.delivery {
                     Some(d) => AttributeValue::Value(&d.system),
                     None => AttributeValue::Str(MESSAGING_SYSTEM_VALUE),
                 };
-                put_attribute(&mut bytes, MESSAGING_SYSTEM, system);
-                let destination = AttributeValue::Value(&record.destination);
-                put_attribute(&mut bytes, MESSAGING_DESTINATION_NAME, destination);
                 let operation = record.operation;
-                let kind = AttributeValue::Str(operation.operation_type());
-                put_attribute(&mut bytes, MESSAGING_OPERATION_TYPE, kind);
-                let name = AttributeValue::Str(operation.operation_name());
-                put_attribute(&mut bytes, MESSAGING_OPERATION_NAME, name);
-                let message_type = AttributeValue::Str(record.message_type);
-                put_attribute(&mut bytes, MESSAGE_TYPE, message_type);
+                let bytes = encoded(|out| {
+                    write_attribute(out, MESSAGING_SYSTEM, system)?;
+                    let destination = AttributeValue::Value(&record.destination);
+                    write_attribute(out, MESSAGING_DESTINATION_NAME, destination)?;
+                    let kind = AttributeValue::Str(operation.operation_type());
+                    write_attribute(out, MESSAGING_OPERATION_TYPE, kind)?;
+                    let name = AttributeValue::Str(operation.operation_name());
+                    write_attribute(out, MESSAGING_OPERATION_NAME, name)?;
+                    let message_type = AttributeValue::Str(record.message_type);
+                    write_attribute(out, MESSAGE_TYPE, message_type)
+                });
                 let key = FixedKey {
                     system: record.delivery.as_ref().map(|d| d.system.clone()),
                     destination: record.destination.clone(),
@@ -447,11 +454,13 @@ impl Repeats {
             &mut self.delivered,
             |parts| Arc::ptr_eq(parts, delivery),
             || {
-                let mut bytes = Vec::new();
-                for kv in &delivery.attributes {
-                    let value = AttributeValue::Value(&kv.value);
-                    put_attribute(&mut bytes, kv.key.as_str(), value);
-                }
+                let bytes = encoded(|out| {
+                    for kv in &delivery.attributes {
+                        let value = AttributeValue::Value(&kv.value);
+                        write_attribute(out, kv.key.as_str(), value)?;
+                    }
+                    Ok(())
+                });
                 (delivery.clone(), bytes)
             },
         )
@@ -463,9 +472,10 @@ impl Repeats {
             &mut self.threads,
             |(n, i)| *i == id && same_value(n, name),
             || {
-                let mut bytes = Vec::new();
-                put_attribute(&mut bytes, THREAD_NAME, AttributeValue::Value(name));
-                put_attribute(&mut bytes, THREAD_ID, AttributeValue::I64(id));
+                let bytes = encoded(|out| {
+                    write_attribute(out, THREAD_NAME, AttributeValue::Value(name))?;
+                    write_attribute(out, THREAD_ID, AttributeValue::I64(id))
+                });
                 ((name.clone(), id), bytes)
             },
         )
@@ -493,17 +503,17 @@ fn cached<K>(
 }
 
 /// The record's links: the sender's first, then those added while it was open.
-fn write_links(out: &mut Vec<u8>, record: &SpanRecord) {
+fn write_links(out: &mut Cursor<'_>, record: &SpanRecord) -> Written {
     let sc = &record.span_context;
     match &record.link {
-        SenderLink::Parent(flags) => put_message(out, field::SPAN_LINKS, 1, |out| {
-            put_array(out, field::LINK_TRACE_ID, sc.trace_id().to_bytes());
-            put_array(out, field::LINK_SPAN_ID, record.parent_span_id.to_bytes());
-            put_trace_state(out, field::LINK_TRACE_STATE, sc.trace_state());
+        SenderLink::Parent(flags) => out.message(field::SPAN_LINKS, 1, |out| {
+            out.array(field::LINK_TRACE_ID, sc.trace_id().to_bytes())?;
+            out.array(field::LINK_SPAN_ID, record.parent_span_id.to_bytes())?;
+            write_trace_state(out, field::LINK_TRACE_STATE, sc.trace_state())?;
             let flags = remote_flags(u32::from(flags.to_u8()), record.parent_is_remote);
-            put_fixed32(out, field::LINK_FLAGS, flags);
-        }),
-        SenderLink::Other(other) => write_link(out, other, &[], 0),
+            out.fixed32(field::LINK_FLAGS, flags)
+        })?,
+        SenderLink::Other(other) => write_link(out, other, &[], 0)?,
         _ => {}
     }
     if let Some(extras) = &record.extras {
@@ -513,36 +523,37 @@ fn write_links(out: &mut Vec<u8>, record: &SpanRecord) {
                 &link.span_context,
                 &link.attributes,
                 link.dropped_attributes_count,
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
 fn write_link(
-    out: &mut Vec<u8>,
+    out: &mut Cursor<'_>,
     sc: &opentelemetry::trace::SpanContext,
     attributes: &[KeyValue],
     dropped: u32,
-) {
-    put_message(out, field::SPAN_LINKS, 1, |out| {
-        put_array(out, field::LINK_TRACE_ID, sc.trace_id().to_bytes());
-        put_array(out, field::LINK_SPAN_ID, sc.span_id().to_bytes());
-        put_trace_state(out, field::LINK_TRACE_STATE, sc.trace_state());
+) -> Written {
+    out.message(field::SPAN_LINKS, 1, |out| {
+        out.array(field::LINK_TRACE_ID, sc.trace_id().to_bytes())?;
+        out.array(field::LINK_SPAN_ID, sc.span_id().to_bytes())?;
+        write_trace_state(out, field::LINK_TRACE_STATE, sc.trace_state())?;
         for kv in attributes {
-            put_key_value(out, field::LINK_ATTRIBUTES, kv.key.as_str(), &kv.value);
+            write_key_value(out, field::LINK_ATTRIBUTES, kv.key.as_str(), &kv.value)?;
         }
-        put_uint32(out, field::LINK_DROPPED_ATTRIBUTES, dropped);
+        out.varint(field::LINK_DROPPED_ATTRIBUTES, u64::from(dropped))?;
         let flags = remote_flags(u32::from(sc.trace_flags().to_u8()), sc.is_remote());
-        put_fixed32(out, field::LINK_FLAGS, flags);
-    });
+        out.fixed32(field::LINK_FLAGS, flags)
+    })
 }
 
 /// A `KeyValue` message in field `tag` (of an event or a link: rare, users' additions).
-fn put_key_value(out: &mut Vec<u8>, tag: u32, key: &str, value: &Value) {
-    put_message(out, tag, 1, |out| {
-        put_string(out, field::KEY_VALUE_KEY, key);
-        write_value(out, field::KEY_VALUE_VALUE, value);
-    });
+fn write_key_value(out: &mut Cursor<'_>, tag: u32, key: &str, value: &Value) -> Written {
+    out.message(tag, 1, |out| {
+        out.string(field::KEY_VALUE_KEY, key)?;
+        write_value(out, field::KEY_VALUE_VALUE, value)
+    })
 }
 
 /// Span or link flags: the trace flags and whether the parent (or linked span) is remote.
@@ -551,6 +562,7 @@ fn remote_flags(trace_flags: u32, remote: bool) -> u32 {
 }
 
 /// An attribute value as a record holds it.
+#[derive(Clone, Copy)]
 enum AttributeValue<'a> {
     Str(&'a str),
     I64(i64),
@@ -561,12 +573,14 @@ enum AttributeValue<'a> {
 
 impl AttributeValue<'_> {
     /// The `KeyValue.value` field (an `AnyValue` message).
-    fn write(&self, out: &mut Vec<u8>) {
+    #[inline]
+    fn write(&self, out: &mut Cursor<'_>) -> Written {
         match self {
             AttributeValue::Str(s) => write_string(out, field::KEY_VALUE_VALUE, s),
             AttributeValue::I64(n) => write_int(out, field::KEY_VALUE_VALUE, *n),
             AttributeValue::U64Text(n) => {
-                AttributeValue::Str(itoa::Buffer::new().format(*n)).write(out);
+                let mut text = itoa::Buffer::new();
+                write_string(out, field::KEY_VALUE_VALUE, text.format(*n))
             }
             AttributeValue::Value(value) => write_value(out, field::KEY_VALUE_VALUE, value),
         }
@@ -574,43 +588,42 @@ impl AttributeValue<'_> {
 }
 
 /// An `AnyValue` holding the string `s`, as field `tag`.
-fn write_string(out: &mut Vec<u8>, tag: u32, s: &str) {
-    put_header(out, tag, field_len(field::ANY_STRING, s.len()));
-    put_bytes(out, field::ANY_STRING, s.as_bytes());
+#[inline]
+fn write_string(out: &mut Cursor<'_>, tag: u32, s: &str) -> Written {
+    out.header(tag, field_len(field::ANY_STRING, s.len()))?;
+    out.bytes(field::ANY_STRING, s.as_bytes())
 }
 
 /// An `AnyValue` holding `n`, as field `tag`.
-fn write_int(out: &mut Vec<u8>, tag: u32, n: i64) {
-    put_header(out, tag, 1 + encoded_len_varint(n as u64));
-    put_varint_always(out, field::ANY_INT, n as u64);
+#[inline]
+fn write_int(out: &mut Cursor<'_>, tag: u32, n: i64) -> Written {
+    out.header(tag, 1 + encoded_len_varint(n as u64))?;
+    out.varint_always(field::ANY_INT, n as u64)
 }
 
 /// `value` as an `AnyValue` message in field `tag`.
-fn write_value(out: &mut Vec<u8>, tag: u32, value: &Value) {
+fn write_value(out: &mut Cursor<'_>, tag: u32, value: &Value) -> Written {
     match value {
         Value::String(s) => write_string(out, tag, s.as_str()),
         Value::I64(n) => write_int(out, tag, *n),
-        Value::Bool(b) => put_message(out, tag, 1, |out| {
-            put_varint_always(out, field::ANY_BOOL, u64::from(*b))
+        Value::Bool(b) => out.message(tag, 1, |out| {
+            out.varint_always(field::ANY_BOOL, u64::from(*b))
         }),
-        Value::F64(f) => put_message(out, tag, 1, |out| {
-            put_key(out, field::ANY_DOUBLE, WireType::SixtyFourBit);
-            out.extend_from_slice(&f.to_le_bytes());
-        }),
-        Value::Array(array) => put_message(out, tag, 1, |out| {
-            put_message(out, field::ANY_ARRAY, 1, |values| match array {
+        Value::F64(f) => out.message(tag, 1, |out| out.double_always(field::ANY_DOUBLE, *f)),
+        Value::Array(array) => out.message(tag, 1, |out| {
+            out.message(field::ANY_ARRAY, 1, |values| match array {
                 Array::Bool(items) => items
                     .iter()
-                    .for_each(|b| write_value(values, field::ARRAY_VALUES, &Value::Bool(*b))),
+                    .try_for_each(|b| write_value(values, field::ARRAY_VALUES, &Value::Bool(*b))),
                 Array::I64(items) => items
                     .iter()
-                    .for_each(|n| write_value(values, field::ARRAY_VALUES, &Value::I64(*n))),
+                    .try_for_each(|n| write_value(values, field::ARRAY_VALUES, &Value::I64(*n))),
                 Array::F64(items) => items
                     .iter()
-                    .for_each(|f| write_value(values, field::ARRAY_VALUES, &Value::F64(*f))),
-                Array::String(items) => items.iter().for_each(|s| {
-                    write_value(values, field::ARRAY_VALUES, &Value::String(s.clone()))
-                }),
+                    .try_for_each(|f| write_value(values, field::ARRAY_VALUES, &Value::F64(*f))),
+                Array::String(items) => items
+                    .iter()
+                    .try_for_each(|s| write_string(values, field::ARRAY_VALUES, s.as_str())),
                 other => write_value(values, field::ARRAY_VALUES, &Value::from(other.to_string())),
             })
         }),
@@ -620,120 +633,11 @@ fn write_value(out: &mut Vec<u8>, tag: u32, value: &Value) {
 }
 
 /// The trace state as its header text, when it has one.
-fn put_trace_state(out: &mut Vec<u8>, tag: u32, state: &TraceState) {
-    if *state != TraceState::NONE {
-        put_string(out, tag, &state.header());
+fn write_trace_state(out: &mut Cursor<'_>, tag: u32, state: &TraceState) -> Written {
+    if *state == TraceState::NONE {
+        return Ok(());
     }
-}
-
-/// A length-delimited field whose bytes `write` appends to `out` in place. Its length,
-/// known only after, goes into the `len_bytes` bytes kept for it before them (the usual
-/// size of that length: one byte for an attribute, two for a span); the bytes move over
-/// when it needs more or fewer.
-fn put_message(out: &mut Vec<u8>, tag: u32, len_bytes: usize, write: impl FnOnce(&mut Vec<u8>)) {
-    put_key(out, tag, WireType::LengthDelimited);
-    let at = out.len();
-    let body = at + len_bytes;
-    out.resize(body, 0);
-    write(out);
-    let len = out.len() - body;
-    let needed = encoded_len_varint(len as u64);
-    if needed > len_bytes {
-        out.resize(out.len() + needed - len_bytes, 0);
-        out.copy_within(body..body + len, at + needed);
-    } else if needed < len_bytes {
-        out.copy_within(body.., at + needed);
-        out.truncate(at + needed + len);
-    }
-    encode_varint(len as u64, &mut &mut out[at..at + needed]);
-}
-
-/// A length-delimited field's key and length (its bytes follow).
-#[inline]
-fn put_header(out: &mut Vec<u8>, tag: u32, len: usize) {
-    put_key(out, tag, WireType::LengthDelimited);
-    put_raw_varint(out, len as u64);
-}
-
-/// A field of fixed-size bytes (an id): copied without a call to `memcpy`.
-#[inline]
-fn put_array<const N: usize>(out: &mut Vec<u8>, tag: u32, bytes: [u8; N]) {
-    put_header(out, tag, N);
-    out.extend_from_slice(&bytes);
-}
-
-/// A field's key.
-#[inline]
-fn put_key(out: &mut Vec<u8>, tag: u32, wire_type: WireType) {
-    put_raw_varint(out, u64::from(tag << 3 | wire_type as u32));
-}
-
-/// A varint, as `prost::encoding::encode_varint` writes it, inlined for the one-byte case
-/// that most keys and lengths here are.
-#[inline]
-fn put_raw_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push(value as u8 | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-#[inline]
-fn put_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {
-    put_header(out, tag, bytes.len());
-    out.extend_from_slice(bytes);
-}
-
-/// A string field; an empty string is the default and is not written.
-fn put_string(out: &mut Vec<u8>, tag: u32, s: &str) {
-    if !s.is_empty() {
-        put_bytes(out, tag, s.as_bytes());
-    }
-}
-
-/// A varint field; zero is the default and is not written.
-fn put_varint(out: &mut Vec<u8>, tag: u32, value: u64) {
-    if value != 0 {
-        put_varint_always(out, tag, value);
-    }
-}
-
-/// A varint field inside a `oneof` (written even when zero).
-fn put_varint_always(out: &mut Vec<u8>, tag: u32, value: u64) {
-    put_key(out, tag, WireType::Varint);
-    put_raw_varint(out, value);
-}
-
-fn put_uint32(out: &mut Vec<u8>, tag: u32, value: u32) {
-    put_varint(out, tag, u64::from(value));
-}
-
-fn put_fixed64(out: &mut Vec<u8>, tag: u32, value: u64) {
-    if value != 0 {
-        put_key(out, tag, WireType::SixtyFourBit);
-        out.extend_from_slice(&value.to_le_bytes());
-    }
-}
-
-fn put_fixed32(out: &mut Vec<u8>, tag: u32, value: u32) {
-    if value != 0 {
-        put_key(out, tag, WireType::ThirtyTwoBit);
-        out.extend_from_slice(&value.to_le_bytes());
-    }
-}
-
-/// The encoded length of a length-delimited field of `len` bytes.
-fn field_len(tag: u32, len: usize) -> usize {
-    prost::encoding::key_len(tag) + encoded_len_varint(len as u64) + len
-}
-
-fn string_field_len(tag: u32, s: &str) -> usize {
-    if s.is_empty() {
-        0
-    } else {
-        field_len(tag, s.len())
-    }
+    out.string(tag, &state.header())
 }
 
 #[cfg(test)]
@@ -960,20 +864,22 @@ pub(crate) mod tests {
         assert_eq!(decoded, expected);
     }
 
-    /// A message written in place has the bytes `prost` gives it, whether its length takes
-    /// the bytes kept for it, fewer or more.
+    /// Spans past the room kept ready for them, one of them larger than all of it: each is
+    /// written whole (the large one again, into more room), as the SDK path exports them.
     #[test]
-    fn a_message_written_in_place_is_encoded_as_prost_encodes_it() {
-        for kept in [1, 2] {
-            for len in [0, 1, 127, 128, 300, 16_383, 16_384, 70_000] {
-                let body = vec![7u8; len];
-                let mut ours = vec![0xAA];
-                super::put_message(&mut ours, 9, kept, |out| out.extend_from_slice(&body));
-                let mut expected = vec![0xAA];
-                prost::encoding::bytes::encode(9, &body, &mut expected);
-                assert_eq!(ours, expected, "{len} bytes, {kept} kept for the length");
-            }
-        }
+    fn spans_past_the_room_kept_are_encoded_whole() {
+        let mut records: Vec<SpanRecord> = (0..100).flat_map(|_| records()).collect();
+        let mut large = records[1].clone();
+        let extras = large.extras.get_or_insert_with(Default::default);
+        extras
+            .attributes
+            .push(KeyValue::new("large", "x".repeat(3 * super::SPANS_STEP)));
+        records.insert(7, large);
+        let scope = InstrumentationScope::builder("actor-core").build();
+        let mut request = TraceRequest::new(&resource(), &scope);
+        let bytes = request.encode_batch(&mut records.clone());
+        let decoded = ExportTraceServiceRequest::decode(&bytes[..]).expect("valid protobuf");
+        assert_eq!(decoded, through_sdk(&records, &scope));
     }
 
     #[test]
