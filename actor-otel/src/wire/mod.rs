@@ -4,8 +4,10 @@
 //! per attribute key and value, a vector per id, and frees them all again).
 //!
 //! [`TraceRequest`] writes the wire format of the OTLP trace protocol (`opentelemetry/proto/
-//! trace/v1/trace.proto`, stable since 1.0) with `prost`'s field encoders; the resource and
-//! the scope, written once per request, go through `opentelemetry-proto`'s generated types.
+//! trace/v1/trace.proto`, stable since 1.0) field by field, through a cursor over room kept
+//! ready in its buffer (`cursor.rs`; tests check its fields against `prost`'s encoders); the
+//! resource and the scope, written once per request, go through `opentelemetry-proto`'s
+//! generated types.
 //! Tests decode its output with those types and compare it, message by message, with what
 //! the SDK path (`SpanData`, `opentelemetry-proto`'s transform) makes of the same records.
 
