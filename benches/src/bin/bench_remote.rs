@@ -15,8 +15,8 @@
 //! real collector, without the network); traced with the built-in W3C propagator (the one
 //! `Telemetry` installs) and with the SDK's W3C propagators set on both connections;
 //! with tells batched (the default) and one message per tell; with the serving system's default
-//! spin (20 µs) and a spin above the loopback round trip (150 µs), which lets a remote ask
-//! skip the serving side's thread wake-ups.
+//! spin (20 µs) and a spin above the loopback round trip (150 µs, or `BENCH_SPIN_US`), which
+//! lets a remote ask skip the serving side's thread wake-ups.
 //!
 //! ```text
 //! cargo run --release -p actor-benches --bin bench-remote            # 7 rounds
@@ -229,8 +229,14 @@ enum SetUp {
 }
 
 /// The spin that lets a remote ask skip the serving side's thread wake-ups: above the
-/// loopback round trip.
-const REMOTE_SPIN: Duration = Duration::from_micros(150);
+/// loopback round trip (`BENCH_SPIN_US` sets another, for a VM whose round trip is longer).
+fn remote_spin() -> Duration {
+    let micros = std::env::var("BENCH_SPIN_US")
+        .ok()
+        .and_then(|us| us.parse().ok())
+        .unwrap_or(150);
+    Duration::from_micros(micros)
+}
 
 fn main() {
     let rounds: usize = std::env::args()
@@ -253,6 +259,12 @@ fn main() {
             ("raw", SetUp::Raw),
             ("raw + headers", SetUp::RawWithHeaders),
         ];
+        let spin = remote_spin();
+        // Named once for the run: set-ups are named by `&'static str`.
+        let spin_name = |traced: &str| -> &'static str {
+            let name = format!("{traced}, spin {} µs", spin.as_micros());
+            Box::leak(name.into_boxed_str())
+        };
         // (name, subject, traced, SDK propagator, spin, batching)
         let ours = [
             ("untraced", "svc.plain", false, false, None, true),
@@ -274,19 +286,19 @@ fn main() {
                 false,
             ),
             (
-                "untraced, spin 150 µs",
+                spin_name("untraced"),
                 "svc.spin",
                 false,
                 false,
-                Some(REMOTE_SPIN),
+                Some(spin),
                 true,
             ),
             (
-                "traced, spin 150 µs",
+                spin_name("traced"),
                 "svc.traced-spin",
                 true,
                 false,
-                Some(REMOTE_SPIN),
+                Some(spin),
                 true,
             ),
         ];
