@@ -571,11 +571,14 @@ where
                 }
                 let inner = &shared.nats.inner;
                 crate::trace::received_frames(inner, &chunk, arrival.as_ref(), &mut received);
-                for (frame, received) in chunk.drain(..).zip(received.drain(..)) {
+                // Read in place: a `Received` is large, and each move of one is a copy.
+                for (frame, received) in chunk.iter().zip(&received) {
                     let outcome =
                         tell_one(&recipient, &frame.body, codec, received, shared.timeout).await;
                     c.count(&outcome);
                 }
+                chunk.clear();
+                received.clear();
             }
             c.undecodable
                 .fetch_add(unreadable as u64, Ordering::Relaxed);
@@ -590,7 +593,8 @@ where
         let recipient = self.recipient.clone();
         Box::pin(async move {
             if !job.wants_reply {
-                return tell_one(&recipient, &job.body, job.codec, job.received, job.timeout).await;
+                return tell_one(&recipient, &job.body, job.codec, &job.received, job.timeout)
+                    .await;
             }
             let msg: M = match decode::<M>(job.codec, &job.body) {
                 Ok(msg) => msg,
@@ -636,7 +640,7 @@ async fn tell_one<M>(
     recipient: &Recipient<M>,
     body: &[u8],
     codec: Codec,
-    received: Received,
+    received: &Received,
     timeout: Duration,
 ) -> Outcome
 where
@@ -648,7 +652,7 @@ where
     };
     let told = match received.send_in(|| recipient.try_tell(msg)) {
         Err(SendError::Full(msg)) => {
-            let cx = received.into_context();
+            let cx = received.clone().into_context();
             recipient.tell(msg).timeout(timeout).with_context(cx).await
         }
         tried => tried,

@@ -221,6 +221,7 @@ pub(crate) fn received_frames(
 }
 
 /// A message's sender and how it arrived, to send it to the actor with.
+#[derive(Clone)]
 pub(crate) enum Received {
     /// The sender's context, with a copy of the arrival when the actor makes `process`
     /// spans.
