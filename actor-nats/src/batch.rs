@@ -45,10 +45,17 @@ impl FrameHeaders {
         if !span_context.is_valid() {
             return;
         }
-        self.0.extend_from_slice(b"traceparent: ");
-        self.0
-            .extend_from_slice(&actor_core::trace::carrier::traceparent_bytes(span_context));
-        self.0.extend_from_slice(b"\r\n");
+        // The whole line made on the stack first (fixed-size copies, no calls), then
+        // appended in one copy.
+        const NAME: &[u8] = b"traceparent: ";
+        let value = actor_core::trace::carrier::traceparent_bytes(span_context);
+        let mut line = [0u8; NAME.len() + actor_core::trace::carrier::TRACEPARENT_LEN + 2];
+        let (name, rest) = line.split_at_mut(NAME.len());
+        let (text, end) = rest.split_at_mut(value.len());
+        name.copy_from_slice(NAME);
+        text.copy_from_slice(&value);
+        end.copy_from_slice(b"\r\n");
+        self.0.extend_from_slice(&line);
         let state = span_context.trace_state().header();
         if !state.is_empty() {
             self.set("tracestate", state);
