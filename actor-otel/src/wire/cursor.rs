@@ -18,7 +18,7 @@ pub(super) type Written = Result<(), Full>;
 
 /// The least room a write starts with: more than a span of the usual shapes takes (about
 /// 300 bytes).
-pub(super) const LEAST_ROOM: usize = 512;
+const LEAST_ROOM: usize = 512;
 
 /// Appends to `out` what `write` writes.
 pub(super) fn append(out: &mut Vec<u8>, write: impl FnMut(&mut Cursor<'_>) -> Written) {

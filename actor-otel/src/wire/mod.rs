@@ -30,7 +30,7 @@ use actor_core::trace::attribute::{
 };
 use actor_core::trace::{DeliveryParts, Operation, SenderLink, SpanRecord};
 
-use cursor::{append_in_room, encoded, field_len, string_field_len, Cursor, Written};
+use cursor::{append, append_in_room, encoded, field_len, string_field_len, Cursor, Written};
 
 mod cursor;
 
@@ -188,9 +188,9 @@ impl TraceRequest {
         if self.count == 0 {
             return;
         }
-        out.extend_from_slice(&self.head());
+        append(out, |out| self.write_head(out));
         out.extend_from_slice(&self.spans[self.room..self.end]);
-        out.extend_from_slice(&self.tail());
+        append(out, |out| self.write_tail(out));
         self.count = 0;
     }
 
@@ -212,7 +212,7 @@ impl TraceRequest {
         if self.count == 0 {
             return Bytes::new();
         }
-        let head = self.head();
+        let head = encoded(|out| self.write_head(out));
         let Some(start) = self.room.checked_sub(head.len()) else {
             // A resource larger than the room kept at the first span: copied after all.
             let mut body = Vec::new();
@@ -223,34 +223,30 @@ impl TraceRequest {
         self.spans.truncate(self.end);
         let capacity = self.spans.capacity();
         let mut body = std::mem::replace(&mut self.spans, Vec::with_capacity(capacity));
-        body.extend_from_slice(&self.tail());
+        append(&mut body, |out| self.write_tail(out));
         self.count = 0;
         Bytes::from(body).slice(start..)
     }
 
     /// What comes before the spans: the `ResourceSpans` and `ScopeSpans` headers, the
     /// resource and the scope.
-    fn head(&self) -> Vec<u8> {
+    fn write_head(&self, out: &mut Cursor<'_>) -> Written {
         let scope_spans_len = field_len(field::SCOPE_SPANS_SCOPE, self.scope.len())
             + (self.end - self.room)
             + string_field_len(field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url);
         let resource_spans_len = field_len(field::RESOURCE_SPANS_RESOURCE, self.resource.len())
             + field_len(field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len)
             + string_field_len(field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url);
-        encoded(|out| {
-            out.header(field::REQUEST_RESOURCE_SPANS, resource_spans_len)?;
-            out.bytes(field::RESOURCE_SPANS_RESOURCE, &self.resource)?;
-            out.header(field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len)?;
-            out.bytes(field::SCOPE_SPANS_SCOPE, &self.scope)
-        })
+        out.header(field::REQUEST_RESOURCE_SPANS, resource_spans_len)?;
+        out.bytes(field::RESOURCE_SPANS_RESOURCE, &self.resource)?;
+        out.header(field::RESOURCE_SPANS_SCOPE_SPANS, scope_spans_len)?;
+        out.bytes(field::SCOPE_SPANS_SCOPE, &self.scope)
     }
 
     /// What comes after the spans: the scope's and the resource's schema URLs.
-    fn tail(&self) -> Vec<u8> {
-        encoded(|out| {
-            out.string(field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url)?;
-            out.string(field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url)
-        })
+    fn write_tail(&self, out: &mut Cursor<'_>) -> Written {
+        out.string(field::SCOPE_SPANS_SCHEMA_URL, &self.scope_schema_url)?;
+        out.string(field::RESOURCE_SPANS_SCHEMA_URL, &self.schema_url)
     }
 }
 
